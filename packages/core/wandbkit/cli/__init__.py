@@ -1,0 +1,55 @@
+"""The ``wandbkit`` command: core commands plus whatever installed plugins register.
+
+Every command is contributed through ``wandbkit_register_commands``, core's own included
+(:mod:`wandbkit.default_plugins.commands`). A user mistake (:class:`UserError`, a bad flag)
+prints one line and exits 2; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from wandbkit.errors import UserError
+
+
+def build_app() -> typer.Typer:
+    """The root typer app with every plugin's commands registered."""
+    from wandbkit.plugins import call_each
+
+    app = typer.Typer(
+        name="wandbkit", no_args_is_help=True, add_completion=False,
+        pretty_exceptions_enable=False,
+        help="Track, validate and tune training runs with W&B — offline-first.")
+    call_each("wandbkit_register_commands", cli=app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``wandbkit`` console script; returns the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app = build_app()
+        command = typer.main.get_command(app)
+        result = command.main(args=args, prog_name="wandbkit", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_cli() -> None:
+    """``python -m wandbkit``."""
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Rich rendering for the core commands (tables, sparklines)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from wandbkit.plugins import PluginInfo
+from wandbkit.store import RunRecord, Store
+
+SPARK = "▁▂▃▄▅▆▇█"
+LOSS_KEYS = ("train/loss", "loss", "val/loss", "eval/loss")
+
+
+def console() -> Console:
+    """A console on stdout that does not wrap long lines for pipes."""
+    return Console(soft_wrap=False)
+
+
+def sparkline(values: list[float], width: int = 40) -> str:
+    """A one-line chart of ``values`` (NaN/Inf shown as a space), downsampled to ``width``."""
+    finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not finite:
+        return ""
+    if len(values) > width:
+        step = len(values) / width
+        values = [values[int(i * step)] for i in range(width)]
+    lo, hi = min(finite), max(finite)
+    span = (hi - lo) or 1.0
+    return "".join(SPARK[int((v - lo) / span * (len(SPARK) - 1))]
+                   if isinstance(v, (int, float)) and math.isfinite(v) else " " for v in values)
+
+
+def when(timestamp: float | None) -> str:
+    """A local timestamp for tables."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else "-"
+
+
+def print_plugins(infos: list[PluginInfo]) -> None:
+    """The ``wandbkit plugins`` table."""
+    table = Table("name", "distribution", "version", "hooks", "status")
+    for info in infos:
+        status = "[green]ok[/]" if info.status == "ok" else f"[red]{info.status}[/]"
+        table.add_row(info.name, info.distribution, info.version, ", ".join(info.hooks), status)
+    console().print(table)
+
+
+def print_runs(records: list[RunRecord]) -> None:
+    """The ``wandbkit runs`` table."""
+    if not records:
+        console().print("no runs yet")
+        return
+    table = Table("id", "project", "name", "state", "started", "W&B")
+    for r in records:
+        table.add_row(r.id, r.project, r.name or "", r.state, when(r.started_at),
+                      r.wandb_url or (r.wandb_mode or ""))
+    console().print(table)
+
+
+def main_loss_key(keys: list[str]) -> str | None:
+    """The key to draw: train/loss, loss, ... or the first key ending in 'loss'."""
+    for key in LOSS_KEYS:
+        if key in keys:
+            return key
+    return next((k for k in keys if k.endswith("loss")), None)
+
+
+def run_details(store: Store, run_ref: str) -> dict[str, Any]:
+    """Everything ``wandbkit show`` prints, as a JSON-friendly dict."""
+    record = store.get_run(run_ref)
+    history = store.history(record.id)
+    last = {key: points[-1][1] for key, points in history.items() if points}
+    loss_key = main_loss_key(sorted(history))
+    loss = [v for _, v in history.get(loss_key, [])] if loss_key else []
+    return {
+        **record.to_dict(),
+        "steps": store.row_count(record.id),
+        "last": last,
+        "loss_key": loss_key,
+        "loss_first": loss[0] if loss else None,
+        "loss_last": loss[-1] if loss else None,
+        "sparkline": sparkline(loss),
+        "media": len(store.media(record.id)),
+        "alerts": store.alerts(record.id),
+    }
+
+
+def print_run(d: dict[str, Any]) -> None:
+    """The ``wandbkit show`` view."""
+    out = console()
+    out.print(f"[bold]{d['id']}[/] {d['name'] or ''}  project [cyan]{d['project']}[/]  "
+              f"state {d['state']}  steps {d['steps']}  started {when(d['started_at'])}")
+    if d.get("wandb_mode"):
+        where = d.get("wandb_url") or d.get("wandb_dir") or ""
+        out.print(f"W&B: {d['wandb_mode']} {where}")
+    if d["loss_key"]:
+        out.print(f"{d['loss_key']}: {d['loss_first']:.4g} → {d['loss_last']:.4g}  "
+                  f"{d['sparkline']}")
+    for title, data in (("config", d["config"]), ("summary", d["summary"]), ("last values", d["last"])):
+        if not data:
+            continue
+        table = Table(title=title, show_header=False, title_justify="left")
+        for key, value in sorted(data.items()):
+            table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+        out.print(table)
+    if d["media"]:
+        out.print(f"{d['media']} media files")
+    for alert in d["alerts"]:
+        out.print(f"[yellow]alert[/] [{alert['level']}] step {alert['step']}: "
+                  f"{alert['title']}: {alert['text']}")

@@ -1,0 +1,75 @@
+"""``wandbkit sync``: upload offline runs with ``wandb sync``, honestly.
+
+``wandb sync`` prints "No API key configured" and still exits 0 when nobody is logged in, so
+the login is checked first, and wandb's output is read for errors afterwards.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from wandbkit.errors import UserError
+from wandbkit.plugins import call_each
+from wandbkit.settings import is_logged_in, wandb_api_host, wandb_environment
+from wandbkit.store import RunRecord, Store, now
+
+FAILURE_MARKERS = ("no api key", "error", "failed", "traceback")
+
+
+def runs_to_sync(store: Store, refs: list[str]) -> list[RunRecord]:
+    """The named runs, or every offline run not yet synced.
+
+    :raises UserError: when a named run has no W&B files to upload.
+    """
+    if refs:
+        records = [store.get_run(ref) for ref in refs]
+        for r in records:
+            if not r.wandb_dir:
+                raise UserError(f"run {r.id} has no W&B files to sync "
+                                f"(its W&B mode was {r.wandb_mode or 'unknown'})")
+        return records
+    return [r for r in store.runs() if r.wandb_mode == "offline" and r.wandb_dir
+            and store.synced_at(r.id) is None]
+
+
+def sync_runs(store: Store, refs: list[str]) -> int:
+    """Upload runs; returns the exit code (0 all synced, 1 not logged in or a failure)."""
+    out = Console(stderr=True)
+    records = runs_to_sync(store, refs)
+    if not records:
+        out.print("nothing to sync: no offline runs waiting")
+        return 0
+    if not is_logged_in():
+        out.print(f"error: not logged in to W&B ({wandb_api_host()}): run `wandb login` or set "
+                  f"WANDB_API_KEY; {len(records)} run(s) stay offline, nothing was uploaded")
+        return 1
+    failures = 0
+    for record in records:
+        ok, message = _wandb_sync(store, record)
+        if ok:
+            store.mark_synced(record.id, now())
+            call_each("wandbkit_run_synced", record=record)
+            out.print(f"synced {record.id} ({record.project})")
+        else:
+            failures += 1
+            out.print(f"error: syncing {record.id} failed: {message}")
+    return 1 if failures else 0
+
+
+def _wandb_sync(store: Store, record: RunRecord) -> tuple[bool, str]:
+    assert record.wandb_dir is not None
+    if not Path(record.wandb_dir).exists():
+        return False, f"{record.wandb_dir} no longer exists"
+    proc = subprocess.run([sys.executable, "-m", "wandb", "sync", record.wandb_dir],
+                          env=wandb_environment(store.root), capture_output=True, text=True,
+                          timeout=3600)
+    text = (proc.stdout + proc.stderr).strip()
+    bad = [line for line in text.splitlines() if any(m in line.lower() for m in FAILURE_MARKERS)]
+    if proc.returncode != 0 or bad:
+        return False, (bad[0] if bad else text.splitlines()[-1] if text else
+                       f"wandb sync exited {proc.returncode}")
+    return True, text

@@ -1,0 +1,1 @@
+"""Built-in plugins: core's own features go through the same hooks as outside plugins."""

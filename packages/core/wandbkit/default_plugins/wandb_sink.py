@@ -1,0 +1,19 @@
+"""Built-in plugin: the W&B sink (online, or offline and synced later)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from wandbkit.hookspecs import hookimpl
+from wandbkit.sinks.wandb_sink import WandbSink
+
+if TYPE_CHECKING:
+    from wandbkit.run import Run
+    from wandbkit.sinks.base import Sink
+
+
+@hookimpl
+def wandbkit_register_sinks(register: Callable[[Sink], None], run: Run) -> None:
+    """Send the run to W&B unless its mode is ``disabled``."""
+    if run.settings.wandb_mode != "disabled":
+        register(WandbSink(run.settings.wandb_mode, run.settings.store_dir))

@@ -1,0 +1,20 @@
+"""Exceptions wandbkit raises for the user to read."""
+
+
+class WandbkitError(Exception):
+    """Base class for wandbkit's own errors."""
+
+
+class UserError(WandbkitError):
+    """A mistake the user can fix (bad argument, unknown run, unreadable file).
+
+    The CLI prints the message on one line and exits with code 2, without a traceback.
+    """
+
+
+class SinkError(WandbkitError):
+    """A sink failed and ``WANDBKIT_STRICT=1`` asked for failures to be errors."""
+
+
+class PluginError(WandbkitError):
+    """A plugin failed to load or raised in a hook, under ``WANDBKIT_STRICT=1``."""

@@ -1,0 +1,200 @@
+"""The background thread between ``run.log`` and the sinks.
+
+The training thread appends to a deque (a lock-free append under the GIL) and returns. This
+thread wakes every ``flush_interval`` seconds — or early when the queue passes a high-water
+mark — converts the batch (one device read per batch, see :mod:`wandbkit.convert`) and hands
+it to every sink in order. Each sink is isolated: one that raises is reported once and the
+others still receive every row; what each one missed is counted for the run's report.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from wandbkit.convert import Converter
+from wandbkit.plugins import get_plugin_manager, report_failure
+from wandbkit.report import SinkReport
+from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
+
+if TYPE_CHECKING:
+    from wandbkit.run import Run
+
+ROW, SUMMARY, CONFIG, ALERT, ARTIFACT = "row", "summary", "config", "alert", "artifact"
+MAX_BATCH = 5_000
+
+
+class Flusher(threading.Thread):
+    """Drains a run's queue into its sinks until the run finishes."""
+
+    def __init__(self, run: Run, sinks: list[Sink], queue_size: int, interval: float) -> None:
+        super().__init__(name=f"wandbkit-flusher-{run.id}", daemon=True)
+        self.run_ref = run
+        self.sinks = sinks
+        self.queue: deque[tuple[Any, ...]] = deque()
+        self.queue_size = queue_size
+        self.high_water = max(1, min(queue_size // 4, 2_000))
+        self.interval = interval
+        self.wake = threading.Event()
+        self.room = threading.Condition()
+        self.links: deque[tuple[str, dict[str, Any]]] = deque()
+        self.converter = Converter()
+        self.reports = {s.name: SinkReport(s.name) for s in sinks}
+        self.live = list(sinks)
+        self.rows_processed = 0
+        self.exit_code = 0
+        self.stopping = False
+        self.done = threading.Event()
+        self._observe_rows = bool(get_plugin_manager().hook.wandbkit_rows_logged.get_hookimpls())
+
+    # --- producer side (training thread) ---------------------------------------------------
+
+    def wait_for_room(self) -> None:
+        """Block the producer until the queue is at most half full (never drop a row)."""
+        self.wake.set()
+        with self.room:
+            while len(self.queue) >= self.queue_size // 2 and self.is_alive():
+                self.room.wait(0.05)
+
+    def stop(self, exit_code: int) -> None:
+        """Ask the thread to drain everything, finish the sinks and exit."""
+        self.exit_code = exit_code
+        self.stopping = True
+        self.wake.set()
+
+    # --- consumer side (this thread) ---------------------------------------------------------
+
+    def run(self) -> None:
+        """Start the sinks, then deliver batches until stopped."""
+        for sink in list(self.live):
+            self._guard(sink, "start", lambda s=sink: s.start(self.run_ref), rows=0)
+        while True:
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            stopping = self.stopping  # read before draining: nothing is appended after stop()
+            self._apply_links()
+            self._drain()
+            if stopping:
+                break
+        for sink in self.sinks:
+            self._apply_links()  # the W&B sink reports where it wrote just before finishing
+            report = self.reports[sink.name]
+            if sink not in self.live and report.error and "start" in report.error:
+                continue
+            info = self._guard(sink, "finish", lambda s=sink: s.finish(self.exit_code), rows=0)
+            if isinstance(info, dict):
+                self._merge_finish_info(report, info)
+        self.done.set()
+
+    def _merge_finish_info(self, report: SinkReport, info: dict[str, Any]) -> None:
+        delivered = info.pop("delivered", None)
+        error = info.pop("error", None)
+        if delivered is not None and delivered < report.rows_delivered:
+            report.rows_missed += report.rows_delivered - delivered
+            report.rows_delivered = delivered
+        if error and not report.error:
+            report.error = error
+        report.info.update({k: v for k, v in info.items() if v is not None})
+
+    def _apply_links(self) -> None:
+        while self.links:
+            source, info = self.links.popleft()
+            for sink in self.live:
+                self._guard(sink, "on_link", lambda s=sink: s.on_link(source, info), rows=0)
+
+    def _drain(self) -> None:
+        while self.queue:
+            batch = []
+            while self.queue and len(batch) < MAX_BATCH:
+                batch.append(self.queue.popleft())
+            with self.room:
+                self.room.notify_all()
+            self._process(batch)
+
+    def _process(self, batch: list[tuple[Any, ...]]) -> None:
+        rows: list[tuple[int, float, dict[str, Any]]] = []
+        for item in batch:
+            kind = item[0]
+            if kind == ROW:
+                rows.append((item[1], item[2], item[3]))
+                continue
+            if rows:
+                self._deliver_rows(rows)
+                rows = []
+            self._deliver_other(kind, item[1])
+        if rows:
+            self._deliver_rows(rows)
+
+    def _deliver_rows(self, raw: list[tuple[int, float, dict[str, Any]]]) -> None:
+        try:
+            rows = self.converter.convert(raw)
+        except Exception as exc:  # a value we could not read: keep what we can, say so
+            report_failure("converting logged values", exc)
+            from wandbkit.rows import Row
+
+            rows = [Row(step, t, {k: v for k, v in values.items()
+                                  if isinstance(v, (int, float, str))}) for step, t, values in raw]
+        self.rows_processed += len(rows)
+        first_step = rows[0].step if rows else None
+        for sink in self.sinks:
+            report = self.reports[sink.name]
+            if sink not in self.live:
+                report.rows_missed += len(rows)
+                if report.first_missed_step is None:
+                    report.first_missed_step = first_step
+                continue
+            if self._guard(sink, "write", lambda s=sink: s.write(rows), rows=len(rows),
+                           first_step=first_step) is not _FAILED:
+                report.rows_delivered += len(rows)
+        if self._observe_rows:
+            from wandbkit.plugins import call_each
+
+            call_each("wandbkit_rows_logged", run=self.run_ref, rows=rows)
+
+    def _deliver_other(self, kind: str, payload: Any) -> None:
+        for sink in self.live:
+            if kind == SUMMARY:
+                call = lambda s=sink: s.update_summary(payload)  # noqa: E731
+            elif kind == CONFIG:
+                call = lambda s=sink: s.update_config(payload)  # noqa: E731
+            elif kind == ALERT:
+                call = lambda s=sink: s.alert(payload)  # noqa: E731
+            elif kind == ARTIFACT:
+                call = lambda s=sink: s.log_artifact(payload)  # noqa: E731
+            else:
+                continue
+            self._guard(sink, kind, call, rows=0)
+
+    def _guard(self, sink: Sink, what: str, call: Any, rows: int,
+               first_step: int | None = None) -> Any:
+        """Run one sink call; on failure report once, count the missed rows, keep going."""
+        try:
+            return call()
+        except Exception as exc:
+            report = self.reports[sink.name]
+            report.rows_missed += rows
+            if rows and report.first_missed_step is None:
+                report.first_missed_step = first_step
+            if report.error is None:
+                report.error = f"{what}: {type(exc).__name__}: {exc}"
+            if what == "start" and sink in self.live:
+                self.live.remove(sink)  # a sink that never started cannot take rows
+            try:
+                report_failure(f"sink {sink.name}", exc)
+            except Exception as strict_error:  # WANDBKIT_STRICT: surface on the next log()
+                self.run_ref._pending_error = strict_error
+            return _FAILED
+
+
+_FAILED = object()
+
+
+def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRecord:
+    """An alert stamped with the current time."""
+    return AlertRecord(title=title, text=text, level=level, step=step, time=time.time())
+
+
+__all__ = ["ALERT", "ARTIFACT", "CONFIG", "ROW", "SUMMARY", "ArtifactRecord", "Flusher",
+           "alert_record"]

@@ -1,0 +1,159 @@
+"""The whole plugin contract of wandbkit: every hook a plugin may implement.
+
+Plugins write ``from wandbkit import hookimpl`` and decorate functions named after these specs.
+Each hook is prefixed ``wandbkit_``; ``docs/plugins.md`` documents every one with an example,
+and a test keeps the two in step.
+
+Hooks that contribute things (sinks, commands, metrics, panels, smoke checks) take a
+``register`` callback, as llm does, so the host never has to merge return values.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from wandbkit.checkpointing import CheckpointRequest, LoadRequest
+    from wandbkit.metrics import Metric
+    from wandbkit.panels import Panel
+    from wandbkit.report import RunReport
+    from wandbkit.rows import Row
+    from wandbkit.run import Run
+    from wandbkit.sinks.base import Sink
+    from wandbkit.smoke import SmokeCheck
+    from wandbkit.store import RunRecord
+
+hookspec = pluggy.HookspecMarker("wandbkit")
+hookimpl = pluggy.HookimplMarker("wandbkit")
+
+
+# --- logging ------------------------------------------------------------------------------
+
+
+@hookspec
+def wandbkit_register_sinks(register: Callable[[Sink], None], run: Run) -> None:
+    """Add sinks (destinations for logged rows) to a run that is starting.
+
+    :param register: call ``register(sink)`` once per :class:`wandbkit.sinks.Sink` to add.
+    :param run: the run being started; read ``run.settings`` (project, mode, dir, ...) to decide
+        whether and how to take part. Called on the caller's thread inside ``wandbkit.init``:
+        construct the sink only, and do slow start-up work in ``Sink.start``, which runs on the
+        background flusher.
+    """
+
+
+@hookspec
+def wandbkit_run_started(run: Run) -> None:
+    """Observe a run that has just been created.
+
+    :param run: the new run; ``run.id``, ``run.project`` and ``run.config`` are set.
+        Called on the caller's thread: return quickly.
+    """
+
+
+@hookspec
+def wandbkit_rows_logged(run: Run, rows: list[Row]) -> None:
+    """Observe a batch of rows after every sink has been given it.
+
+    :param run: the run the rows belong to.
+    :param rows: the batch, values already converted to Python numbers and media objects.
+        Called on the background flusher thread, never on the training thread.
+    """
+
+
+@hookspec
+def wandbkit_run_finished(run: Run, report: RunReport) -> None:
+    """Observe a run that has finished and flushed every row.
+
+    :param run: the finished run.
+    :param report: counts of rows logged and delivered per sink, and sink failures.
+    """
+
+
+@hookspec
+def wandbkit_run_synced(record: RunRecord) -> None:
+    """Observe an offline run that ``wandbkit sync`` has just uploaded to W&B.
+
+    :param record: the run as the local store knows it (``record.wandb_dir`` was uploaded).
+        Plugins apply work that needed W&B online, e.g. deleting artifact versions that
+        retention removed while offline.
+    """
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+
+@hookspec
+def wandbkit_register_metrics(register: Callable[[Metric], None]) -> None:
+    """Add metrics that compute values from a batch's outputs.
+
+    :param register: call ``register(Metric(name=..., fn=...))`` for each metric. ``fn(outputs,
+        batch)`` returns a dict of namespaced values (``{"vqa/accuracy": t}``); tensors may stay
+        on the device. Integrations call :func:`wandbkit.compute_metrics` to run them all.
+    """
+
+
+# --- checkpointing ------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def wandbkit_checkpoint_save(request: CheckpointRequest) -> Any:
+    """Save a checkpoint; the first plugin that returns a non-None result handles it.
+
+    :param request: what to save (step, model, optimizer, scheduler, scaler, extra, metrics,
+        name, run). Return a result object describing the saved (or policy-skipped) version,
+        or ``None`` to leave the request to another plugin.
+    """
+
+
+@hookspec(firstresult=True)
+def wandbkit_checkpoint_load(request: LoadRequest) -> Any:
+    """Load a checkpoint by reference; the first plugin that returns a non-None result wins.
+
+    :param request: the reference (``NAME:ALIAS``, ``NAME:vN`` or a path), the objects to
+        restore into (model, optimizer, ...), ``map_location`` and whether to fall back to an
+        older version that verifies. Return the loaded state, or ``None`` if the reference is
+        not yours.
+    """
+
+
+# --- UI -----------------------------------------------------------------------------------
+
+
+@hookspec
+def wandbkit_dashboard_panels(register: Callable[[Panel], None]) -> None:
+    """Add tabs to ``wandbkit dashboard``.
+
+    :param register: call ``register(Panel(title=..., build=..., order=...))``. ``build(ctx)``
+        is called inside the dashboard's layout with a context that gives the store.
+    """
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+
+@hookspec
+def wandbkit_register_commands(cli: typer.Typer) -> None:
+    """Add commands to the ``wandbkit`` CLI.
+
+    :param cli: the root typer app; use ``@cli.command()`` or ``cli.add_typer(app, name=...)``.
+        Keep heavy imports (torch, gradio) inside the command functions so ``wandbkit --help``
+        stays fast.
+    """
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+@hookspec
+def wandbkit_register_smoke_checks(register: Callable[[SmokeCheck], None]) -> None:
+    """Add checks to ``wandbkit smoke``.
+
+    :param register: call ``register(SmokeCheck(name=..., fn=..., description=...))``.
+        ``fn(ctx)`` returns a :class:`wandbkit.smoke.Verdict` (pass / warn / fail with a
+        one-line reason and the numbers behind it).
+    """

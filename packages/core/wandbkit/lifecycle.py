@@ -1,0 +1,95 @@
+"""Process-level care for runs: the active run, interpreter exit, SIGTERM and fork.
+
+- At interpreter exit the active run is finished (exit code 1 after an uncaught exception).
+- On SIGTERM (what torchrun, Slurm and Kubernetes send) the run is finished with code 143 and
+  the previous handler then runs, so the process still ends as it would have.
+- In a forked child (DataLoader workers) the parent's run is detached: logging there is
+  ignored with one warning, and the child's exit never finishes the parent's run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wandbkit.run import Run
+
+_lock = threading.Lock()
+_current: Run | None = None
+_installed = False
+_previous_sigterm: Any = None
+_uncaught = False
+
+
+def current() -> Run | None:
+    """The active run of this process."""
+    return _current
+
+
+def remember(run: Run) -> None:
+    """Make ``run`` the active run and install the exit handlers (once)."""
+    global _current
+    with _lock:
+        _current = run
+        _install()
+
+
+def forget(run: Run) -> None:
+    """Drop ``run`` if it is the active one."""
+    global _current
+    with _lock:
+        if _current is run:
+            _current = None
+
+
+def _install() -> None:
+    global _installed, _previous_sigterm
+    if _installed:
+        return
+    _installed = True
+    atexit.register(_at_exit)
+    previous_hook = sys.excepthook
+
+    def excepthook(*args: Any) -> None:
+        global _uncaught
+        _uncaught = True
+        previous_hook(*args)
+
+    sys.excepthook = excepthook
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.getsignal(signal.SIGTERM)
+        if handler is not signal.SIG_IGN:
+            _previous_sigterm = handler
+            signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _at_exit() -> None:
+    run = _current
+    if run is not None and run._owner_pid == os.getpid():
+        run.finish(exit_code=1 if _uncaught else 0)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    run = _current
+    if run is not None and run._owner_pid == os.getpid():
+        run.finish(exit_code=128 + signum)
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _after_fork_in_child() -> None:
+    global _current
+    run = _current
+    if run is not None:
+        run._state = "forked"
+    _current = None

@@ -1,0 +1,303 @@
+"""The run API: ``wandbkit.init`` returns a :class:`Run` whose ``log`` only enqueues."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import secrets
+import string
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from wandbkit import lifecycle
+from wandbkit.console import warn, warn_once
+from wandbkit.convert import prepare
+from wandbkit.errors import UserError
+from wandbkit.flusher import ALERT, ARTIFACT, CONFIG, ROW, SUMMARY, Flusher, alert_record
+from wandbkit.plugins import call_each, collect
+from wandbkit.report import RunReport
+from wandbkit.settings import RunSettings, check_mode, resolve_wandb_mode
+from wandbkit.sinks.base import ArtifactRecord, Sink
+from wandbkit.store import default_root
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+_RUNNING, _FINISHED, _FORKED = "running", "finished", "forked"
+
+
+def new_run_id() -> str:
+    """An 8-character id in W&B's alphabet, so the same id names the run in both places."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+class _SyncedDict(dict):  # type: ignore[type-arg]
+    """A dict whose writes are forwarded, in order with the rows, to every sink."""
+
+    def __init__(self, run: Run, kind: str, initial: dict[str, Any]) -> None:
+        super().__init__(initial)
+        self._run = run
+        self._kind = kind
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._run._enqueue((self._kind, {key: value}))
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
+        """Update and forward the changed keys."""
+        changes = dict(other, **kwargs)
+        super().update(changes)
+        self._run._enqueue((self._kind, changes))
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if isinstance(config, dict):
+        return dict(config)
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return dataclasses.asdict(config)
+    if hasattr(config, "__dict__"):  # argparse.Namespace and similar
+        return dict(vars(config))
+    raise UserError(f"config must be a dict, dataclass or namespace, got {type(config).__name__}")
+
+
+class Run:
+    """One tracked run. Create it with :func:`wandbkit.init`."""
+
+    def __init__(self, settings: RunSettings, config: dict[str, Any], run_id: str) -> None:
+        self.id = run_id
+        self.settings = settings
+        self.started_at = time.time()
+        self.config = _SyncedDict(self, CONFIG, config)
+        self.summary = _SyncedDict(self, SUMMARY, {})
+        self.wandb: dict[str, Any] = {}  # W&B's mode, id, path, url and dir once known
+        self.report: RunReport | None = None
+        self._state = _RUNNING
+        self._counter = itertools.count()
+        self._last_step = -1
+        self._rows = 0
+        self._pending_error: BaseException | None = None
+        self._flusher: Flusher | None = None
+        self._queue: Any = None
+        self._finish_lock = threading.Lock()
+
+    # --- identity ------------------------------------------------------------------------
+
+    @property
+    def project(self) -> str:
+        """The project the run belongs to."""
+        return self.settings.project
+
+    @property
+    def name(self) -> str | None:
+        """The run's display name."""
+        return self.settings.name
+
+    @property
+    def store_dir(self) -> Path:
+        """The local store root that holds this run."""
+        return self.settings.store_dir
+
+    @property
+    def step(self) -> int:
+        """The last step logged (-1 before the first ``log``)."""
+        return self._last_step
+
+    def __repr__(self) -> str:
+        return f"<wandbkit.Run {self.id} project={self.project!r} {self._state}>"
+
+    # --- hot path ----------------------------------------------------------------------------
+
+    def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Record ``metrics`` at ``step`` (default: the next step) and return at once.
+
+        Values: numbers, numpy scalars/arrays, torch tensors on any device (read later by the
+        background flusher, one device copy per batch: do not modify them in place afterwards),
+        nested dicts (flattened to ``a/b``), :class:`wandbkit.Image`, ``Histogram``, ``Table``.
+        Blocks only when the bounded queue is full, so nothing is ever dropped.
+        """
+        if self._state is not _RUNNING:
+            self._log_after_end()
+            return
+        if self._pending_error is not None:
+            error, self._pending_error = self._pending_error, None
+            raise error
+        if step is None:
+            step = next(self._counter)
+        else:
+            self._counter = itertools.count(step + 1)
+        self._last_step = step
+        self._rows += 1
+        queue = self._queue
+        queue.append((ROW, step, time.time(), prepare(metrics)))
+        if len(queue) >= self._high_water:
+            self._flusher.wake.set()  # type: ignore[union-attr]
+            if len(queue) >= self._queue_size:
+                self._flusher.wait_for_room()  # type: ignore[union-attr]
+
+    def _log_after_end(self) -> None:
+        if self._state == _FORKED:
+            warn_once(f"forked:{self.id}", f"run {self.id} belongs to process {self._owner_pid}; "
+                      "logging from a forked child is ignored (call wandbkit.init() there)")
+        else:
+            warn_once(f"finished:{self.id}", f"run {self.id} is finished; log() is ignored")
+
+    # --- other data ----------------------------------------------------------------------------
+
+    def alert(self, title: str, text: str, level: str = "warn") -> None:
+        """Raise an alert: printed now, kept in the store, sent as ``wandb.alert`` online."""
+        if level not in ("info", "warn", "error"):
+            raise UserError(f"alert level must be info, warn or error, got {level!r}")
+        warn(f"[{level}] {title}: {text}")
+        self._enqueue((ALERT, alert_record(title, text, level, self._last_step)))
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str, type: str = "model",
+                     aliases: Iterable[str] = (), metadata: dict[str, Any] | None = None) -> None:
+        """Keep a file or folder as a versioned artifact (a W&B Artifact in the W&B sink).
+
+        Queued in order with rows. Files must not change afterwards: W&B reads them in place.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"log_artifact: {path} does not exist")
+        self._enqueue((ARTIFACT, ArtifactRecord(str(path.resolve()), name, type, list(aliases),
+                                                dict(metadata or {}), self._last_step)))
+
+    def _enqueue(self, item: tuple[Any, ...]) -> None:
+        if self._state is not _RUNNING:
+            self._log_after_end()
+            return
+        self._queue.append(item)
+
+    def _link(self, source: str, info: dict[str, Any]) -> None:
+        """Called by a sink (from any thread) that learned where it keeps the run."""
+        if source == "wandb":
+            self.wandb = dict(info)
+        if self._flusher is not None:
+            self._flusher.links.append((source, info))
+            self._flusher.wake.set()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def _start(self, sinks: list[Sink]) -> None:
+        self._owner_pid = os.getpid()
+        flusher = Flusher(self, sinks, self.settings.queue_size, self.settings.flush_interval)
+        self._flusher = flusher
+        self._queue = flusher.queue
+        self._queue_size = flusher.queue_size
+        self._high_water = flusher.high_water
+        flusher.start()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything logged so far has been handed to the sinks."""
+        flusher = self._flusher
+        if flusher is None or self._state is not _RUNNING:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        flusher.wake.set()
+        while flusher.rows_processed < self._rows or flusher.queue:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            if not flusher.is_alive():
+                return False
+            time.sleep(0.005)
+            flusher.wake.set()
+        return True
+
+    def finish(self, exit_code: int = 0, quiet: bool = False) -> RunReport:
+        """Deliver every row to every sink, close them and report what each received."""
+        with self._finish_lock:
+            if self.report is not None:
+                return self.report
+            if self._state == _FORKED:
+                raise UserError(f"run {self.id} belongs to process {self._owner_pid}")
+            started = time.monotonic()
+            self._state = _FINISHED
+            flusher = self._flusher
+            assert flusher is not None
+            flusher.stop(exit_code)
+            flusher.join()
+            self.report = RunReport(
+                run_id=self.id, rows_logged=self._rows,
+                nonfinite_values=flusher.converter.nonfinite,
+                sinks=[flusher.reports[s.name] for s in flusher.sinks], exit_code=exit_code,
+                seconds=time.monotonic() - started)
+        lifecycle.forget(self)
+        if not quiet and os.environ.get("WANDBKIT_QUIET", "") in ("", "0"):
+            for line in self.report.lines():
+                warn(line)
+            if self.wandb.get("mode") == "offline":
+                warn(f"W&B run saved offline; upload it with `wandbkit sync {self.id}`")
+        call_each("wandbkit_run_finished", run=self, report=self.report)
+        return self.report
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.finish(exit_code=0 if exc_type is None else 1)
+
+
+def init(project: str | None = None, name: str | None = None, config: Any = None,
+         tags: Iterable[str] | None = None, group: str | None = None, mode: str = "auto",
+         dir: str | os.PathLike[str] | None = None, sinks: Iterable[str] | None = None,
+         queue_size: int = 100_000, flush_interval: float = 0.1) -> Run:
+    """Start a run and return it at once; sinks start on a background thread.
+
+    :param project: project name (default ``$WANDBKIT_PROJECT``, else ``"wandbkit"``).
+    :param name: display name.
+    :param config: hyperparameters (dict, dataclass or argparse namespace).
+    :param tags: labels for filtering.
+    :param group: groups runs (e.g. the ranks or folds of one experiment).
+    :param mode: ``auto`` (online when logged in to W&B, else offline), ``online``,
+        ``offline``, or ``disabled`` (no W&B; the local store still records the run).
+    :param dir: local store root (default ``$WANDBKIT_DIR`` or ``./wandbkit-runs``).
+    :param sinks: keep only the sinks with these names (e.g. ``["store"]``).
+    :param queue_size: rows held in memory before ``log`` blocks.
+    :param flush_interval: seconds between deliveries to the sinks.
+    """
+    check_mode(mode)
+    if queue_size < 2:
+        raise UserError(f"queue_size must be at least 2, got {queue_size}")
+    previous = lifecycle.current()
+    if previous is not None:
+        warn(f"finishing run {previous.id} before starting a new one")
+        previous.finish()
+    settings = RunSettings(
+        project=project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit",
+        name=name, group=group, tags=tuple(tags or ()), mode=mode,
+        wandb_mode=resolve_wandb_mode(mode),
+        store_dir=Path(dir).expanduser().resolve() if dir else default_root().resolve(),
+        sinks=tuple(sinks) if sinks is not None else None,
+        queue_size=queue_size, flush_interval=flush_interval)
+    run = Run(settings, _config_dict(config), new_run_id())
+    chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
+    run._start(chosen)
+    lifecycle.remember(run)
+    call_each("wandbkit_run_started", run=run)
+    return run
+
+
+def _choose_sinks(available: list[Sink], wanted: tuple[str, ...] | None) -> list[Sink]:
+    names = [s.name for s in available]
+    if len(set(names)) != len(names):
+        raise UserError(f"two sinks share a name: {sorted(names)}")
+    if wanted is None:
+        return available
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        raise UserError(f"unknown sink(s) {unknown}; available: {sorted(names)}")
+    return [s for s in available if s.name in wanted]
+
+
+def finish(exit_code: int = 0) -> RunReport | None:
+    """Finish the active run, if any."""
+    run = lifecycle.current()
+    return run.finish(exit_code) if run is not None else None
+
+
+def get_run() -> Run | None:
+    """The active run of this process, or None."""
+    return lifecycle.current()

@@ -1,0 +1,137 @@
+"""The local store sink: rows, summary, config, media and alerts into SQLite + files."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wandbkit.media import Histogram, Image, Table
+from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
+from wandbkit.store import Store, dumps, encode_value, now
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from wandbkit.rows import Row
+    from wandbkit.run import Run
+
+
+class LocalStoreSink(Sink):
+    """Writes a run into the local store; one transaction per batch."""
+
+    name = "store"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.run_id = ""
+        self.conn: sqlite3.Connection | None = None
+        self.summary: dict[str, Any] = {}
+        self.explicit_summary: dict[str, Any] = {}
+        self.media_dir = root / "media"
+
+    def start(self, run: Run) -> None:
+        """Create the run's record (state ``running``)."""
+        store = Store.open(self.root)
+        self.conn = store.connect()
+        self.run_id = run.id
+        self.media_dir = self.root / "media" / run.id
+        s = run.settings
+        self.conn.execute(
+            "INSERT OR REPLACE INTO runs (id, project, name, group_name, tags, state, started_at,"
+            " config, summary, host, pid, wandb_mode) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run.id, s.project, s.name, s.group, json.dumps(list(s.tags)), "running",
+             run.started_at, dumps(dict(run.config)), "{}", socket.gethostname(), os.getpid(),
+             s.wandb_mode))
+
+    def write(self, rows: list[Row]) -> None:
+        """Insert every scalar as a metrics row and every media value as a file + index row."""
+        assert self.conn is not None
+        scalars: list[tuple[Any, ...]] = []
+        media: list[tuple[Any, ...]] = []
+        for row in rows:
+            for key, value in row.values.items():
+                if isinstance(value, (Image, Histogram, Table)):
+                    media.append(self._media_row(row, key, value))
+                else:
+                    number, text = encode_value(value)
+                    scalars.append((self.run_id, row.step, key, number, text, row.time))
+                    self.summary[key] = value
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?)", scalars)
+            if media:
+                self.conn.executemany("INSERT INTO media VALUES (?,?,?,?,?,?,?)", media)
+            self.conn.execute("UPDATE runs SET summary=? WHERE id=?",
+                              (dumps({**self.summary, **self.explicit_summary}), self.run_id))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def _media_row(self, row: Row, key: str, value: Any) -> tuple[Any, ...]:
+        safe_key = key.replace("/", "__")
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        if isinstance(value, Image):
+            path = self.media_dir / f"{safe_key}_{row.step}.png"
+            value.to_pil().save(path)
+            meta: dict[str, Any] = {"caption": value.caption, "shape": list(value.pixels.shape)}
+            kind = "image"
+        elif isinstance(value, Histogram):
+            path = None
+            meta = value.to_dict()
+            kind = "histogram"
+        else:
+            path = self.media_dir / f"{safe_key}_{row.step}.table.json"
+            path.write_text(dumps({"columns": value.columns, "data": value.data}))
+            meta = {"columns": value.columns, "rows": len(value.data)}
+            kind = "table"
+        rel = str(path.relative_to(self.root)) if path else None
+        return (self.run_id, row.step, key, kind, rel, dumps(meta), row.time)
+
+    def update_summary(self, summary: dict[str, Any]) -> None:
+        """Explicit summary values override the last-logged ones."""
+        assert self.conn is not None
+        self.explicit_summary.update(summary)
+        self.conn.execute("UPDATE runs SET summary=? WHERE id=?",
+                          (dumps({**self.summary, **self.explicit_summary}), self.run_id))
+
+    def update_config(self, config: dict[str, Any]) -> None:
+        """Merge into the stored config."""
+        assert self.conn is not None
+        row = self.conn.execute("SELECT config FROM runs WHERE id=?", (self.run_id,)).fetchone()
+        merged = {**json.loads(row[0]), **config} if row else dict(config)
+        self.conn.execute("UPDATE runs SET config=? WHERE id=?", (dumps(merged), self.run_id))
+
+    def alert(self, alert: AlertRecord) -> None:
+        """Keep the alert in the ``alerts`` table."""
+        assert self.conn is not None
+        self.conn.execute("INSERT INTO alerts VALUES (?,?,?,?,?,?)",
+                          (self.run_id, alert.step, alert.level, alert.title, alert.text,
+                           alert.time or now()))
+
+    def log_artifact(self, artifact: ArtifactRecord) -> None:
+        """Artifacts are indexed by the plugin that made them; the store keeps files in place."""
+
+    def on_link(self, source: str, info: dict[str, Any]) -> None:
+        """Record where W&B keeps this run, once the W&B sink knows."""
+        if self.conn is None or source != "wandb":
+            return
+        self.conn.execute(
+            "UPDATE runs SET wandb_mode=?, wandb_id=?, wandb_path=?, wandb_url=?, wandb_dir=?"
+            " WHERE id=?",
+            (info.get("mode"), info.get("id"), info.get("path"), info.get("url"),
+             info.get("dir"), self.run_id))
+
+    def finish(self, exit_code: int) -> dict[str, Any]:
+        """Mark the run finished (or failed) and close the connection."""
+        assert self.conn is not None
+        state = "finished" if exit_code == 0 else "failed"
+        self.conn.execute("UPDATE runs SET state=?, finished_at=?, exit_code=? WHERE id=?",
+                          (state, now(), exit_code, self.run_id))
+        self.conn.close()
+        self.conn = None
+        return {"where": str(self.root)}
+

@@ -1,0 +1,384 @@
+"""The local store: one SQLite database (WAL mode) plus media files under one folder.
+
+It holds runs, config, the full metric history, summaries, media, alerts, and whatever tables
+plugins add through :meth:`Store.ensure_schema` (checkpoint versions, sweep trials). Several
+processes may write at once (sweep workers, DDP ranks): each opens its own connection, WAL lets
+readers run beside the writer, and a generous busy timeout serialises writers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from wandbkit.errors import UserError
+
+DB_NAME = "wandbkit.db"
+DEFAULT_DIRNAME = "wandbkit-runs"
+BUSY_TIMEOUT_S = 60.0
+
+# The core schema, one entry per version. Never edit a shipped entry: append a new one.
+CORE_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        name TEXT,
+        group_name TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        state TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        exit_code INTEGER,
+        config TEXT NOT NULL DEFAULT '{}',
+        summary TEXT NOT NULL DEFAULT '{}',
+        host TEXT,
+        pid INTEGER,
+        wandb_mode TEXT,
+        wandb_id TEXT,
+        wandb_path TEXT,
+        wandb_url TEXT,
+        wandb_dir TEXT
+    );
+    CREATE INDEX runs_project ON runs(project, started_at);
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value REAL,
+        text TEXT,
+        time REAL NOT NULL
+    );
+    CREATE INDEX metrics_run_key_step ON metrics(run_id, key, step);
+    CREATE TABLE media (
+        run_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        path TEXT,
+        meta TEXT NOT NULL DEFAULT '{}',
+        time REAL NOT NULL
+    );
+    CREATE INDEX media_run ON media(run_id, key, step);
+    CREATE TABLE alerts (
+        run_id TEXT NOT NULL,
+        step INTEGER,
+        level TEXT NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        time REAL NOT NULL
+    );
+    CREATE INDEX alerts_run ON alerts(run_id, time);
+    """,
+    # v2: remember which offline runs were uploaded by `wandbkit sync`.
+    "ALTER TABLE runs ADD COLUMN synced_at REAL",
+]
+
+
+def default_root() -> Path:
+    """``$WANDBKIT_DIR`` or ``./wandbkit-runs`` (a name Python never mistakes for a package)."""
+    env = os.environ.get("WANDBKIT_DIR")
+    return Path(env).expanduser() if env else Path.cwd() / DEFAULT_DIRNAME
+
+
+def encode_value(value: Any) -> tuple[float | None, str | None]:
+    """Split a logged scalar into SQLite's (value, text) columns.
+
+    SQLite turns NaN into NULL, so NaN is stored as ``(NULL, 'NaN')``; Inf survives as REAL.
+    Strings go to ``text``; bools and ints are stored as REAL.
+    """
+    if isinstance(value, str):
+        return None, value
+    number = float(value)
+    if math.isnan(number):
+        return None, "NaN"
+    return number, None
+
+
+def decode_value(value: float | None, text: str | None) -> Any:
+    """Inverse of :func:`encode_value`."""
+    if value is not None:
+        return value
+    if text == "NaN":
+        return math.nan
+    return text
+
+
+@dataclass
+class RunRecord:
+    """One row of the ``runs`` table, decoded."""
+
+    id: str
+    project: str
+    name: str | None
+    group: str | None
+    tags: list[str]
+    state: str
+    started_at: float
+    finished_at: float | None
+    exit_code: int | None
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    host: str | None
+    pid: int | None
+    wandb_mode: str | None
+    wandb_id: str | None
+    wandb_path: str | None
+    wandb_url: str | None
+    wandb_dir: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (the shape ``wandbkit runs --json`` prints)."""
+        return dict(self.__dict__)
+
+
+def _decode_run(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"], project=row["project"], name=row["name"], group=row["group_name"],
+        tags=json.loads(row["tags"]), state=row["state"], started_at=row["started_at"],
+        finished_at=row["finished_at"], exit_code=row["exit_code"],
+        config=json.loads(row["config"]), summary=_loads_summary(row["summary"]),
+        host=row["host"], pid=row["pid"], wandb_mode=row["wandb_mode"],
+        wandb_id=row["wandb_id"], wandb_path=row["wandb_path"], wandb_url=row["wandb_url"],
+        wandb_dir=row["wandb_dir"],
+    )
+
+
+def dumps(obj: Any) -> str:
+    """JSON that survives NaN/Inf (as strings) and odd types (as their repr)."""
+    return json.dumps(_jsonable(obj), default=repr)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)  # 'nan', 'inf', '-inf'
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _loads_summary(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    for key, value in data.items():
+        if value in ("nan", "inf", "-inf"):
+            data[key] = float(value)
+    return data
+
+
+class Store:
+    """A local store rooted at one folder. Cheap to create; opens connections on demand."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.db_path = root / DB_NAME
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, create: bool = True) -> Store:
+        """Open (and by default create) the store at ``path`` or :func:`default_root`.
+
+        :raises UserError: when the folder cannot be created or the database cannot be read.
+        """
+        root = Path(path).expanduser() if path else default_root()
+        if not create and not (root / DB_NAME).exists():
+            raise UserError(f"no wandbkit store at {root} (set WANDBKIT_DIR or pass --dir)")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the store folder {root}: {exc}") from exc
+        store = cls(root)
+        store.ensure_schema("core", CORE_MIGRATIONS)
+        return store
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection in WAL mode with a busy timeout; one per thread.
+
+        :raises UserError: when the file is not a readable SQLite database.
+        """
+        try:
+            conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across process crashes in WAL mode (only an OS crash can lose
+            # the last transactions) and avoids an fsync per batch.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot read the wandbkit store {self.db_path}: {exc}") from exc
+
+    def ensure_schema(self, component: str, migrations: list[str]) -> int:
+        """Apply ``migrations[v:]`` for ``component`` where ``v`` is its recorded version.
+
+        Plugins call this with their own list (tables prefixed with the component name); each
+        migration runs in one transaction with its version bump, so concurrent processes apply
+        it exactly once. Returns the component's schema version.
+
+        :raises UserError: when the database was written by a newer wandbkit.
+        """
+        conn = self.connect()
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_versions"
+                         " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+            version = self._version(conn, component)
+            if version > len(migrations):
+                raise UserError(
+                    f"{self.db_path} has {component} schema v{version}, newer than this "
+                    f"wandbkit knows (v{len(migrations)}): upgrade wandbkit")
+            while version < len(migrations):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    version = self._version(conn, component)  # another process may have won
+                    if version < len(migrations):
+                        for statement in migrations[version].split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        version += 1
+                        conn.execute("INSERT OR REPLACE INTO schema_versions VALUES (?, ?)",
+                                     (component, version))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            return version
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot read the wandbkit store {self.db_path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection, component: str) -> int:
+        row = conn.execute("SELECT version FROM schema_versions WHERE component=?",
+                           (component,)).fetchone()
+        return int(row[0]) if row else 0
+
+    # --- reading (CLI, dashboard, sweeps) ------------------------------------------------
+
+    def runs(self, project: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Runs, newest first, optionally of one project."""
+        sql = "SELECT * FROM runs"
+        args: list[Any] = []
+        if project:
+            sql += " WHERE project=?"
+            args.append(project)
+        sql += " ORDER BY started_at DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._reader() as conn:
+            return [_decode_run(r) for r in conn.execute(sql, args)]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run by id, or by a unique prefix of its id, or by its unique name.
+
+        :raises UserError: when nothing (or more than one run) matches.
+        """
+        with self._reader() as conn:
+            rows = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchall()
+            if not rows:
+                rows = conn.execute("SELECT * FROM runs WHERE id LIKE ? OR name=?",
+                                    (run_id + "%", run_id)).fetchall()
+        if len(rows) == 1:
+            return _decode_run(rows[0])
+        if not rows:
+            recent = ", ".join(r.id for r in self.runs(limit=5)) or "none"
+            raise UserError(f"no run {run_id!r} in {self.root} (recent runs: {recent})")
+        raise UserError(f"{run_id!r} matches {len(rows)} runs: "
+                        + ", ".join(r["id"] for r in rows[:10]))
+
+    def keys(self, run_id: str) -> list[str]:
+        """The metric keys a run logged, sorted."""
+        with self._reader() as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT DISTINCT key FROM metrics WHERE run_id=? ORDER BY key", (run_id,))]
+
+    def history(self, run_id: str, keys: Iterable[str] | None = None) -> dict[str, list[tuple[int, Any]]]:
+        """``{key: [(step, value), ...]}`` in step order (NaN restored)."""
+        sql = "SELECT key, step, value, text FROM metrics WHERE run_id=?"
+        args: list[Any] = [run_id]
+        if keys is not None:
+            keys = list(keys)
+            sql += f" AND key IN ({','.join('?' * len(keys))})"
+            args += keys
+        sql += " ORDER BY key, step, rowid"
+        out: dict[str, list[tuple[int, Any]]] = {}
+        with self._reader() as conn:
+            for key, step, value, text in conn.execute(sql, args):
+                out.setdefault(key, []).append((step, decode_value(value, text)))
+        return out
+
+    def rows(self, run_id: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The history regrouped as ``(step, {key: value})`` in step order (for export)."""
+        current_step: int | None = None
+        current: dict[str, Any] = {}
+        with self._reader() as conn:
+            for step, key, value, text in conn.execute(
+                    "SELECT step, key, value, text FROM metrics WHERE run_id=? ORDER BY step, rowid",
+                    (run_id,)):
+                if step != current_step and current_step is not None:
+                    yield current_step, current
+                    current = {}
+                current_step = step
+                current[key] = decode_value(value, text)
+        if current_step is not None:
+            yield current_step, current
+
+    def row_count(self, run_id: str) -> int:
+        """Number of distinct steps with at least one logged value."""
+        with self._reader() as conn:
+            return conn.execute("SELECT COUNT(DISTINCT step) FROM metrics WHERE run_id=?",
+                                (run_id,)).fetchone()[0]
+
+    def media(self, run_id: str) -> list[dict[str, Any]]:
+        """Media entries of a run: step, key, kind, absolute path, meta."""
+        with self._reader() as conn:
+            return [{"step": r["step"], "key": r["key"], "kind": r["kind"],
+                     "path": str(self.root / r["path"]) if r["path"] else None,
+                     "meta": json.loads(r["meta"])}
+                    for r in conn.execute("SELECT * FROM media WHERE run_id=? ORDER BY step, rowid",
+                                          (run_id,))]
+
+    def synced_at(self, run_id: str) -> float | None:
+        """When ``wandbkit sync`` uploaded the run, or None."""
+        with self._reader() as conn:
+            row = conn.execute("SELECT synced_at FROM runs WHERE id=?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def mark_synced(self, run_id: str, when: float) -> None:
+        """Record a successful upload."""
+        with self._reader() as conn:
+            conn.execute("UPDATE runs SET synced_at=? WHERE id=?", (when, run_id))
+
+    def alerts(self, run_id: str) -> list[dict[str, Any]]:
+        """Alerts a run raised, oldest first."""
+        with self._reader() as conn:
+            return [dict(r) for r in conn.execute(
+                "SELECT step, level, title, text, time FROM alerts WHERE run_id=? ORDER BY time",
+                (run_id,))]
+
+    def _reader(self) -> _Closing:
+        return _Closing(self.connect())
+
+
+class _Closing:
+    """``with store._reader() as conn`` closes the connection afterwards."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+def now() -> float:
+    """Wall-clock time as stored (seconds since the epoch)."""
+    return time.time()
