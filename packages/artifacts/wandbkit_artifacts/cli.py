@@ -1,0 +1,197 @@
+"""``wandbkit ckpt``: ls, show, verify, gc, pull."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+app = typer.Typer(help="Checkpoint versions: list, inspect, verify, clean up, download.",
+                  no_args_is_help=True)
+
+STORE_HELP = "wandbkit store folder (default: $WANDBKIT_DIR or ./wandbkit-runs)"
+
+
+def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a UserError into one line on stderr and exit code 2 (as the core CLI does)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from wandbkit.errors import UserError
+
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _parse_size(text: str) -> int:
+    units = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2,
+             "G": 1024**3, "GB": 1024**3, "T": 1024**4, "TB": 1024**4}
+    t = text.strip().upper()
+    num = t.rstrip("KMGTB")
+    try:
+        return int(float(num) * units[t[len(num):]])
+    except (KeyError, ValueError):
+        from wandbkit.errors import UserError
+
+        raise UserError(f"--cache-cap {text!r}: use a size such as 500MB or 2GB") from None
+
+
+def _index(store: Optional[Path]) -> Any:
+    from wandbkit_artifacts.index import Index
+
+    return Index.open(store)
+
+
+def _lookup(index: Any, ref: str) -> Any:
+    """The listed version ``ref`` names; exit 2 listing what exists when it names nothing."""
+    from wandbkit_artifacts.errors import UnknownReference
+    from wandbkit_artifacts.loader import describe_available, parse_ref
+
+    name, alias = parse_ref(ref)
+    version = index.resolve(name, alias)
+    if version is None:
+        raise UnknownReference(f"no checkpoint {name}:{alias}; {describe_available(index, name)}")
+    return version
+
+
+@app.command("ls")
+@_user_errors
+def ls(name: Optional[str] = typer.Argument(None, help="only this checkpoint name"),
+       as_json: bool = typer.Option(False, "--json", help="one JSON list"),
+       store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+    """List versions: aliases, step, metrics, size."""
+    from wandbkit_artifacts.errors import UnknownReference
+    from wandbkit_artifacts.loader import describe_available
+
+    index = _index(store)
+    if name is not None and name not in index.names():
+        raise UnknownReference(f"no checkpoint named {name!r}; {describe_available(index)}")
+    versions = index.versions(name)
+    if as_json:
+        typer.echo(json.dumps([v.to_dict() for v in versions], indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "version", "aliases", "step", "metrics", "size", "created")
+    for v in versions:
+        metrics = ", ".join(f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
+                            for k, val in v.metrics.items())
+        table.add_row(v.name, f"v{v.version}", ", ".join(v.aliases), str(v.step), metrics,
+                      _size(v.size), datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"))
+    Console().print(table if versions else f"no checkpoints in {index.root}")
+
+
+@app.command("show")
+@_user_errors
+def show(ref: str = typer.Argument(..., help="NAME:ALIAS, NAME:vN or NAME (latest)"),
+         store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+    """Print a version's index entry and manifest as JSON."""
+    from wandbkit_artifacts.layout import read_manifest
+
+    version = _lookup(_index(store), ref)
+    try:
+        manifest = read_manifest(version.path)
+    except ValueError as exc:
+        manifest = {"error": str(exc)}
+    typer.echo(json.dumps({**version.to_dict(), "manifest": manifest}, indent=1, default=repr))
+
+
+@app.command("verify")
+@_user_errors
+def verify(ref: str = typer.Argument(..., help="NAME (every version) or NAME:ALIAS"),
+           as_json: bool = typer.Option(False, "--json"),
+           store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+    """Check sizes and digests of every file; exit 1 on any mismatch."""
+    from rich.progress import Progress
+
+    from wandbkit_artifacts.errors import UnknownReference
+    from wandbkit_artifacts.loader import describe_available, verify_folder
+
+    index = _index(store)
+    if ":" in ref:
+        versions = [_lookup(index, ref)]
+    else:
+        versions = index.versions(ref)
+        if not versions:
+            raise UnknownReference(f"no checkpoint named {ref!r}; {describe_available(index)}")
+    results = {}
+    with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as progress:
+        task = progress.add_task("verifying", total=len(versions))
+        for v in versions:
+            results[v.ref] = verify_folder(v.path)
+            progress.advance(task)
+    bad = {k: p for k, p in results.items() if p}
+    if as_json:
+        typer.echo(json.dumps({k: {"ok": not p, "problems": p} for k, p in results.items()}, indent=1))
+    else:
+        for k, problems in results.items():
+            typer.echo(f"{k}: " + ("ok" if not problems else "FAILED"))
+            for p in problems:
+                typer.echo(f"  {p}")
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("gc")
+@_user_errors
+def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete nothing"),
+           cache_cap: str = typer.Option("2GB", "--cache-cap",
+                                         help="trim wandb's artifact cache to this size"),
+           purge_unsynced: bool = typer.Option(False, "--purge-unsynced",
+                                               help="also drop files kept for offline W&B uploads"),
+           as_json: bool = typer.Option(False, "--json"),
+           store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+    """Remove leftovers of crashed saves, retired versions and excess wandb cache."""
+    from wandbkit_artifacts.gc import gc
+
+    report = gc(store, dry_run=dry_run, cache_cap=_parse_size(cache_cap),
+                purge_unsynced=purge_unsynced)
+    if as_json:
+        typer.echo(json.dumps({**report.to_dict(), "dry_run": dry_run}, indent=1))
+        return
+    verb = "would remove" if dry_run else "removed"
+    for p in report.removed:
+        typer.echo(f"{verb} {p}")
+    for p in report.kept_for_sync:
+        typer.echo(f"kept until `wandbkit sync` applies its W&B deletion: {p}")
+    typer.echo(f"{verb} {len(report.removed)} item(s), {_size(report.freed)}; "
+               f"wandb artifact cache {report.cache_dir}: {_size(report.cache_size)}")
+
+
+@app.command("pull")
+@_user_errors
+def pull(ref: str = typer.Argument(..., help="NAME:ALIAS or NAME:vN"),
+         to: Path = typer.Option(..., "--to", help="destination folder"),
+         hf_repo: Optional[str] = typer.Option(None, "--hf-repo", help="HF Hub repo to try last"),
+         store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+    """Copy a version (local index, else W&B, else HF Hub) into a folder and verify it."""
+    from wandbkit_artifacts.loader import resolve, verify_folder
+    from wandbkit_artifacts.remote import pull as copy_version
+
+    path, _ = resolve(ref, _index(store), hf_repo)
+    dest = copy_version(path, to)
+    problems = verify_folder(dest)
+    for p in problems:
+        typer.echo(p, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"{ref} -> {dest}")

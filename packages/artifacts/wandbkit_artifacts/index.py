@@ -1,0 +1,338 @@
+"""The version index: ``v0..vN`` per checkpoint name, aliases, pending W&B deletions.
+
+Tables live in the shared wandbkit store (``Store.ensure_schema("artifacts", ...)``), so several
+processes can save at once: the busy timeout serialises writers and every change is one SQLite
+transaction. Committing a version renames its fsynced temporary folder into place *inside* the
+transaction that lists it: a crash before COMMIT leaves an unlisted folder (removed by ``gc``),
+never a listed version with missing files. Moving an alias is one ``INSERT OR REPLACE``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from wandbkit_artifacts.layout import fsync_dir
+
+MIGRATIONS = [
+    """
+    CREATE TABLE artifacts_versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        metrics TEXT NOT NULL DEFAULT '{}',
+        size INTEGER NOT NULL,
+        created REAL NOT NULL,
+        manifest_id TEXT NOT NULL,
+        run_id TEXT,
+        project TEXT,
+        wandb_mode TEXT,
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE artifacts_aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias)
+    );
+    CREATE TABLE artifacts_counters (
+        name TEXT PRIMARY KEY,
+        next_version INTEGER NOT NULL
+    );
+    CREATE TABLE artifacts_pending_deletions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        manifest_id TEXT NOT NULL,
+        project TEXT,
+        run_id TEXT,
+        trash_path TEXT,
+        created REAL NOT NULL
+    )
+    """,
+]
+
+STEP_ALIAS = re.compile(r"^step-\d+$")
+PROTECTED = ("latest", "best")
+
+
+@dataclass
+class Version:
+    """One listed checkpoint version."""
+
+    name: str
+    version: int
+    path: Path
+    step: int
+    metrics: dict[str, Any]
+    size: int
+    created: float
+    manifest_id: str
+    run_id: str | None
+    project: str | None
+    wandb_mode: str | None
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        """``NAME:vN``."""
+        return f"{self.name}:v{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (what ``wandbkit ckpt ls --json`` prints)."""
+        d = dict(self.__dict__)
+        d["path"] = str(self.path)
+        return d
+
+
+@dataclass
+class PendingDeletion:
+    """A W&B artifact version to delete once W&B is reachable."""
+
+    id: int
+    name: str
+    version: int
+    manifest_id: str
+    project: str | None
+    run_id: str | None
+    trash_path: str | None
+
+
+class Index:
+    """The checkpoint index inside one wandbkit store."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.root: Path = store.root
+        store.ensure_schema("artifacts", MIGRATIONS)
+
+    @classmethod
+    def open(cls, store_dir: str | Path | None = None) -> Index:
+        """The index of the store at ``store_dir`` (default: ``$WANDBKIT_DIR`` / ``./wandbkit-runs``)."""
+        from wandbkit.store import Store
+
+        return cls(Store.open(store_dir))
+
+    def _conn(self) -> _Tx:
+        return _Tx(self.store.connect())
+
+    # --- reading --------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """Checkpoint names that have at least one version, sorted."""
+        with self._conn() as c:
+            return [r[0] for r in c.execute(
+                "SELECT DISTINCT name FROM artifacts_versions ORDER BY name")]
+
+    def versions(self, name: str | None = None) -> list[Version]:
+        """Listed versions (of one name, or all), oldest first, with their aliases."""
+        with self._conn() as c:
+            sql = "SELECT * FROM artifacts_versions"
+            args: tuple = ()
+            if name is not None:
+                sql += " WHERE name=?"
+                args = (name,)
+            rows = c.execute(sql + " ORDER BY name, version", args).fetchall()
+            aliases: dict[tuple[str, int], list[str]] = {}
+            for r in c.execute("SELECT name, alias, version FROM artifacts_aliases ORDER BY alias"):
+                aliases.setdefault((r[0], r[2]), []).append(r[1])
+        return [_version(r, aliases.get((r["name"], r["version"]), [])) for r in rows]
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """``{alias: version}`` for one name."""
+        with self._conn() as c:
+            return {r[0]: r[1] for r in c.execute(
+                "SELECT alias, version FROM artifacts_aliases WHERE name=?", (name,))}
+
+    def get(self, name: str, version: int) -> Version | None:
+        """One version, or None when it is not listed."""
+        for v in self.versions(name):
+            if v.version == version:
+                return v
+        return None
+
+    def resolve(self, name: str, alias: str) -> Version | None:
+        """The version ``alias`` (``vN``, ``latest``, ``best``, ``step-N``, a user alias) points to."""
+        m = re.fullmatch(r"v(\d+)", alias)
+        if m:
+            return self.get(name, int(m.group(1)))
+        target = self.aliases(name).get(alias)
+        return None if target is None else self.get(name, target)
+
+    # --- writing --------------------------------------------------------------------------
+
+    def commit(self, name: str, tmp: Path, parent: Path, manifest: dict[str, Any],
+               aliases: list[str], best: tuple[str, str] | None, wandb_mode: str | None) -> Version:
+        """Rename ``tmp`` to ``parent/vN`` and list it, in one transaction; move the aliases.
+
+        ``best`` is ``(metric, "min"|"max")``: the ``best`` alias moves here when this version's
+        metric beats the current best one's.
+        """
+        step = int(manifest["step"])
+        metrics = manifest.get("metrics") or {}
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            row = c.execute("SELECT next_version FROM artifacts_counters WHERE name=?",
+                            (name,)).fetchone()
+            n = row[0] if row else 0
+            while (parent / f"v{n}").exists():  # left by a crash between rename and COMMIT
+                n += 1
+            final = parent / f"v{n}"
+            os.rename(tmp, final)
+            fsync_dir(parent)
+            c.execute("INSERT INTO artifacts_versions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                      (name, n, str(final.resolve()), step, json.dumps(metrics, default=repr),
+                       manifest["size"], manifest["created"], manifest["id"],
+                       manifest.get("run_id"), manifest.get("project"), wandb_mode))
+            c.execute("INSERT OR REPLACE INTO artifacts_counters VALUES (?, ?)", (name, n + 1))
+            moved = ["latest", f"step-{step}", *aliases]
+            if best is not None and _beats(c, name, metrics, *best):
+                moved.append("best")
+            for alias in dict.fromkeys(moved):
+                c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)", (name, alias, n))
+            c.execute("COMMIT")
+        version = self.get(name, n)
+        assert version is not None
+        return version
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``alias`` at ``version`` (atomically replaces where it pointed before)."""
+        if re.fullmatch(r"v\d+", alias):
+            raise ValueError(f"alias {alias!r} is reserved: vN names a version")
+        with self._conn() as c:
+            c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)", (name, alias, version))
+
+    def retention(self, name: str, keep_last_k: int | None, keep_best_k: int | None,
+                  metric: str | None, mode: str) -> list[Version]:
+        """Versions the policies no longer keep and no protected alias holds, oldest first.
+
+        Kept: the newest ``keep_last_k``, the best ``keep_best_k`` by ``metric``, and any version
+        holding ``latest``, ``best`` or a user alias (``step-N`` aliases do not protect).
+        """
+        if keep_last_k is None and keep_best_k is None:
+            return []
+        versions = self.versions(name)
+        keep: set[int] = set()
+        if keep_last_k is not None:
+            keep.update(v.version for v in versions[-keep_last_k:] if keep_last_k > 0)
+        if keep_best_k is not None and metric:
+            scored = [v for v in versions if _number(v.metrics.get(metric)) is not None]
+            scored.sort(key=lambda v: _number(v.metrics[metric]), reverse=(mode == "max"))
+            keep.update(v.version for v in scored[:keep_best_k])
+        out = []
+        for v in versions:
+            protected = any(not STEP_ALIAS.match(a) for a in v.aliases)
+            if v.version not in keep and not protected:
+                out.append(v)
+        return out
+
+    def unlist(self, version: Version, pending: bool, trash_path: Path | None) -> None:
+        """Remove a version from the index (and its aliases); remember a W&B deletion if ``pending``."""
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("DELETE FROM artifacts_versions WHERE name=? AND version=?",
+                      (version.name, version.version))
+            c.execute("DELETE FROM artifacts_aliases WHERE name=? AND version=?",
+                      (version.name, version.version))
+            if pending:
+                c.execute("INSERT INTO artifacts_pending_deletions"
+                          " (name, version, manifest_id, project, run_id, trash_path, created)"
+                          " VALUES (?,?,?,?,?,?,?)",
+                          (version.name, version.version, version.manifest_id, version.project,
+                           version.run_id, str(trash_path) if trash_path else None, time.time()))
+            c.execute("COMMIT")
+
+    def pending_deletions(self) -> list[PendingDeletion]:
+        """W&B deletions not yet applied, oldest first."""
+        with self._conn() as c:
+            return [PendingDeletion(r["id"], r["name"], r["version"], r["manifest_id"],
+                                    r["project"], r["run_id"], r["trash_path"])
+                    for r in c.execute("SELECT * FROM artifacts_pending_deletions ORDER BY id")]
+
+    def done_deletion(self, pending_id: int) -> None:
+        """Forget a pending deletion once applied."""
+        with self._conn() as c:
+            c.execute("DELETE FROM artifacts_pending_deletions WHERE id=?", (pending_id,))
+
+    def listed_paths(self) -> set[Path]:
+        """Folders of every listed version (``gc`` never touches these)."""
+        with self._conn() as c:
+            return {Path(r[0]) for r in c.execute("SELECT path FROM artifacts_versions")}
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[set[Path]]:
+        """Hold the index's write lock; yields the listed folders (resolved) as of now."""
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            listed = {Path(r[0]).resolve() for r in c.execute("SELECT path FROM artifacts_versions")}
+            yield listed
+            c.execute("COMMIT")
+
+    def pending_trash(self) -> set[Path]:
+        """Trash folders kept until their W&B upload/deletion is settled."""
+        with self._conn() as c:
+            return {Path(r[0]) for r in c.execute(
+                "SELECT trash_path FROM artifacts_pending_deletions WHERE trash_path IS NOT NULL")}
+
+
+def _number(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if out != out else out  # NaN never ranks
+
+
+def _beats(c: sqlite3.Connection, name: str, metrics: dict[str, Any], metric: str, mode: str) -> bool:
+    new = _number(metrics.get(metric))
+    if new is None:
+        return False
+    row = c.execute("SELECT v.metrics FROM artifacts_aliases a JOIN artifacts_versions v"
+                    " ON a.name=v.name AND a.version=v.version WHERE a.name=? AND a.alias='best'",
+                    (name,)).fetchone()
+    if row is None:
+        return True
+    old = _number(json.loads(row[0]).get(metric))
+    if old is None:
+        return True
+    return new < old if mode == "min" else new > old
+
+
+def _version(r: sqlite3.Row, aliases: list[str]) -> Version:
+    return Version(name=r["name"], version=r["version"], path=Path(r["path"]), step=r["step"],
+                   metrics=json.loads(r["metrics"]), size=r["size"], created=r["created"],
+                   manifest_id=r["manifest_id"], run_id=r["run_id"], project=r["project"],
+                   wandb_mode=r["wandb_mode"], aliases=sorted(aliases))
+
+
+class _Tx:
+    """``with index._conn() as c``: a connection closed afterwards, rolled back on error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is not None and self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        finally:
+            self.conn.close()
+
+
+def iter_version_dirs(parent: Path) -> Iterator[Path]:
+    """``vN`` folders directly under ``parent``."""
+    if parent.is_dir():
+        for p in parent.iterdir():
+            if p.is_dir() and re.fullmatch(r"v\d+", p.name):
+                yield p

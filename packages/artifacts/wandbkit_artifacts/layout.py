@@ -1,0 +1,147 @@
+"""What a version folder holds and how it is written atomically.
+
+A version is a folder::
+
+    vN/model.safetensors     weights (tied names stored once, listed in the metadata)
+    vN/optimizer.pt ...      optimizer / scheduler / scaler / extra states (torch.save,
+                             loadable with weights_only=True)
+    vN/rng.pt                Python, NumPy, torch and CUDA RNG states
+    vN/manifest.json         step, metrics, digest and size of every file, versions, config, git
+
+It is written into a hidden temporary folder next to its final place, every file and the folder
+itself are fsynced, and only then is it renamed into place (see :mod:`wandbkit_artifacts.index`).
+A process killed at any point leaves at most an unlisted temporary folder, which ``gc`` removes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import subprocess
+import time
+import uuid
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from wandbkit_artifacts.digest import HashingWriter
+from wandbkit_artifacts.snapshot import Snapshot
+from wandbkit_artifacts.tensorfile import write_tensors
+
+FORMAT = "wandbkit-checkpoint/1"
+MANIFEST = "manifest.json"
+MODEL_FILE = "model.safetensors"
+STATE_FILES = ("optimizer", "scheduler", "scaler", "extra")
+TMP_PREFIX = ".tmp-"
+
+
+def tmp_dir_for(parent: Path) -> Path:
+    """A fresh temporary folder under ``parent``, named with our pid so ``gc`` knows its owner."""
+    parent.mkdir(parents=True, exist_ok=True)
+    path = parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder so a rename or new entry inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _torch_save(obj: Any, path: Path, algorithm: str) -> tuple[str, int]:
+    import torch
+    from torch.utils.serialization import config
+
+    with HashingWriter(path, algorithm) as out:
+        # Our own digest covers every byte, so torch's per-record CRC32 is redundant work.
+        with config.patch({"save.compute_crc32": False}):
+            torch.save(obj, out)
+        return out.close(), out.size
+
+
+def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any], algorithm: str) -> dict[str, Any]:
+    """Write ``snap`` into the (empty) folder ``tmp``; fsync everything; return the manifest.
+
+    ``info`` holds the manifest's descriptive fields (name, step, metrics, config, run, ...).
+    """
+    snap.wait()
+    files: dict[str, dict[str, Any]] = {}
+    if snap.model is not None:
+        meta = {"format": FORMAT}
+        if snap.tied:
+            meta["tied"] = json.dumps(snap.tied)
+        digest, size = write_tensors(tmp / MODEL_FILE, snap.model, meta, algorithm)
+        files[MODEL_FILE] = {"digest": digest, "size": size}
+    for key, state in snap.states.items():
+        name = f"{key}.pt"
+        digest, size = _torch_save(state, tmp / name, algorithm)
+        files[name] = {"digest": digest, "size": size}
+    if snap.rng is not None:
+        digest, size = _torch_save(snap.rng, tmp / "rng.pt", algorithm)
+        files["rng.pt"] = {"digest": digest, "size": size}
+    manifest = {
+        "format": FORMAT,
+        "id": uuid.uuid4().hex,
+        **info,
+        "created": time.time(),
+        "digest_algorithm": algorithm,
+        "files": files,
+        "size": sum(f["size"] for f in files.values()),
+        "tied": snap.tied,
+        "packages": package_versions(),
+        "git_commit": git_commit(),
+    }
+    data = json.dumps(manifest, indent=1, sort_keys=True, default=repr).encode()
+    with open(tmp / MANIFEST, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    fsync_dir(tmp)
+    return manifest
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of a version folder.
+
+    :raises ValueError: when it is missing or not valid JSON (the message names the file).
+    """
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path} is missing: {folder} is not a complete checkpoint") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} cannot be read: {exc}") from None
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{path} has format {manifest.get('format')!r}, expected {FORMAT!r}")
+    return manifest
+
+
+@functools.cache
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages a checkpoint depends on."""
+    out = {"python": platform.python_version()}
+    for dist in ("torch", "safetensors", "numpy", "wandb", "wandbkit", "wandbkit-artifacts",
+                 "transformers"):
+        try:
+            out[dist] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+@functools.cache
+def git_commit() -> str | None:
+    """The git commit of the working directory, or None outside a repository."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

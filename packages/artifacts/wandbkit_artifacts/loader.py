@@ -1,0 +1,228 @@
+"""Loading: resolve a reference, verify digests, load safely, restore, fall back.
+
+Resolution order: a folder path; the local index; W&B (online only); an HF Hub repo when one
+is configured. Nothing is unpickled beyond what ``torch.load(weights_only=True)`` allows, and
+weights come from safetensors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wandbkit_artifacts import rng
+from wandbkit_artifacts.digest import digest_files
+from wandbkit_artifacts.errors import CheckpointError, UnknownReference, VerificationError, check_name
+from wandbkit_artifacts.index import Index, Version
+from wandbkit_artifacts.layout import MODEL_FILE, read_manifest
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A loaded version: its states (already restored into the objects passed) and metadata."""
+
+    ref: str
+    path: Path
+    step: int
+    manifest: dict[str, Any]
+    version: int | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    model_state: dict[str, Any] | None = None
+    states: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def extra(self) -> Any:
+        """The ``extra`` dict passed to ``save``, or None."""
+        return self.states.get("extra")
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """``"NAME:ALIAS"`` -> ``(NAME, ALIAS)``; a bare name means ``NAME:latest``."""
+    name, _, alias = ref.partition(":")
+    check_name(name)
+    alias = alias or "latest"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", alias):
+        raise CheckpointError(f"alias {alias!r} in {ref!r}: use letters, digits, '_', '.' or '-'")
+    return name, alias
+
+
+def _is_path(ref: str) -> bool:
+    return os.sep in ref or ref.startswith(".") or Path(ref).is_dir()
+
+
+def describe_available(index: Index, name: str | None = None) -> str:
+    """What exists, for error messages: names, or one name's versions and aliases."""
+    if name is None or name not in index.names():
+        names = index.names()
+        return f"checkpoints in {index.root}: " + (", ".join(names) if names else "none")
+    aliases = index.aliases(name)
+    versions = ", ".join(f"v{v.version}" for v in index.versions(name))
+    return f"{name} has versions {versions}; aliases " + ", ".join(
+        f"{a}->v{n}" for a, n in sorted(aliases.items()))
+
+
+def resolve(ref: str, index: Index | None = None, hf_repo: str | None = None) -> tuple[Path, Version | None]:
+    """The folder ``ref`` names and its index entry (None for paths and remote downloads).
+
+    :raises UnknownReference: listing what exists locally and why W&B / HF Hub did not answer.
+    """
+    if _is_path(ref):
+        path = Path(ref).expanduser()
+        if not (path / "manifest.json").is_file():
+            raise UnknownReference(f"{path} is not a checkpoint folder (no manifest.json)")
+        return path, None
+    index = index or Index.open()
+    name, alias = parse_ref(ref)
+    found = index.resolve(name, alias)
+    if found is not None:
+        return found.path, found
+    reasons = [describe_available(index, name)]
+    from wandbkit_artifacts.remote import fetch_hf, fetch_wandb
+
+    for fetch in (fetch_wandb, fetch_hf):
+        try:
+            path = fetch(name, alias, index.root, hf_repo)
+        except CheckpointError as exc:
+            reasons.append(str(exc))
+            continue
+        if path is not None:
+            return path, None
+    raise UnknownReference(f"no checkpoint {ref!r}: " + "; ".join(reasons))
+
+
+def verify_folder(path: Path) -> list[str]:
+    """Problems with a version folder (missing file, size or digest mismatch); empty when sound."""
+    try:
+        manifest = read_manifest(path)
+    except ValueError as exc:
+        return [str(exc)]
+    problems = []
+    names = list(manifest["files"])
+    present = []
+    for fname in names:
+        fpath = path / fname
+        expected = manifest["files"][fname]
+        if not fpath.is_file():
+            problems.append(f"{fpath}: missing")
+        elif fpath.stat().st_size != expected["size"]:
+            problems.append(f"{fpath}: size {fpath.stat().st_size} bytes, manifest says "
+                            f"{expected['size']}")
+        else:
+            present.append(fname)
+    algorithm = manifest["digest_algorithm"]
+    for fname, actual in zip(present, digest_files([path / f for f in present], algorithm)):
+        expected = manifest["files"][fname]["digest"]
+        if actual != expected:
+            problems.append(f"{path / fname}: {algorithm} digest {actual} does not match the "
+                            f"manifest's {expected}")
+    return problems
+
+
+def _torch_load(path: Path, map_location: str) -> Any:
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise VerificationError(f"{path} cannot be loaded with weights_only=True: {first}",
+                                str(path)) from None
+
+
+def load_folder(path: Path, *, model: Any = None, optimizer: Any = None, scheduler: Any = None,
+                scaler: Any = None, map_location: str = "cpu", restore_rng: bool = False,
+                verify: bool = True, strict: bool = True) -> LoadedCheckpoint:
+    """Verify and load one version folder; restore into the objects given.
+
+    :raises VerificationError: naming the file that is missing, corrupt or unsafe.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        manifest = read_manifest(path)
+    except ValueError as exc:
+        raise VerificationError(str(exc), str(path / "manifest.json")) from None
+    if verify:
+        problems = verify_folder(path)
+        if problems:
+            raise VerificationError("; ".join(problems), problems[0].split(":")[0])
+    out = LoadedCheckpoint(ref=str(path), path=path, step=int(manifest["step"]),
+                           manifest=manifest, metrics=manifest.get("metrics") or {})
+    files = manifest["files"]
+    if MODEL_FILE in files:
+        try:
+            state = load_file(str(path / MODEL_FILE), device=map_location)
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise VerificationError(f"{path / MODEL_FILE} cannot be read as safetensors: {exc}",
+                                    str(path / MODEL_FILE)) from None
+        for alias, kept in (manifest.get("tied") or {}).items():
+            state[alias] = state[kept]
+        out.model_state = state
+        if model is not None:
+            model.load_state_dict(state, strict=strict)
+    for key in ("optimizer", "scheduler", "scaler", "extra"):
+        if f"{key}.pt" in files:
+            out.states[key] = _torch_load(path / f"{key}.pt", map_location)
+    for key, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
+        if obj is None:
+            continue
+        if key not in out.states:
+            out.skipped.append(key)
+            continue
+        obj.load_state_dict(out.states[key])
+    if restore_rng and "rng.pt" in files:
+        rng.restore(_torch_load(path / "rng.pt", "cpu"))
+    return out
+
+
+def load(ref: str, model: Any = None, optimizer: Any = None, scheduler: Any = None,
+         scaler: Any = None, *, map_location: str = "cpu", fallback: bool = False,
+         restore_rng: bool = False, verify: bool = True, strict: bool = True,
+         store_dir: str | Path | None = None, hf_repo: str | None = None) -> LoadedCheckpoint:
+    """Load ``ref`` (``NAME:best``, ``NAME:v3``, ``NAME:latest``, ``NAME:step-1200`` or a folder).
+
+    States are restored into the objects passed. With ``fallback=True`` a version that fails
+    verification or safe loading is skipped for the newest older version that loads.
+    :raises UnknownReference: when nothing matches (the message lists what exists).
+    :raises VerificationError: when the version is corrupt and ``fallback`` is off or nothing
+        older loads.
+    """
+    index = None if _is_path(ref) else Index.open(store_dir)
+    path, version = resolve(ref, index, hf_repo)
+    kwargs = dict(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                  map_location=map_location, restore_rng=restore_rng, verify=verify, strict=strict)
+    try:
+        out = load_folder(path, **kwargs)
+    except VerificationError as first:
+        if not fallback or version is None or index is None:
+            raise
+        failures = [f"{version.ref}: {first}"]
+        for older in reversed(index.versions(version.name)):
+            if older.version >= version.version:
+                continue
+            try:
+                out = load_folder(older.path, **kwargs)
+            except VerificationError as exc:
+                failures.append(f"{older.ref}: {exc}")
+                continue
+            out.ref, out.version = older.ref, older.version
+            out.skipped.insert(0, "fell back past: " + " | ".join(failures))
+            return out
+        raise VerificationError("no version verifies: " + " | ".join(failures), first.path) from None
+    out.ref = version.ref if version is not None else str(path)
+    out.version = version.version if version is not None else None
+    return out
+
+
+def resume(ref: str, model: Any = None, optimizer: Any = None, scheduler: Any = None,
+           scaler: Any = None, **kwargs: Any) -> LoadedCheckpoint:
+    """Like :func:`load`, restoring the RNG states too; continue training at ``result.step + 1``."""
+    kwargs.setdefault("restore_rng", True)
+    return load(ref, model, optimizer, scheduler, scaler, **kwargs)

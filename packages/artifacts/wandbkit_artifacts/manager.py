@@ -1,0 +1,377 @@
+"""CheckpointManager: policies, atomic (optionally async) saves, aliases, retention, W&B.
+
+The training thread calls :meth:`CheckpointManager.save`; when the policy says save, it captures
+the RNG states and copies the tensors into reusable CPU buffers (the only work it waits for),
+then a writer thread writes, digests, fsyncs, renames and indexes the version, logs it to W&B
+and applies retention. At most ``max_in_flight`` saves are queued; one more waits for a free
+buffer slot. A failure on the writer thread is raised by the next ``save`` or by ``finish``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import queue
+import shutil
+import threading
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wandbkit_artifacts import rng
+from wandbkit_artifacts.digest import ALGORITHMS, DEFAULT_ALGORITHM
+from wandbkit_artifacts.errors import CheckpointError, check_name
+from wandbkit_artifacts.index import Index, Version
+from wandbkit_artifacts.layout import tmp_dir_for, write_version
+from wandbkit_artifacts.snapshot import BufferPool, Snapshot, Snapshotter, dedupe_tied
+from wandbkit_artifacts.wandb_link import log_version, run_wandb_mode
+
+_MANAGERS: dict[tuple[str | None, str], CheckpointManager] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass
+class SaveResult:
+    """What :meth:`CheckpointManager.save` did: ``saved`` False when the policy skipped it."""
+
+    step: int
+    saved: bool
+    reason: str
+    future: Future | None = None
+
+    def wait(self, timeout: float | None = None) -> Version | None:
+        """Block until the version is written and listed; returns it (None when skipped)."""
+        return None if self.future is None else self.future.result(timeout)
+
+    @property
+    def version(self) -> Version | None:
+        """The listed version (waits for an async save)."""
+        return self.wait()
+
+
+class CheckpointManager:
+    """Saves checkpoints of one name for one run according to a policy.
+
+    :param run: a wandbkit run (or a ``wandb`` run, or None for local-only checkpoints).
+    :param name: checkpoint name; versions are ``NAME:v0``, ``NAME:v1``, ...
+    :param every_n_steps: save only when ``step % every_n_steps == 0`` (None: every call).
+    :param keep_last_k: keep the newest K versions (plus any holding latest/best/user aliases).
+    :param metric: the metric that defines ``best`` (read from ``save(metrics=...)``).
+    :param mode: ``"min"`` or ``"max"`` for ``metric``.
+    :param keep_best_k: also keep the K best versions by ``metric``.
+    :param save_best_only: skip saves whose metric does not beat the best so far.
+    :param save_on_finish: at :meth:`finish`, save the last state seen if it was skipped.
+    :param async_save: write on a background thread (the training thread only copies state).
+    :param max_in_flight: saves queued or writing at once before ``save`` waits.
+    :param dir: folder holding ``NAME/vN`` (default ``<store root>/checkpoints``).
+    :param store_dir: the wandbkit store holding the index (default: the run's, or
+        ``$WANDBKIT_DIR``).
+    :param digest: ``"sha256"`` (default), ``"xxh3_128"`` or ``"blake2b"``.
+    :param log_to_wandb: log each version as a W&B Artifact when the run has a W&B sink.
+    """
+
+    def __init__(self, run: Any = None, name: str = "model", *, every_n_steps: int | None = None,
+                 keep_last_k: int | None = None, metric: str | None = None, mode: str = "min",
+                 keep_best_k: int | None = None, save_best_only: bool = False,
+                 save_on_finish: bool = True, async_save: bool = True, max_in_flight: int = 1,
+                 dir: str | Path | None = None, store_dir: str | Path | None = None,
+                 digest: str = DEFAULT_ALGORITHM, log_to_wandb: bool = True) -> None:
+        check_name(name)
+        if mode not in ("min", "max"):
+            raise CheckpointError(f"mode={mode!r}: use 'min' or 'max'")
+        for label, value in (("every_n_steps", every_n_steps), ("keep_last_k", keep_last_k),
+                             ("keep_best_k", keep_best_k), ("max_in_flight", max_in_flight)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise CheckpointError(f"{label}={value!r}: use a positive integer")
+        if (keep_best_k or save_best_only) and not metric:
+            raise CheckpointError("keep_best_k/save_best_only need metric=... to rank versions")
+        if digest not in ALGORITHMS:
+            raise CheckpointError(f"digest={digest!r}: use one of {', '.join(ALGORITHMS)}")
+        if run is None:
+            try:
+                import wandbkit
+
+                run = wandbkit.get_run()
+            except (ImportError, AttributeError):
+                run = None
+        self.run = run
+        self.name = name
+        self.every_n_steps = every_n_steps
+        self.keep_last_k = keep_last_k
+        self.metric = metric
+        self.mode = mode
+        self.keep_best_k = keep_best_k
+        self.save_best_only = save_best_only
+        self.save_on_finish = save_on_finish
+        self.async_save = async_save
+        self.max_in_flight = max_in_flight
+        self.digest = digest
+        self.wandb_mode = run_wandb_mode(run) if log_to_wandb else None
+        if store_dir is None and run is not None:
+            store_dir = getattr(run, "store_dir", None)
+        self.index = Index.open(store_dir)
+        self.parent = (Path(dir) if dir else self.index.root / "checkpoints") / name
+        self._pool = BufferPool(max_in_flight) if async_save else None
+        self._free_slots: queue.Queue[int] = queue.Queue()
+        for slot in range(max_in_flight):
+            self._free_slots.put(slot)
+        self._jobs: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._errors: list[BaseException] = []
+        self._pending: list[Future] = []
+        self._last: dict[str, Any] | None = None
+        self._last_saved_step: int | None = None
+        self._best: float | None = None
+        self._finished = False
+        with _LOCK:
+            _MANAGERS[(_run_id(run), name)] = self
+        atexit.register(self._atexit)
+
+    # --- policy -----------------------------------------------------------------------------
+
+    def should_save(self, step: int, metrics: dict[str, Any] | None = None, force: bool = False) -> tuple[bool, str]:
+        """Whether the policy saves at ``step``, and why (or why not)."""
+        if force:
+            return True, "forced"
+        if self.every_n_steps is not None and step % self.every_n_steps:
+            return False, f"step {step} is not a multiple of every_n_steps={self.every_n_steps}"
+        if self.save_best_only:
+            value = _as_float((metrics or {}).get(self.metric))
+            if value is None:
+                return False, f"metric {self.metric!r} missing from metrics"
+            if self._best is not None and not self._better(value, self._best):
+                return False, f"{self.metric}={value:g} does not beat {self._best:g}"
+        return True, "policy"
+
+    def _better(self, new: float, old: float) -> bool:
+        return new < old if self.mode == "min" else new > old
+
+    # --- saving -----------------------------------------------------------------------------
+
+    def save(self, step: int, model: Any = None, optimizer: Any = None, scheduler: Any = None,
+             scaler: Any = None, extra: dict[str, Any] | None = None,
+             metrics: dict[str, Any] | None = None, aliases: list[str] | tuple[str, ...] = (),
+             force: bool = False) -> SaveResult:
+        """Save a version at ``step`` if the policy says so; returns a :class:`SaveResult`.
+
+        Async saves return once the state is copied; ``result.wait()`` gives the version.
+        :raises CheckpointError: when an earlier background save failed (it is raised once).
+        """
+        self._raise_deferred()
+        if self._finished:
+            raise CheckpointError(f"checkpoint manager {self.name!r} is finished")
+        metrics = {k: _scalar(v) for k, v in (metrics or {}).items()}
+        self._last = dict(step=step, model=model, optimizer=optimizer, scheduler=scheduler,
+                          scaler=scaler, extra=extra, metrics=metrics, aliases=tuple(aliases))
+        ok, reason = self.should_save(step, metrics, force)
+        if not ok:
+            return SaveResult(step, False, reason)
+        value = _as_float(metrics.get(self.metric)) if self.metric else None
+        if value is not None and (self._best is None or self._better(value, self._best)):
+            self._best = value
+        slot = self._free_slots.get() if self.async_save else 0  # back-pressure: bounded in flight
+        try:
+            snap = self._snapshot(slot, model, optimizer, scheduler, scaler, extra)
+        except BaseException:
+            if self.async_save:
+                self._free_slots.put(slot)
+            raise
+        info = self._info(step, metrics)
+        future: Future = Future()
+        self._last_saved_step = step
+        job = (snap, info, list(aliases), slot, future)
+        if self.async_save:
+            self._ensure_thread()
+            self._pending.append(future)
+            self._jobs.put(job)
+        else:
+            self._run_job(job)
+            self._raise_deferred()
+        return SaveResult(step, True, reason, future)
+
+    def _snapshot(self, slot: int, model: Any, optimizer: Any, scheduler: Any, scaler: Any,
+                  extra: dict[str, Any] | None) -> Snapshot:
+        snapper = Snapshotter(self._pool, slot)
+        snap = Snapshot(rng=rng.capture())
+        if model is not None:
+            state = model.state_dict() if hasattr(model, "state_dict") else dict(model)
+            unique, snap.tied = dedupe_tied(state)
+            snap.model = {k: snapper.tensor(f"model/{k}", t) for k, t in unique.items()}
+        for key, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
+            if obj is not None:
+                snap.states[key] = snapper.tree(key, obj.state_dict())
+        if extra is not None:
+            snap.states["extra"] = snapper.tree("extra", extra)
+        snap.event = snapper.finish()
+        return snap
+
+    def _info(self, step: int, metrics: dict[str, Any]) -> dict[str, Any]:
+        run = self.run
+        config = getattr(run, "config", None) if run is not None else None
+        try:
+            config = dict(config) if config is not None else None
+        except (TypeError, ValueError):
+            config = None
+        return {"name": self.name, "step": int(step), "metrics": metrics,
+                "run_id": getattr(run, "id", None), "project": getattr(run, "project", None),
+                "config": config}
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._worker, daemon=True,
+                                            name=f"wandbkit-ckpt-{self.name}")
+            self._thread.start()
+
+    def _worker(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._run_job(job)
+
+    def _run_job(self, job: tuple) -> None:
+        snap, info, aliases, slot, future = job
+        try:
+            version = self._write(snap, info, aliases)
+        except BaseException as exc:
+            self._errors.append(exc)
+            future.set_exception(exc)
+        else:
+            future.set_result(version)
+        finally:
+            if self.async_save:
+                self._free_slots.put(slot)
+
+    def _write(self, snap: Snapshot, info: dict[str, Any], aliases: list[str]) -> Version:
+        tmp = tmp_dir_for(self.parent)
+        try:
+            manifest = write_version(tmp, snap, info, self.digest)
+            best = (self.metric, self.mode) if self.metric else None
+            version = self.index.commit(self.name, tmp, self.parent, manifest, aliases, best,
+                                        self.wandb_mode)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if self.wandb_mode:
+            wandb_aliases = [a for a in version.aliases if a != "latest"] + ["latest"]
+            log_version(self.run, version, manifest, wandb_aliases)
+        self.apply_retention()
+        return version
+
+    def apply_retention(self) -> list[Version]:
+        """Delete versions the policies no longer keep; returns them.
+
+        A version that was logged to W&B is unlisted at once, its files moved to a trash folder
+        and a W&B deletion remembered: the files stay until that deletion is applied after
+        ``wandbkit sync`` (an offline artifact uploads from them).
+        """
+        doomed = self.index.retention(self.name, self.keep_last_k, self.keep_best_k,
+                                      self.metric, self.mode)
+        for v in doomed:
+            remember = v.wandb_mode is not None
+            trash = v.path.parent / ".trash" / f"v{v.version}-{uuid.uuid4().hex[:6]}"
+            self.index.unlist(v, remember, trash if remember else None)
+            if v.path.exists():
+                trash.parent.mkdir(exist_ok=True)
+                v.path.rename(trash)
+                if not remember:
+                    shutil.rmtree(trash, ignore_errors=True)
+        return doomed
+
+    # --- finishing --------------------------------------------------------------------------
+
+    def wait(self) -> None:
+        """Block until every queued save is written; raise the first background failure."""
+        for future in list(self._pending):
+            try:
+                future.result()
+            except BaseException:
+                pass
+        self._pending = [f for f in self._pending if not f.done()]
+        self._raise_deferred()
+
+    def finish(self) -> Version | None:
+        """Save the last state if the policy skipped it (``save_on_finish``), wait, stop the writer.
+
+        Returns the version saved at finish, if any.
+        :raises CheckpointError: when a background save failed.
+        """
+        if self._finished:
+            return None
+        saved = None
+        try:
+            self.wait()
+            last = self._last
+            if (self.save_on_finish and last is not None
+                    and last["step"] != self._last_saved_step):
+                result = self.save(**last, force=True)
+                saved = result.wait()
+            self.wait()
+        finally:
+            self._finished = True
+            if self._thread is not None:
+                self._jobs.put(None)
+                self._thread.join()
+            with _LOCK:
+                _MANAGERS.pop((_run_id(self.run), self.name), None)
+        return saved
+
+    def _raise_deferred(self) -> None:
+        if self._errors:
+            exc = self._errors.pop(0)
+            self._errors.clear()
+            raise CheckpointError(f"a background save of {self.name!r} failed: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+
+    def _atexit(self) -> None:
+        if not self._finished and self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(timeout=600)
+
+    def __enter__(self) -> CheckpointManager:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.save_on_finish = False
+            try:
+                self.finish()
+            except CheckpointError:
+                pass
+
+
+def manager_for(run: Any, name: str) -> CheckpointManager:
+    """The manager registered for ``(run, name)``, or a new one with the default policy."""
+    with _LOCK:
+        found = _MANAGERS.get((_run_id(run), name))
+    return found if found is not None else CheckpointManager(run, name)
+
+
+def managers_of(run: Any) -> list[CheckpointManager]:
+    """Managers open for ``run``."""
+    rid = _run_id(run)
+    with _LOCK:
+        return [m for (r, _), m in _MANAGERS.items() if r == rid]
+
+
+def _run_id(run: Any) -> str | None:
+    return getattr(run, "id", None) if run is not None else None
+
+
+def _scalar(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if out != out else out
+
+

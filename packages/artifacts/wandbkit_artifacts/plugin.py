@@ -1,0 +1,59 @@
+"""wandbkit entry point: the checkpoint save/load hooks and the ``ckpt`` commands.
+
+Kept light: torch and the rest load inside the hook bodies, so ``wandbkit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wandbkit import hookimpl
+
+
+@hookimpl
+def wandbkit_checkpoint_save(request: Any) -> Any:
+    """Save through the (run, name) CheckpointManager: the one the user configured, else a default one."""
+    from wandbkit_artifacts.manager import manager_for
+
+    manager = manager_for(request.run, request.name)
+    return manager.save(request.step, request.model, request.optimizer, request.scheduler,
+                        request.scaler, extra=request.extra, metrics=request.metrics,
+                        aliases=request.aliases, force=request.force)
+
+
+@hookimpl
+def wandbkit_checkpoint_load(request: Any) -> Any:
+    """Load ``request.ref`` (name:alias, name:vN or a folder) into the objects given."""
+    from wandbkit_artifacts.loader import load
+
+    return load(request.ref, request.model, request.optimizer, request.scheduler, request.scaler,
+                map_location=request.map_location, fallback=request.fallback,
+                restore_rng=request.restore_rng)
+
+
+@hookimpl
+def wandbkit_run_finished(run: Any, report: Any) -> None:
+    """Finish this run's managers; online, apply W&B deletions that were waiting."""
+    from wandbkit_artifacts.manager import managers_of
+    from wandbkit_artifacts.wandb_link import apply_pending_deletions, run_wandb_mode
+
+    for manager in managers_of(run):
+        manager.finish()
+    if run_wandb_mode(run) == "online":
+        apply_pending_deletions(getattr(run, "store_dir", None))
+
+
+@hookimpl
+def wandbkit_register_commands(cli: Any) -> None:
+    """Add ``wandbkit ckpt ls|show|verify|gc|pull``."""
+    from wandbkit_artifacts.cli import app
+
+    cli.add_typer(app, name="ckpt")
+
+
+@hookimpl
+def wandbkit_run_synced(record: Any) -> None:
+    """After ``wandbkit sync`` uploaded a run: apply the W&B deletions retention left pending."""
+    from wandbkit_artifacts.wandb_link import apply_pending_deletions
+
+    apply_pending_deletions()
