@@ -82,6 +82,7 @@ class Run:
         self._flusher: Flusher | None = None
         self._queue: Any = None
         self._finish_lock = threading.Lock()
+        self._step_lock = threading.Lock()
 
     # --- identity ------------------------------------------------------------------------
 
@@ -124,14 +125,16 @@ class Run:
         if self._pending_error is not None:
             error, self._pending_error = self._pending_error, None
             raise error
-        if step is None:
-            step = next(self._counter)
-        else:
-            self._counter = itertools.count(step + 1)
-        self._last_step = step
-        self._rows += 1
+        values = prepare(metrics)
         queue = self._queue
-        queue.append((ROW, step, time.time(), prepare(metrics)))
+        with self._step_lock:  # threads logging at once: steps reach the queue in order
+            if step is None:
+                step = next(self._counter)
+            else:
+                self._counter = itertools.count(step + 1)
+            self._last_step = step
+            self._rows += 1
+            queue.append((ROW, step, time.time(), values))
         if len(queue) >= self._high_water:
             self._flusher.wake.set()  # type: ignore[union-attr]
             if len(queue) >= self._queue_size:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from wandbkit.run import Run
 
 FINISH_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_FINISH_TIMEOUT", "600"))
+INIT_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_INIT_TIMEOUT", "30"))
 
 
 class WandbSink(Sink):
@@ -68,6 +69,7 @@ class WandbSink(Sink):
             "project": s.project, "name": s.name, "group": s.group, "tags": list(s.tags),
             "config": dict(run.config), "id": run.id, "dir": str(self.store_root),
             "mode": self.mode, "parent_pid": os.getpid(), "program": sys.argv[0] or None,
+            "init_timeout": INIT_TIMEOUT_S,
         }))
 
     def _listen(self) -> None:

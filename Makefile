@@ -1,0 +1,34 @@
+# Two commands on a fresh machine with Python 3.11+:  `make demo`  and  `make test`.
+# Both create (or reuse) .venv and install what they need.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Packages that ship code today; the other plugin folders join as their issues land.
+PACKAGES := packages/core packages/torch-manual packages/artifacts
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python $(foreach p,$(PACKAGES),$(p)/pyproject.toml) constraints/test.txt requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -c constraints/test.txt \
+		$(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job: a tracked training run (offline, embedded defaults), then its curve from the store.
+demo: install
+	WANDB_MODE=offline $(BIN)/wandbkit demo
+	WANDB_MODE=offline $(BIN)/python examples/manual_loop.py
+	$(BIN)/wandbkit runs
+
+test: install
+	WANDB_MODE=offline HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) wandbkit-runs

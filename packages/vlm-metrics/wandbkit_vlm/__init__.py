@@ -1,0 +1,1 @@
+"""wandbkit-vlm (planned): vision-language-model and ARR-COC metrics and pictures."""
