@@ -25,7 +25,7 @@ _LAZY = {
     "LoadedCheckpoint": "wandbkit_artifacts.loader",
     "load": "wandbkit_artifacts.loader",
     "resume": "wandbkit_artifacts.loader",
-    "gc": "wandbkit_artifacts.gc",
+    "gc": "wandbkit_artifacts.cleanup",
     "apply_pending_deletions": "wandbkit_artifacts.wandb_link",
     "CheckpointError": "wandbkit_artifacts.errors",
     "VerificationError": "wandbkit_artifacts.errors",

@@ -97,6 +97,7 @@ def gc(store_dir: str | Path | None = None, *, dry_run: bool = False,
     report = GcReport()
     listed = index.listed_paths()
     keep_trash = index.pending_trash()
+    keep = {t.resolve() for t in keep_trash}
     parents = {p.parent for p in listed}
     ckroot = index.root / "checkpoints"
     if ckroot.is_dir():
@@ -112,7 +113,7 @@ def gc(store_dir: str | Path | None = None, *, dry_run: bool = False,
         trash = parent / ".trash"
         if trash.is_dir():
             for p in trash.iterdir():
-                if p.resolve() in {t.resolve() for t in keep_trash} and not purge_unsynced:
+                if p.resolve() in keep and not purge_unsynced:
                     report.kept_for_sync.append(str(p))
                 else:
                     doomed.append(p)
@@ -124,7 +125,11 @@ def gc(store_dir: str | Path | None = None, *, dry_run: bool = False,
     with index.write_lock() as listed_now:
         for parent in parents:
             for p in iter_version_dirs(parent):
-                if p.resolve() not in listed_now:
+                if p.resolve() in listed_now:
+                    continue
+                if p.resolve() in keep and not purge_unsynced:
+                    report.kept_for_sync.append(str(p))
+                else:
                     _remove(p, dry_run, report)
     trim_cache(wandb_cache_dir(index.root), cache_cap, dry_run, report)
     return report

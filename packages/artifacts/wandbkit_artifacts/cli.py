@@ -161,7 +161,7 @@ def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete n
            as_json: bool = typer.Option(False, "--json"),
            store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
     """Remove leftovers of crashed saves, retired versions and excess wandb cache."""
-    from wandbkit_artifacts.gc import gc
+    from wandbkit_artifacts.cleanup import gc
 
     report = gc(store, dry_run=dry_run, cache_cap=_parse_size(cache_cap),
                 purge_unsynced=purge_unsynced)

@@ -24,11 +24,13 @@ import time
 import uuid
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wandbkit_artifacts.digest import HashingWriter
-from wandbkit_artifacts.snapshot import Snapshot
 from wandbkit_artifacts.tensorfile import write_tensors
+
+if TYPE_CHECKING:
+    from wandbkit_artifacts.snapshot import Snapshot
 
 FORMAT = "wandbkit-checkpoint/1"
 MANIFEST = "manifest.json"

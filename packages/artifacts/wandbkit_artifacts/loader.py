@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wandbkit_artifacts import rng
 from wandbkit_artifacts.digest import digest_files
 from wandbkit_artifacts.errors import CheckpointError, UnknownReference, VerificationError, check_name
 from wandbkit_artifacts.index import Index, Version
@@ -178,6 +177,8 @@ def load_folder(path: Path, *, model: Any = None, optimizer: Any = None, schedul
             continue
         obj.load_state_dict(out.states[key])
     if restore_rng and "rng.pt" in files:
+        from wandbkit_artifacts import rng
+
         rng.restore(_torch_load(path / "rng.pt", "cpu"))
     return out
 

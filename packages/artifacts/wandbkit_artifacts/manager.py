@@ -262,21 +262,22 @@ class CheckpointManager:
     def apply_retention(self) -> list[Version]:
         """Delete versions the policies no longer keep; returns them.
 
-        A version that was logged to W&B is unlisted at once, its files moved to a trash folder
-        and a W&B deletion remembered: the files stay until that deletion is applied after
-        ``wandbkit sync`` (an offline artifact uploads from them).
+        A version never logged to W&B is removed at once. One logged to W&B is unlisted at once
+        (it no longer loads or counts) but its folder stays where it is, because wandb reads the
+        files in place (``policy="immutable"``) when it uploads, which for an offline run is at
+        ``wandbkit sync``; the folder goes when the remembered W&B deletion is applied (after
+        sync, or at the end of an online run), or with ``gc --purge-unsynced``.
         """
         doomed = self.index.retention(self.name, self.keep_last_k, self.keep_best_k,
                                       self.metric, self.mode)
         for v in doomed:
             remember = v.wandb_mode is not None
-            trash = v.path.parent / ".trash" / f"v{v.version}-{uuid.uuid4().hex[:6]}"
-            self.index.unlist(v, remember, trash if remember else None)
-            if v.path.exists():
+            self.index.unlist(v, remember, v.path if remember else None)
+            if not remember and v.path.exists():
+                trash = v.path.parent / ".trash" / f"v{v.version}-{uuid.uuid4().hex[:6]}"
                 trash.parent.mkdir(exist_ok=True)
-                v.path.rename(trash)
-                if not remember:
-                    shutil.rmtree(trash, ignore_errors=True)
+                v.path.rename(trash)  # one rename, then the slow delete of an unlisted folder
+                shutil.rmtree(trash, ignore_errors=True)
         return doomed
 
     # --- finishing --------------------------------------------------------------------------
