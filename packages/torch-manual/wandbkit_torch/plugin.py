@@ -1,0 +1,32 @@
+"""wandbkit hook implementations of wandbkit-torch: the ``smoke`` command and its checks.
+
+Kept light: torch is imported only when a command runs or checks are collected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from wandbkit import hookimpl
+
+if TYPE_CHECKING:
+    import typer
+    from wandbkit.smoke import SmokeCheck
+
+
+@hookimpl
+def wandbkit_register_commands(cli: typer.Typer) -> None:
+    """Add ``wandbkit smoke`` (with ``--quick-train``)."""
+    from wandbkit_torch.smoke.cli import HELP, smoke_command
+
+    cli.command("smoke", help=HELP)(smoke_command)
+
+
+@hookimpl
+def wandbkit_register_smoke_checks(register: Callable[[SmokeCheck], None]) -> None:
+    """Register the nine built-in checks."""
+    from wandbkit_torch.smoke.checks import BUILTIN_CHECKS
+
+    for check in BUILTIN_CHECKS:
+        register(check)
