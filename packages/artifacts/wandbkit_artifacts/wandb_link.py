@@ -69,9 +69,14 @@ def apply_pending_deletions(store_dir: str | Path | None = None) -> dict[str, An
     kept local files are removed. Returns ``{"applied": n, "kept": n, "error": str|None}``;
     when W&B is not reachable (offline, no key) every deletion is kept for the next sync.
     """
+    from wandbkit_artifacts.remote import wandb_offline_reason
+
     index = Index.open(store_dir)
     pending = index.pending_deletions()
     applied, error = 0, None
+    reason = wandb_offline_reason() if pending else None
+    if reason:
+        return {"applied": 0, "kept": len(pending), "error": reason}
     for p in pending:
         try:
             delete_remote(p.project, p.name, p.manifest_id)

@@ -1,0 +1,119 @@
+"""W&B Artifacts through a real offline wandbkit run, the core hooks, pending deletions, gc."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import wandbkit
+from conftest import Tiny
+from wandbkit.checkpointing import load_checkpoint, save_checkpoint
+
+from wandbkit_artifacts import CheckpointManager, apply_pending_deletions, gc, list_versions
+from wandbkit_artifacts.errors import UnknownReference
+from wandbkit_artifacts.index import Index
+from wandbkit_artifacts.loader import load
+
+WANDB_BIN = Path(sys.executable).with_name("wandb")
+
+
+def artifact_records(store: Path) -> list[dict]:
+    """The ``artifact`` records of the offline W&B run under ``store``."""
+    (run_dir,) = (store / "wandb").glob("offline-run-*")
+    out = subprocess.run([str(WANDB_BIN), "leet", "inspect", "--json", str(run_dir)],
+                         capture_output=True, text=True, check=True, timeout=60)
+    return [r["artifact"] for r in map(json.loads, out.stdout.splitlines())
+            if r.get("type") == "artifact"]
+
+
+def test_versions_are_logged_as_wandb_artifacts_with_aliases_and_manifest(offline_env, tiny):
+    model, opt = tiny
+    with wandbkit.init(project="ck", mode="offline") as run:
+        ckpt = CheckpointManager(run, "net", keep_last_k=1, metric="loss", mode="min")
+        for step, loss in ((1, 3.0), (2, 1.0), (3, 2.0)):
+            ckpt.save(step, model, opt, metrics={"loss": loss}, aliases=["pin"] if step == 1 else ())
+        ckpt.finish()
+    records = artifact_records(offline_env)
+    assert [r["name"] for r in records] == ["net"] * 3 and {r["type"] for r in records} == {"model"}
+    assert [sorted(r["aliases"]) for r in records] == [
+        ["best", "latest", "pin", "step-1"], ["best", "latest", "step-2"], ["latest", "step-3"]]
+    meta = json.loads(records[1]["metadata"]) if isinstance(records[1]["metadata"], str) else records[1]["metadata"]
+    assert meta["step"] == 2 and meta["run_id"] == run.id and meta["version"] == 1
+    files = {e["path"]: e for e in records[1]["manifest"]["contents"]}
+    assert set(files) == {"manifest.json", "model.safetensors", "optimizer.pt", "rng.pt"}
+    # Retention: v0 (user alias) and v1 (best) stay; nothing else went: step 3 is latest.
+    assert [v.version for v in list_versions("net")] == [0, 1, 2]
+
+
+def test_offline_retention_keeps_files_for_sync_and_remembers_wandb_deletions(offline_env, tiny):
+    model, opt = tiny
+    with wandbkit.init(project="ck", mode="offline") as run:
+        ckpt = CheckpointManager(run, "ret", keep_last_k=1)
+        for step in (1, 2, 3):
+            ckpt.save(step, model, opt)
+        ckpt.finish()
+    assert [v.step for v in list_versions("ret")] == [3]
+    pending = Index.open().pending_deletions()
+    assert [(p.name, p.version) for p in pending] == [("ret", 0), ("ret", 1)]
+    # the unlisted folders stay for the offline upload: wandb reads them in place at sync
+    assert all(Path(p.trash_path).is_dir() for p in pending)
+    with pytest.raises(UnknownReference, match="ret has versions v2"):
+        load("ret:v0")
+    # offline: nothing can be deleted on W&B yet; the deletions stay pending
+    result = apply_pending_deletions()
+    assert result["applied"] == 0 and result["kept"] == 2
+    assert "WANDB_MODE=offline" in result["error"]
+    report = gc()
+    assert sorted(report.kept_for_sync) == sorted(p.trash_path for p in pending)
+    report = gc(purge_unsynced=True)
+    assert not any(Path(p.trash_path).exists() for p in pending)
+    assert [v.step for v in list_versions("ret")] == [3]
+
+
+def test_core_hooks_save_and_load_through_this_plugin(offline_env, tiny):
+    model, opt = tiny
+    with wandbkit.init(project="ck", mode="disabled") as run:
+        configured = CheckpointManager(run, "hooked", every_n_steps=2, async_save=False)
+        skipped = save_checkpoint(1, model, optimizer=opt, name="hooked", run=run)
+        saved = save_checkpoint(2, model, optimizer=opt, name="hooked", run=run,
+                                metrics={"loss": 0.5})
+        assert not skipped.saved and saved.saved and saved.version.ref == "hooked:v0"
+        default = save_checkpoint(1, model, name="other", run=run)  # default policy: saves
+        assert default.wait().ref == "other:v0"
+        configured.finish()
+    fresh = Tiny()
+    out = load_checkpoint("hooked:latest", fresh)
+    assert out.step == 2 and torch.equal(fresh.embed.weight, model.embed.weight)
+    with pytest.raises(UnknownReference, match="checkpoints in .*: hooked, other"):
+        load_checkpoint("nope:latest", fresh)
+
+
+def test_unknown_remote_sources_say_why_offline(monkeypatch):
+    monkeypatch.setenv("WANDBKIT_CKPT_HF_REPO", "someone/ckpts")
+    with pytest.raises(UnknownReference) as err:
+        load("missing:best")
+    message = str(err.value)
+    assert "WANDB_MODE=offline" in message
+    assert "HF Hub repo someone/ckpts not queried: HF_HUB_OFFLINE is set" in message
+
+
+def test_gc_trims_wandb_artifact_cache_to_cap(offline_env):
+    cache = offline_env / ".wandb-cache" / "artifacts" / "obj"
+    cache.mkdir(parents=True)
+    import os
+    import time
+
+    for i in range(5):
+        f = cache / f"blob{i}"
+        f.write_bytes(b"x" * 1000)
+        stamp = time.time() - 100 + i  # blob0 is the least recently used
+        os.utime(f, (stamp, stamp))
+    dry = gc(cache_cap=2500, dry_run=True)
+    assert sorted(Path(p).name for p in dry.removed) == ["blob0", "blob1", "blob2"]
+    assert len(list(cache.iterdir())) == 5
+    report = gc(cache_cap=2500)
+    assert sorted(p.name for p in cache.iterdir()) == ["blob3", "blob4"] and report.cache_size == 2000
