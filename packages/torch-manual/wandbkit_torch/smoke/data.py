@@ -62,7 +62,7 @@ def _as_pair(obj: Any) -> tuple[Any, Any] | None:
 
 def _is_map_dataset(obj: Any) -> bool:
     return hasattr(obj, "__getitem__") and hasattr(obj, "__len__") and not isinstance(
-        obj, (tuple, list, dict, torch.Tensor))
+        obj, (tuple, list, dict, str, bytes, torch.Tensor))
 
 
 def _from_dataset(ds: Any, max_samples: int, label: str) -> tuple[torch.Tensor, torch.Tensor]:

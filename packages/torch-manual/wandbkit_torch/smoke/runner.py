@@ -75,12 +75,13 @@ def prepare_context(model_factory: Factory, data_factory: Factory,
     make_data = _callable(data_factory, "--data")
     loss = _callable(loss_fn, "--loss") if loss_fn is not None else None
     dev = resolve_device(device)
-    probe = call_factory(make_model, "--model", describe(make_model))
+    model_label, data_label = _label(model_factory), _label(data_factory)
+    probe = call_factory(make_model, "--model", model_label)
     if not isinstance(probe, nn.Module):
-        raise UserError(f"--model: factory {describe(make_model)} returned a "
+        raise UserError(f"--model: factory {model_label} returned a "
                         f"{type(probe).__name__}, expected a torch.nn.Module")
     del probe
-    data = to_smoke_data(call_factory(make_data, "--data", describe(make_data)))
+    data = to_smoke_data(call_factory(make_data, "--data", data_label))
     resolved = _task(task, data.targets)
     return SmokeContext(model_factory=make_model, data=data, task=resolved, device=dev,
                         loss_fn=loss, settings=settings or SmokeSettings())
@@ -168,6 +169,11 @@ def _callable(ref: Any, option: str) -> Callable[..., Any]:
         raise UserError(f"{option}: expected a callable or 'MODULE:NAME', got "
                         f"{type(ref).__name__}")
     return ref
+
+
+def _label(ref: Any) -> str:
+    """How the user named a factory: their own ``MODULE:NAME`` string, else module:qualname."""
+    return ref if isinstance(ref, str) else describe(ref)
 
 
 def _task(task: str | None, targets: torch.Tensor) -> str:
