@@ -44,6 +44,7 @@ class Flusher(threading.Thread):
         self.reports = {s.name: SinkReport(s.name) for s in sinks}
         self.live = list(sinks)
         self.rows_processed = 0
+        self.first_step: int | None = None
         self.exit_code = 0
         self.stopping = False
         self.done = threading.Event()
@@ -94,6 +95,8 @@ class Flusher(threading.Thread):
         if delivered is not None and delivered < report.rows_delivered:
             report.rows_missed += report.rows_delivered - delivered
             report.rows_delivered = delivered
+            if report.first_missed_step is None:
+                report.first_missed_step = self.first_step
         if error and not report.error:
             report.error = error
         report.info.update({k: v for k, v in info.items() if v is not None})
@@ -138,6 +141,8 @@ class Flusher(threading.Thread):
                                   if isinstance(v, (int, float, str))}) for step, t, values in raw]
         self.rows_processed += len(rows)
         first_step = rows[0].step if rows else None
+        if self.first_step is None:
+            self.first_step = first_step
         for sink in self.sinks:
             report = self.reports[sink.name]
             if sink not in self.live:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from wandbkit.errors import UserError
@@ -31,23 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``wandbkit`` console script; returns the exit code."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        app = build_app()
-        command = typer.main.get_command(app)
-        result = command.main(args=args, prog_name="wandbkit", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        command = typer.main.get_command(build_app())
+        # Standalone mode: click prints usage errors itself and exits 2; exceptions that are
+        # not click's (our UserError) come through to the handlers below.
+        command.main(args=args, prog_name="wandbkit", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    return 0
 
 
 def run_cli() -> None:

@@ -74,6 +74,7 @@ class WandbHost:
             self.note(f"W&B unreachable ({first_line[:200]}); logging offline instead — "
                       f"`wandbkit sync {params['id']}` uploads it later")
             self.mode = "offline"
+            wandb.teardown()  # the failed online attempt still holds the run id in wandb-core
             self.run = wandb.init(mode="offline", settings=wandb.Settings(**settings), **kwargs)
         self.out.send(("started", {
             "mode": self.mode, "id": self.run.id, "path": getattr(self.run, "path", None),

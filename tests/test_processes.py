@@ -1,0 +1,112 @@
+"""Runs across real processes: SIGTERM, interpreter exit, concurrent writers, W&B unreachable."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from wandb_records import history_items
+
+from wandbkit.store import Store
+
+
+def _script(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_sigterm_finishes_the_run_with_everything_flushed(offline_env: Path, tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import sys, time, wandbkit
+        run = wandbkit.init(project="p", mode="offline")
+        for step in range(50):
+            run.log({"loss": 1.0 / (step + 1)})
+        print(run.id, flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM  # the process still dies of SIGTERM
+
+    record = Store.open().get_run(run_id)
+    assert (record.state, record.exit_code) == ("failed", 143)
+    assert Store.open().row_count(run_id) == 50
+    assert record.wandb_dir is not None
+    assert len(history_items(record.wandb_dir)) == 50
+
+
+def test_interpreter_exit_finishes_an_unfinished_run(offline_env: Path, tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import wandbkit
+        run = wandbkit.init(project="p", mode="offline")
+        for step in range(30):
+            run.log({"loss": float(step)})
+        print(run.id)
+    """)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    record = Store.open().get_run(out.stdout.strip())
+    assert (record.state, record.exit_code) == ("finished", 0)
+    assert Store.open().row_count(record.id) == 30
+
+
+def test_an_uncaught_exception_marks_the_run_failed(offline_env: Path, tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import wandbkit
+        run = wandbkit.init(project="p", mode="disabled")
+        run.log({"loss": 1.0})
+        print(run.id, flush=True)
+        raise SystemError("training blew up")
+    """)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    record = Store.open().get_run(out.stdout.strip())
+    assert (record.state, record.exit_code) == ("failed", 1)
+
+
+def test_four_processes_writing_one_store_lose_nothing(offline_env: Path, tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import sys, wandbkit
+        run = wandbkit.init(project="concurrent", mode="disabled", name=sys.argv[1])
+        for step in range(1000):
+            run.log({"loss": step * 0.001, "worker": int(sys.argv[1])})
+        run.finish(quiet=True)
+    """)
+    procs = [subprocess.Popen([sys.executable, str(script), str(k)]) for k in range(4)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0, 0]
+    store = Store.open()
+    runs = store.runs(project="concurrent")
+    assert sorted(r.name for r in runs) == ["0", "1", "2", "3"]
+    for r in runs:
+        history = store.history(r.id)
+        assert [s for s, _ in history["loss"]] == list(range(1000))
+        assert {v for _, v in history["worker"]} == {float(r.name)}
+
+
+def test_online_with_wandb_unreachable_falls_back_to_offline(offline_env: Path, tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import wandbkit
+        run = wandbkit.init(project="p", mode="online")
+        for step in range(20):
+            run.log({"loss": float(step)})
+        report = run.finish()
+        print(run.id, report.complete)
+    """)
+    env = {**__import__("os").environ, "WANDB_API_KEY": "x" * 40,
+           "WANDB_BASE_URL": "http://127.0.0.1:9", "WANDBKIT_WANDB_INIT_TIMEOUT": "10"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=240, env=env)
+    assert out.returncode == 0, out.stderr
+    run_id, complete = out.stdout.split()
+    assert complete == "True"
+    assert "W&B unreachable" in out.stderr and f"wandbkit sync {run_id}" in out.stderr
+    assert "x" * 40 not in out.stdout + out.stderr  # the key is never printed
+    record = Store.open().get_run(run_id)
+    assert record.wandb_mode == "offline"
+    assert len(history_items(record.wandb_dir)) == 20
