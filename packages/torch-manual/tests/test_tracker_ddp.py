@@ -1,0 +1,59 @@
+"""Real ``torchrun --nproc_per_node=2`` (gloo, CPU): one W&B run, one store run, and logged
+scalars equal to the mean over ranks, reduced with one collective per flush interval."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from torch_tracker_helpers import wandb_history
+from wandbkit.store import Store
+
+SCRIPT = Path(__file__).with_name("ddp_tracker_script.py")
+
+
+class _Finished:
+    """Enough of a finished run for the W&B readers: id, store and the W&B sink's folder."""
+
+    def __init__(self, run_id: str, store: Path, where: Path) -> None:
+        from wandbkit.report import RunReport, SinkReport
+
+        self.id, self.store_dir = run_id, store
+        self.report = RunReport(run_id, 0, 0, [SinkReport("wandb", info={"where": str(where)})])
+
+
+def test_torchrun_two_ranks_log_one_run_with_cross_rank_means(tmp_path: Path,
+                                                              offline_env: Path) -> None:
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         str(SCRIPT), str(out)],
+        capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    store = Store.open(offline_env)
+    runs = store.runs()
+    assert [r.id for r in runs] == [result["run_id"]]
+    wandb_runs = list((offline_env / "wandb").glob("offline-run-*"))
+    assert len(wandb_runs) == 1, wandb_runs
+
+    h = {k: dict(v) for k, v in store.history(result["run_id"]).items()}
+    expected = {s: ((10 + s) + (20 + s)) / 2 for s in range(12)}
+    assert h["train/loss"] == pytest.approx(expected)
+    # throughput adds up over ranks: 8 + 16 = 24 samples per (lock-stepped) step; a mean over
+    # ranks would give ~12
+    # (median over steps: one rank's step time can jump on a busy 2-core machine)
+    per_step = sorted(sps * h["perf/step_time_s"][step]
+                      for step, sps in h["perf/samples_per_s"].items() if step > 0)
+    assert 16 < per_step[len(per_step) // 2] < 40, per_step
+    assert sorted(h["grad_norm/0"]) == [0, 4, 8]
+    # 12 steps, flush every 5 steps: flushes after steps 4 and 9, and one at close
+    assert result["collectives"] == 3
+
+    w = wandb_history(_Finished(result["run_id"], offline_env, wandb_runs[0]))
+    assert {s: w[s]["train/loss"] for s in range(12)} == pytest.approx(expected)
+    assert w[4]["hist/weights/0.weight._type"] == "histogram"
