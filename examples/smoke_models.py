@@ -260,3 +260,14 @@ def wrong_classes_mlp() -> nn.Module:
 def not_a_model() -> list[int]:
     """Returns a list, not a model: `wandbkit smoke` exits 2 with a clear message."""
     return [1, 2, 3]
+
+
+if __name__ == "__main__":
+    # The Python call behind `wandbkit smoke`, on the healthy model and on one planted bug.
+    from rich.console import Console
+    from wandbkit_torch.smoke import run_smoke
+
+    for factory in (healthy_mlp, batch_mixing_mlp):
+        report = run_smoke(factory, blobs, device="cpu")
+        report.render(Console())
+        print(f"{factory.__name__}: {report.status}, exit code {report.exit_code}")

@@ -39,7 +39,7 @@ def smoke_command(
                     ] = "auto",
     no_run: Annotated[bool, typer.Option("--no-run", help="do not log to a run")] = False,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="folder for files such as lr_range.png (default ./wandbkit-smoke/<run>)")
+        "--out", help="folder for files such as lr_range.png (default: <store>/smoke/<run id>)")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="seed for every check")] = 0,
 ) -> None:
@@ -48,13 +48,8 @@ def smoke_command(
     from wandbkit.errors import UserError
 
     from wandbkit_torch.smoke.checks import QUICK_TRAIN_CHECK
-    from wandbkit_torch.smoke.context import SmokeSettings
-    from wandbkit_torch.smoke.runner import (
-        default_out_dir,
-        prepare_context,
-        run_checks,
-        select_checks,
-    )
+    from wandbkit_torch.smoke.context import SmokeSettings, default_out_dir
+    from wandbkit_torch.smoke.runner import prepare_context, run_checks, select_checks
 
     if quick_train and check:
         raise UserError("--quick-train runs alone; drop --check or --quick-train")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ class SmokeContext:
     device: torch.device
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     settings: SmokeSettings = field(default_factory=SmokeSettings)
-    out_dir: Path = field(default_factory=lambda: Path.cwd() / "wandbkit-smoke")
+    out_dir: Path = field(default_factory=lambda: default_out_dir(None, None))
     run: Any = None
 
     @property
@@ -163,3 +164,15 @@ def resolve_device(device: str | None) -> torch.device:
             raise UserError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)")
         return dev
     raise UserError(f"--device {device!r}: expected cpu or cuda")
+
+
+def default_out_dir(out_dir: str | Path | None, run: Any) -> Path:
+    """``out_dir`` if given, else ``smoke/<run id>`` (a timestamp without a run) in the local
+    store root: the run's ``store_dir``, ``$WANDBKIT_DIR`` or ``./wandbkit-runs``."""
+    if out_dir is not None:
+        return Path(out_dir)
+    from wandbkit.store import default_root
+
+    root = getattr(run, "store_dir", None) or default_root()
+    leaf = getattr(run, "id", None) or datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(root) / "smoke" / leaf

@@ -98,7 +98,9 @@ class SmokeReport:
                                                             caption="loss vs learning rate")
         run.log(row, step=last)
         if ctx is not None:
-            run.config.update({"smoke": {"task": self.task, "device": self.device,
+            before = run.config.get("smoke")
+            run.config.update({"smoke": {**(before if isinstance(before, dict) else {}),
+                                         "task": self.task, "device": self.device,
                                          **jsonable(vars(ctx.settings))}})
         run.summary["smoke/status"] = self.status
         run.summary["smoke/exit_code"] = self.exit_code

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from wandbkit_torch.smoke.context import (
     TASKS,
     SmokeContext,
     SmokeSettings,
+    default_out_dir,
     infer_task,
     resolve_device,
 )
@@ -49,7 +49,8 @@ def run_smoke(model_factory: Factory, data_factory: Factory,
         registered check (built-in ones plus those of installed plugins).
     :param run: a wandbkit run to log the verdict table, summary, curves and plot to.
     :param settings: sizes and thresholds (:class:`SmokeSettings`).
-    :param out_dir: where files (the LR plot) go; default ``./wandbkit-smoke/<run id|time>``.
+    :param out_dir: where files (the LR plot) go; default ``<store root>/smoke/<run id|time>``
+        (the store root is ``$WANDBKIT_DIR`` or ``./wandbkit-runs``).
     :param progress: a ``rich.console.Console`` to show progress on, or ``None`` for silence.
     """
     ctx = prepare_context(model_factory, data_factory, loss_fn, task, device, settings)
@@ -152,14 +153,6 @@ def run_one(check: SmokeCheck, ctx: SmokeContext) -> Verdict:
     verdict.name = check.name
     verdict.seconds = time.perf_counter() - t0
     return verdict
-
-
-def default_out_dir(out_dir: str | Path | None, run: Any) -> Path:
-    """``out_dir`` if given, else ``./wandbkit-smoke/<run id>`` (or a timestamp without a run)."""
-    if out_dir is not None:
-        return Path(out_dir)
-    leaf = getattr(run, "id", None) or datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path.cwd() / "wandbkit-smoke" / leaf
 
 
 def _callable(ref: Any, option: str) -> Callable[..., Any]:
