@@ -43,7 +43,7 @@ def test_ls_show_verify(tiny):
     res = cli("verify", "m:latest", "--json")
     assert res.exit_code == 1
     problems = json.loads(res.stdout)["m:v2"]["problems"]
-    assert "model.safetensors: sha256 digest" in problems[0]
+    assert "model.safetensors: xxh3_128 digest" in problems[0]
     assert cli("verify", "m:v1").exit_code == 0
 
 

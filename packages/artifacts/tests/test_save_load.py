@@ -17,7 +17,7 @@ from wandbkit_artifacts.errors import VerificationError
 def test_version_format_is_safetensors_weights_only_and_manifest(tiny):
     model, opt = tiny
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2)
-    ckpt = CheckpointManager(None, "fmt", async_save=False)
+    ckpt = CheckpointManager(None, "fmt", async_save=False, digest="sha256")
     version = ckpt.save(7, model, opt, sched, extra={"epoch": 3, "best": torch.tensor(0.5)},
                         metrics={"val/loss": torch.tensor(1.25)}).version
     ckpt.finish()
@@ -138,7 +138,7 @@ def test_bad_arguments_are_clear():
 
 def test_corrupt_file_names_file_and_digests_and_fallback_walks_back(tiny):
     model, opt = tiny
-    ckpt = CheckpointManager(None, "cor", async_save=False, digest="xxh3_128")
+    ckpt = CheckpointManager(None, "cor", async_save=False)  # default digest: xxh3_128
     for step in (1, 2, 3):
         ckpt.save(step, model, opt)
     ckpt.finish()
@@ -167,7 +167,7 @@ class Evil:
 
 def test_pickle_that_weights_only_refuses_is_a_clear_error(tiny):
     model, opt = tiny
-    version = CheckpointManager(None, "evil", async_save=False).save(1, model, opt).version
+    version = CheckpointManager(None, "evil", async_save=False, digest="sha256").save(1, model, opt).version
     target = version.path / "optimizer.pt"
     torch.save({"state": Evil()}, target)
     # re-sign the manifest so the digest passes and weights_only is what stops it

@@ -67,7 +67,7 @@ class CheckpointManager:
     :param dir: folder holding ``NAME/vN`` (default ``<store root>/checkpoints``).
     :param store_dir: the wandbkit store holding the index (default: the run's, or
         ``$WANDBKIT_DIR``).
-    :param digest: ``"sha256"`` (default), ``"xxh3_128"`` or ``"blake2b"``.
+    :param digest: ``"xxh3_128"`` (default, fast), ``"sha256"`` (tamper-evident) or ``"blake2b"``.
     :param log_to_wandb: log each version as a W&B Artifact when the run has a W&B sink.
     """
 

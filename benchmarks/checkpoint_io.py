@@ -1,0 +1,138 @@
+"""Checkpoint I/O: how close a full, verified, atomic checkpoint comes to raw disk speed.
+
+For a model of ``--mb`` MB of fp32 weights plus its Adam state (2x more), in one run:
+
+  (a) raw      write + fsync the same bytes with plain file I/O (the disk's floor)
+  (b) save     a synchronous CheckpointManager save: safetensors + torch.save, digests,
+               manifest, fsync, rename, index -- with xxh3-128 (the default) and SHA-256
+  (m) memcpy   copying the same tensors into preallocated CPU buffers (floor of a snapshot)
+  (c) stall    how long the training thread waits in an async save (buffers reused)
+  (d) load     load with (xxh3-128) digest verification of every file, into model and optimizer
+
+Targets: a/b >= 0.8 with digests; c <= 1.5 x m on CPU; on CUDA c <= 0.1 x b. Prints the ratios.
+
+    python benchmarks/checkpoint_io.py            # ~200 MB model + 400 MB of Adam state
+    python benchmarks/checkpoint_io.py --mb 20    # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from wandbkit_artifacts import CheckpointManager, load
+
+
+def build(mb: int, device: str) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """An MLP of about ``mb`` MB of fp32 weights and an Adam optimizer with its state filled."""
+    width = 2048
+    layers = max(1, round(mb * 2**20 / 4 / (width * width + width)))
+    model = torch.nn.Sequential(*[torch.nn.Linear(width, width) for _ in range(layers)]).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    opt.step()
+    return model, opt
+
+
+def all_tensors(model: torch.nn.Module, opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """Every tensor a checkpoint holds (weights and optimizer state)."""
+    out = [t.detach() for t in model.state_dict().values()]
+    for state in opt.state.values():
+        out += [v for v in state.values() if isinstance(v, torch.Tensor)]
+    return out
+
+
+def raw_write(tensors: list[torch.Tensor], folder: Path) -> float:
+    """(a) write the bytes of every tensor to one file and fsync it."""
+    start = time.perf_counter()
+    with open(folder / "raw.bin", "wb", buffering=0) as fh:
+        for t in tensors:
+            view = memoryview(t.cpu().reshape(-1).view(torch.uint8).numpy())
+            while len(view):
+                view = view[fh.write(view):]
+        os.fsync(fh.fileno())
+    elapsed = time.perf_counter() - start
+    (folder / "raw.bin").unlink()
+    return elapsed
+
+
+def memcpy(tensors: list[torch.Tensor], buffers: list[torch.Tensor]) -> float:
+    """(m) copy every tensor into preallocated CPU buffers."""
+    start = time.perf_counter()
+    torch._foreach_copy_(buffers, tensors)
+    if tensors[0].is_cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=200, help="weights in MB (Adam adds 2x)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dir", default=None, help="folder on the disk to measure (default: a temp dir)")
+    args = parser.parse_args()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, opt = build(args.mb, device)
+    tensors = all_tensors(model, opt)
+    total = sum(t.numel() * t.element_size() for t in tensors)
+    print(f"{device}: {total / 2**20:.0f} MB per checkpoint ({args.mb} MB weights + Adam), "
+          f"{torch.get_num_threads()} threads, median of {args.repeats}")
+    buffers = [torch.empty(t.shape, dtype=t.dtype, pin_memory=t.is_cuda) for t in tensors]
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        folder = Path(tmp)
+        os.environ["WANDBKIT_DIR"] = str(folder / "store")
+        # No retention inside the timed saves (deleting the previous version is not part of
+        # writing this one, and raw writes delete their file untimed too): it runs after.
+        sync_sha = CheckpointManager(None, "bench_sha", async_save=False, digest="sha256")
+        sync_xxh = CheckpointManager(None, "bench_xxh", async_save=False, digest="xxh3_128")
+        async_mgr = CheckpointManager(None, "bench_async", async_save=True)
+        managers = (sync_sha, sync_xxh, async_mgr)
+        async_mgr.save(0, model, opt).wait()  # first save allocates the reusable buffers
+        times: dict[str, list[float]] = {k: [] for k in ("a", "b_sha", "b_xxh", "m", "c", "d")}
+        for step in range(1, args.repeats + 1):
+            os.sync()  # each measurement starts with no dirty pages left by the previous one
+            times["a"].append(raw_write(tensors, folder))
+            for key, mgr in (("b_sha", sync_sha), ("b_xxh", sync_xxh)):
+                os.sync()
+                start = time.perf_counter()
+                mgr.save(step, model, opt)
+                times[key].append(time.perf_counter() - start)
+            times["m"].append(memcpy(tensors, buffers))
+            start = time.perf_counter()
+            result = async_mgr.save(step, model, opt)
+            times["c"].append(time.perf_counter() - start)
+            result.wait()  # keep the background write out of the next measurements
+            os.sync()
+            start = time.perf_counter()
+            load("bench_xxh:latest", model, opt)
+            times["d"].append(time.perf_counter() - start)
+            for mgr in managers:
+                mgr.keep_last_k = 1
+                mgr.apply_retention()
+                mgr.keep_last_k = None
+        for mgr in managers:
+            mgr.finish()
+    t = {k: statistics.median(v) for k, v in times.items()}
+    gbs = total / 2**30
+    print(f"(a) raw write+fsync       {t['a']:.3f} s  {gbs / t['a']:.2f} GB/s")
+    print(f"(b) save, sha256          {t['b_sha']:.3f} s  {gbs / t['b_sha']:.2f} GB/s")
+    print(f"(b) save, xxh3_128        {t['b_xxh']:.3f} s  {gbs / t['b_xxh']:.2f} GB/s")
+    print(f"(m) copy into buffers     {t['m']:.3f} s")
+    print(f"(c) async-save stall      {t['c']:.3f} s")
+    print(f"(d) load + verify xxh3    {t['d']:.3f} s")
+    print(f"ratio a/b sha256   = {t['a'] / t['b_sha']:.2f}  (target >= 0.8)")
+    print(f"ratio a/b xxh3_128 = {t['a'] / t['b_xxh']:.2f}  (target >= 0.8)")
+    print(f"ratio c/m          = {t['c'] / t['m']:.2f}  (target <= 1.5 on CPU)")
+    print(f"ratio c/b          = {t['c'] / t['b_xxh']:.3f}  (target <= 0.1 on CUDA)")
+    print(f"ratio a/d          = {t['a'] / t['d']:.2f}  (load+verify against raw write)")
+
+
+if __name__ == "__main__":
+    main()
