@@ -20,15 +20,15 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 import wandbkit
 from wandbkit import hookimpl
-from wandbkit.cli import main as cli_main
 from wandbkit.checkpointing import load_checkpoint, save_checkpoint
+from wandbkit.cli import main as cli_main
 from wandbkit.errors import PluginError, UserError
 from wandbkit.metrics import Metric, available_metrics, compute_metrics
 from wandbkit.panels import Panel, collect_panels
@@ -50,7 +50,8 @@ def register_plugin() -> Iterator[Register]:
     added: list[object] = []
 
     def register(plugin: object, name: str) -> object:
-        pm.register(plugin, name=f"{name}-{uuid.uuid4().hex[:6]}")  # unique: reports are once per name
+        # A unique name: failures are reported once per plugin name and process.
+        pm.register(plugin, name=f"{name}-{uuid.uuid4().hex[:6]}")
         added.append(plugin)
         return plugin
 

@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 import wandbkit
 from wandbkit import hookimpl, hookspecs
 from wandbkit.cli import main as cli_main

@@ -20,11 +20,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 import wandbkit
 from wandbkit.plugins import plugin_infos, reset_plugins
 from wandbkit.store import Store
@@ -116,9 +116,16 @@ def loaded(site: Path) -> Iterator[Path]:
         reset_plugins()
 
 
+PLUGIN_VARS = ("WANDBKIT_PLUGINS", "WANDBKIT_STRICT", "WANDBKIT_TRACE_PLUGINS", "PYTHONPATH")
+
+
 def cli(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``python -m wandbkit ARGS`` with the installed plugins on the path."""
-    full_env = dict(os.environ, PYTHONPATH=str(site), **env)
+    """``python -m wandbkit ARGS`` with the installed plugins on the path.
+
+    The plugin variables come only from ``env``, never from the shell running the tests.
+    """
+    inherited = {k: v for k, v in os.environ.items() if k not in PLUGIN_VARS}
+    full_env = dict(inherited, PYTHONPATH=str(site), **env)
     return subprocess.run([sys.executable, "-m", "wandbkit", *args], capture_output=True,
                           text=True, env=full_env, timeout=120)
 
@@ -130,9 +137,15 @@ def plugins_json(site: Path, **env: str) -> tuple[dict[str, dict[str, Any]], str
     return {p["name"]: p for p in json.loads(proc.stdout)}, proc.stderr
 
 
-def test_plugins_lists_installed_and_broken(site: Path) -> None:
+@pytest.fixture(scope="module")
+def listing(site: Path) -> tuple[dict[str, dict[str, Any]], str]:
+    """``wandbkit plugins --json`` with everything installed loaded (run once per module)."""
+    return plugins_json(site)
+
+
+def test_plugins_lists_installed_and_broken(listing: tuple[dict[str, Any], str]) -> None:
     """jsonl is ok with its hooks; the broken ones say why; the rest is untouched."""
-    plugins, err = plugins_json(site)
+    plugins, err = listing
     assert plugins["jsonl"] == {
         "name": "jsonl", "distribution": "wandbkit-jsonl", "version": "0.1.0",
         "hooks": ["wandbkit_register_commands", "wandbkit_register_sinks"],
@@ -147,9 +160,10 @@ def test_plugins_lists_installed_and_broken(site: Path) -> None:
     assert err.count("plugin misspelled (wandbkit-misspelled 0.0.1) failed") == 1, err
 
 
-def test_misspelled_hookimpl_is_reported_broken_by_name(site: Path) -> None:
+def test_misspelled_hookimpl_is_reported_broken_by_name(
+        site: Path, listing: tuple[dict[str, Any], str]) -> None:
     """A hookimpl that matches no hook breaks its plugin loudly, naming the function."""
-    plugins, _ = plugins_json(site)
+    plugins, _ = listing
     status = plugins["misspelled"]["status"]
     assert status.startswith("broken: ") and "wandbkit_run_strated" in status, status
     # Its correctly spelled hook is not half-registered: the plugin is out as a whole.

@@ -6,13 +6,13 @@ command are imported inside the hooks, when a run starts or the CLI is built.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from wandbkit import hookimpl
 
 if TYPE_CHECKING:
     import typer
-
     from wandbkit.run import Run
     from wandbkit.sinks.base import Sink
 

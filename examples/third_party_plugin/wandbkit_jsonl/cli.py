@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from collections import deque
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
-
 from wandbkit.errors import UserError
 from wandbkit.store import Store
 
@@ -43,8 +42,8 @@ def format_row(record: dict[str, Any]) -> str:
 def jsonl_tail(run: str = typer.Argument(..., help="Run id, id prefix or name."),
                lines: int = typer.Option(10, "--lines", "-n", min=1, help="Rows to show."),
                as_json: bool = typer.Option(False, "--json", help="Print the raw JSON lines."),
-               dir: Optional[Path] = typer.Option(None, "--dir", envvar="WANDBKIT_DIR",
-                                                  help="Local store root.")) -> None:
+               dir: Path | None = typer.Option(None, "--dir", envvar="WANDBKIT_DIR",
+                                               help="Local store root.")) -> None:
     """Print the last rows a run wrote to its JSON-lines file."""
     store = Store.open(dir, create=False)
     record = store.get_run(run)
