@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any
@@ -33,6 +34,21 @@ def sparkline(values: list[float], width: int = 40) -> str:
     span = (hi - lo) or 1.0
     return "".join(SPARK[int((v - lo) / span * (len(SPARK) - 1))]
                    if isinstance(v, (int, float)) and math.isfinite(v) else " " for v in values)
+
+
+def to_json(obj: Any) -> str:
+    """Strict JSON for scripts: NaN and Inf become the strings "NaN", "Infinity", "-Infinity"."""
+    return json.dumps(_strict(obj), indent=2, default=str)
+
+
+def _strict(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    return obj
 
 
 def when(timestamp: float | None) -> str:
@@ -78,7 +94,7 @@ def run_details(store: Store, run_ref: str) -> dict[str, Any]:
     loss = [v for _, v in history.get(loss_key, [])] if loss_key else []
     return {
         **record.to_dict(),
-        "steps": store.row_count(record.id),
+        "steps": store.step_count(record.id),
         "last": last,
         "loss_key": loss_key,
         "loss_first": loss[0] if loss else None,

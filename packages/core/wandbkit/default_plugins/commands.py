@@ -42,12 +42,12 @@ def runs_command(project: Optional[str] = typer.Option(None, "--project", "-p"),
                  limit: int = typer.Option(50, "--limit", "-n", min=1),
                  as_json: bool = JsonOption, dir: Optional[Path] = DirOption) -> None:
     """List runs in the local store, newest first."""
-    from wandbkit.cli.output import print_runs
+    from wandbkit.cli.output import print_runs, to_json
     from wandbkit.store import Store
 
     records = Store.open(dir, create=False).runs(project=project, limit=limit)
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in records], indent=2, default=str))
+        typer.echo(to_json([r.to_dict() for r in records]))
     else:
         print_runs(records)
 
@@ -55,12 +55,12 @@ def runs_command(project: Optional[str] = typer.Option(None, "--project", "-p"),
 def show_command(run: str = typer.Argument(..., help="Run id, id prefix or name."),
                  as_json: bool = JsonOption, dir: Optional[Path] = DirOption) -> None:
     """Show a run: config, summary, last values, a sparkline of its loss."""
-    from wandbkit.cli.output import print_run, run_details
+    from wandbkit.cli.output import print_run, run_details, to_json
     from wandbkit.store import Store
 
     details = run_details(Store.open(dir, create=False), run)
     if as_json:
-        typer.echo(json.dumps(details, indent=2, default=str))
+        typer.echo(to_json(details))
     else:
         print_run(details)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from wandbkit.media import Histogram, Image, Table
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
-from wandbkit.store import Store, dumps, encode_value, now
+from wandbkit.store import Store, dumps, now
 
 if TYPE_CHECKING:
     import sqlite3
@@ -47,21 +47,28 @@ class LocalStoreSink(Sink):
              s.wandb_mode))
 
     def write(self, rows: list[Row]) -> None:
-        """Insert every scalar as a metrics row and every media value as a file + index row."""
+        """One history row per logged row (its scalars as JSON), media as files + index rows."""
         assert self.conn is not None
-        scalars: list[tuple[Any, ...]] = []
+        history: list[tuple[Any, ...]] = []
         media: list[tuple[Any, ...]] = []
+        new_keys: list[tuple[str, str]] = []
         for row in rows:
+            scalars = {}
             for key, value in row.values.items():
                 if isinstance(value, (Image, Histogram, Table)):
                     media.append(self._media_row(row, key, value))
-                else:
-                    number, text = encode_value(value)
-                    scalars.append((self.run_id, row.step, key, number, text, row.time))
-                    self.summary[key] = value
+                    continue
+                scalars[key] = value
+                if key not in self.summary:
+                    new_keys.append((self.run_id, key))
+                self.summary[key] = value
+            if scalars:
+                history.append((self.run_id, row.step, row.time, dumps(scalars)))
         self.conn.execute("BEGIN")
         try:
-            self.conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?)", scalars)
+            self.conn.executemany("INSERT INTO history VALUES (?,?,?,?)", history)
+            if new_keys:
+                self.conn.executemany("INSERT OR IGNORE INTO run_keys VALUES (?,?)", new_keys)
             if media:
                 self.conn.executemany("INSERT INTO media VALUES (?,?,?,?,?,?,?)", media)
             self.conn.execute("UPDATE runs SET summary=? WHERE id=?",
