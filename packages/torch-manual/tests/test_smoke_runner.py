@@ -127,6 +127,27 @@ def test_crashing_and_malformed_checks_become_fail_verdicts():
     assert report.status == "fail" and report.exit_code == 1
 
 
+def test_multiline_errors_stay_one_line_and_grad_mode_does_not_leak():
+    def multiline(ctx):
+        raise ValueError("first line\nsecond line")
+
+    def grad_off(ctx):
+        torch.set_grad_enabled(False)
+        return Verdict("grad_off", "pass", "switched grad mode off")
+
+    checks = [SmokeCheck("multiline", multiline), SmokeCheck("grad_off", grad_off),
+              BUILTIN_CHECKS[2]]
+    try:
+        report = run_checks(prepare_context(M, D, device="cpu"), checks)
+    finally:
+        torch.set_grad_enabled(True)
+    multi, off, backward = report.verdicts
+    assert multi.reason == "check crashed: ValueError: first line"
+    assert multi.numbers["error"] == "ValueError: first line\nsecond line"
+    assert off.status == "pass"
+    assert backward.status == "pass", backward.reason
+
+
 def test_report_status_and_exit_code():
     def rep(*statuses):
         return SmokeReport([Verdict(f"c{i}", s, "r") for i, s in enumerate(statuses)])

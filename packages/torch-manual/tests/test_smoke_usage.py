@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from wandbkit.cli import main
-from wandbkit_torch.smoke import prepare_context, run_smoke
+from wandbkit_torch.smoke import prepare_context, quick_train, run_smoke
 
 REPO = Path(__file__).resolve().parents[3]
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -58,6 +58,17 @@ def test_loss_reference_errors_name_the_option(losses):
 
     with pytest.raises(UserError, match="--loss 'losses:nothing': module 'losses' has no"):
         prepare_context(f"{EXAMPLES}:healthy_mlp", f"{EXAMPLES}:blobs", "losses:nothing")
+
+
+def test_quick_train_python_call_on_a_loader():
+    x, y = torch.randn(120, 16), torch.arange(120) % 8
+    x = x + 3 * torch.nn.functional.one_hot(y, 16).float()  # learnable: class marks a feature
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
+    report = quick_train(f"{EXAMPLES}:healthy_mlp", lambda: loader, device="cpu")
+    [v] = report.verdicts
+    assert (v.name, v.status, report.exit_code) == ("quick_train", "pass", 0)
+    assert v.numbers["examples"] == 100
+    assert v.numbers["last_epoch"] < 0.9 * v.numbers["first_epoch"]
 
 
 def test_readme_python_example_runs(tmp_path, capsys):

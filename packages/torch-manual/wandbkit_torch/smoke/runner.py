@@ -141,14 +141,17 @@ def run_one(check: SmokeCheck, ctx: SmokeContext) -> Verdict:
     """Run a single check, turning exceptions and bad return values into ``fail`` verdicts."""
     t0 = time.perf_counter()
     try:
-        verdict = check.fn(ctx)
+        # Grad mode is global: a check (or model) that switched it off must not hit the next.
+        with torch.enable_grad():
+            verdict = check.fn(ctx)
         if not isinstance(verdict, Verdict):
             verdict = Verdict(check.name, "fail", f"check returned a {type(verdict).__name__}, "
                               f"not a wandbkit.smoke.Verdict")
     except Exception as exc:  # a broken check must not stop the others
         frames = traceback.extract_tb(exc.__traceback__)[-3:]
         where = "; ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames)
-        verdict = Verdict(check.name, "fail", f"check crashed: {type(exc).__name__}: {exc}",
+        first_line = next(iter(str(exc).strip().splitlines()), "")
+        verdict = Verdict(check.name, "fail", f"check crashed: {type(exc).__name__}: {first_line}",
                           {"error": f"{type(exc).__name__}: {exc}", "where": where})
     verdict.name = check.name
     verdict.seconds = time.perf_counter() - t0
