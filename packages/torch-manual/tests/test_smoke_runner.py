@@ -214,6 +214,8 @@ def _records(run_dir: Path) -> list[dict]:
 
 def test_report_logged_to_run_as_table_summary_curves_and_plot():
     run = wandbkit.init(project="smoke-test", mode="offline")
+    for step in range(3):  # a run that already trained: smoke rows must come after these
+        run.log({"train/loss": 1.0 / (step + 1)}, step=step)
     report = run_smoke(M, D, device="cpu", run=run,
                        checks=["forward", "overfit_batch", "lr_range"])
     run.finish(quiet=True)
@@ -221,8 +223,12 @@ def test_report_logged_to_run_as_table_summary_curves_and_plot():
     run_dir = _run_dir(run.id)
     records = _records(run_dir)
     history = [r["history"]["item"] for r in records if r["type"] == "history"]
-    overfit = [h["smoke/overfit/loss"] for h in history if "smoke/overfit/loss" in h]
-    assert overfit == report.verdict("overfit_batch").numbers["curve"]
+    overfit = [h for h in history if "smoke/overfit/loss" in h]
+    assert [h["smoke/overfit/loss"] for h in overfit] == report.verdict(
+        "overfit_batch").numbers["curve"]
+    assert [h["smoke/step"] for h in overfit] == list(range(101))
+    assert [h["_step"] for h in history] == list(range(len(history)))  # none dropped
+    assert len(history) == 3 + 101 + 1
     last = next(h for h in history if "smoke/verdicts._type" in h)
     assert last["smoke/verdicts._type"] == "table-file"
     table = json.loads((run_dir / "files" / last["smoke/verdicts.path"]).read_text())

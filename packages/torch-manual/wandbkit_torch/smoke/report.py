@@ -84,7 +84,7 @@ class SmokeReport:
         """Log curves, the verdict table, the LR plot and a summary to a wandbkit run."""
         import wandbkit
 
-        last = self._log_curves(run)
+        self._log_curves(run)
         row: dict[str, Any] = {"smoke/verdicts": wandbkit.Table(
             columns=["check", "status", "reason", "seconds", "numbers"],
             data=[[v.name, v.status, v.reason, round(v.seconds, 4), _scalars_text(v)]
@@ -96,7 +96,7 @@ class SmokeReport:
             with Image.open(plot) as img:
                 row["smoke/lr_range_plot"] = wandbkit.Image(img.convert("RGB"),
                                                             caption="loss vs learning rate")
-        run.log(row, step=last)
+        run.log(row)
         if ctx is not None:
             before = run.config.get("smoke")
             run.config.update({"smoke": {**(before if isinstance(before, dict) else {}),
@@ -110,8 +110,12 @@ class SmokeReport:
             for key, value in _scalars(v).items():
                 run.summary[f"smoke/{v.name}/{key}"] = value
 
-    def _log_curves(self, run: Any) -> int:
-        """One history row per step index holding every curve that reaches it; next free step."""
+    def _log_curves(self, run: Any) -> None:
+        """One history row per curve index holding every curve that reaches it.
+
+        Rows take the run's next steps (so a run that already trained keeps its steps
+        increasing); ``smoke/step`` is the index within the curves, for plotting against.
+        """
         series: dict[str, list[float]] = {}
         for v in self.verdicts:
             for key, value in v.numbers.items():
@@ -120,8 +124,7 @@ class SmokeReport:
                     series[metric] = [x for x in value if isinstance(x, (int, float))]
         length = max((len(s) for s in series.values()), default=0)
         for i in range(length):
-            run.log({m: s[i] for m, s in series.items() if i < len(s)}, step=i)
-        return length
+            run.log({"smoke/step": i, **{m: s[i] for m, s in series.items() if i < len(s)}})
 
     def _plot_path(self) -> str | None:
         for v in self.verdicts:
