@@ -58,10 +58,11 @@ def when(timestamp: float | None) -> str:
 
 def print_plugins(infos: list[PluginInfo]) -> None:
     """The ``wandbkit plugins`` table."""
-    table = Table("name", "distribution", "version", "hooks", "status")
+    table = Table("name", "distribution", "version", "hooks (wandbkit_…)", "status")
     for info in infos:
         status = "[green]ok[/]" if info.status == "ok" else f"[red]{info.status}[/]"
-        table.add_row(info.name, info.distribution, info.version, ", ".join(info.hooks), status)
+        hooks = ", ".join(h.removeprefix("wandbkit_") for h in info.hooks)
+        table.add_row(info.name, info.distribution, info.version, hooks, status)
     console().print(table)
 
 

@@ -1,0 +1,100 @@
+"""Core's CLI commands (plugins, runs, show, sync, export, demo), registered by the built-in
+plugin :mod:`wandbkit.default_plugins.commands`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+DirOption = typer.Option(None, "--dir", envvar="WANDBKIT_DIR",
+                         help="Local store root (default ./wandbkit-runs).")
+JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+
+def register(cli: typer.Typer) -> None:
+    """Add the core commands to ``cli``."""
+    cli.command("plugins")(plugins_command)
+    cli.command("runs")(runs_command)
+    cli.command("show")(show_command)
+    cli.command("export")(export_command)
+    cli.command("sync")(sync_command)
+    cli.command("demo")(demo_command)
+
+
+def plugins_command(as_json: bool = JsonOption) -> None:
+    """List installed plugins: name, distribution, version, hooks, status."""
+    from wandbkit.cli.output import print_plugins
+    from wandbkit.plugins import plugin_infos
+
+    infos = plugin_infos()
+    if as_json:
+        typer.echo(json.dumps([i.to_dict() for i in infos], indent=2))
+    else:
+        print_plugins(infos)
+
+
+def runs_command(project: Optional[str] = typer.Option(None, "--project", "-p"),
+                 limit: int = typer.Option(50, "--limit", "-n", min=1),
+                 as_json: bool = JsonOption, dir: Optional[Path] = DirOption) -> None:
+    """List runs in the local store, newest first."""
+    from wandbkit.cli.output import print_runs, to_json
+    from wandbkit.store import Store
+
+    records = Store.open(dir, create=False).runs(project=project, limit=limit)
+    if as_json:
+        typer.echo(to_json([r.to_dict() for r in records]))
+    else:
+        print_runs(records)
+
+
+def show_command(run: str = typer.Argument(..., help="Run id, id prefix or name."),
+                 as_json: bool = JsonOption, dir: Optional[Path] = DirOption) -> None:
+    """Show a run: config, summary, last values, a sparkline of its loss."""
+    from wandbkit.cli.output import print_run, run_details, to_json
+    from wandbkit.store import Store
+
+    details = run_details(Store.open(dir, create=False), run)
+    if as_json:
+        typer.echo(to_json(details))
+    else:
+        print_run(details)
+
+
+def export_command(run: str = typer.Argument(..., help="Run id, id prefix or name."),
+                   format: str = typer.Option("csv", "--format", "-f", help="Only csv for now."),
+                   output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                                         help="File to write (default stdout)."),
+                   dir: Optional[Path] = DirOption) -> None:
+    """Export a run's metric history (one row per step, one column per key)."""
+    from wandbkit.cli.export import export_csv
+    from wandbkit.errors import UserError
+    from wandbkit.store import Store
+
+    if format != "csv":
+        raise UserError(f"--format {format!r} is not supported (supported: csv)")
+    store = Store.open(dir, create=False)
+    export_csv(store, store.get_run(run).id, output)
+
+
+def sync_command(runs: Optional[list[str]] = typer.Argument(None, help="Runs to upload "
+                                                            "(default: every offline run)."),
+                 dir: Optional[Path] = DirOption) -> None:
+    """Upload offline runs to W&B (needs a W&B login)."""
+    from wandbkit.cli.sync import sync_runs
+    from wandbkit.store import Store
+
+    raise typer.Exit(sync_runs(Store.open(dir, create=False), runs or []))
+
+
+def demo_command(steps: int = typer.Option(300, "--steps", min=10, help="Training steps."),
+                 mode: str = typer.Option("offline", "--mode",
+                                          help="auto, online, offline or disabled."),
+                 project: str = typer.Option("wandbkit-demo", "--project"),
+                 dir: Optional[Path] = DirOption) -> None:
+    """Train a small numpy MLP on two spirals, tracked with wandbkit, and show the result."""
+    from wandbkit.cli.demo import run_demo
+
+    run_demo(steps=steps, mode=mode, project=project, store_dir=dir)
