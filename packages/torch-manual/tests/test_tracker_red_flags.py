@@ -36,10 +36,10 @@ def planted(start: int = 3) -> nn.Module:
                                      bad=GoesNaN(start), fc2=nn.Linear(16, 3)))
 
 
-def _tracker(run, model, **policy) -> tuple[Tracker, torch.optim.Optimizer]:
+def _tracker(run, model, flush_every: int = 1, **policy) -> tuple[Tracker, torch.optim.Optimizer]:
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     return Tracker(run, model, opt, stats_every=1, hist_every=0, system_every_s=0,
-                   red_flags=RedFlagPolicy(**policy)), opt
+                   flush_every=flush_every, red_flags=RedFlagPolicy(**policy)), opt
 
 
 def test_raise_names_the_module_when_hooks_are_on_from_the_start() -> None:
@@ -82,6 +82,19 @@ def test_raise_waits_for_late_hooks_to_name_the_module() -> None:
             train(tracker, model, opt, steps=20)
         assert info.value.flag.module == "bad"
         assert "first non-finite forward output: bad" in str(info.value)
+        tracker.close()
+
+
+def test_with_the_default_check_interval_the_flag_still_names_the_step() -> None:
+    # Values are copied to the host for checking every 10 steps: the flag says step 3 and the
+    # exception comes at the check after it.
+    with new_run() as run:
+        model = planted(start=3)
+        tracker, opt = _tracker(run, model, flush_every=10, action="raise", nan_hooks=True)
+        with pytest.raises(RedFlagError) as info:
+            train(tracker, model, opt, steps=30)
+        assert info.value.flag.step == 3 and info.value.flag.module == "bad"
+        assert tracker.global_step == 10
         tracker.close()
 
 

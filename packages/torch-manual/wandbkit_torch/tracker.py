@@ -41,6 +41,7 @@ from wandbkit_torch.norms import (
     module_group,
 )
 from wandbkit_torch.red_flags import (
+    GRAD_KEY,
     HUNT_KEY,
     NanHunter,
     RedFlag,
@@ -66,7 +67,8 @@ def _scalar(value: Any, what: str) -> torch.Tensor | float:
         if value.numel() != 1:
             raise UserError(f"tracker.step: {what} must be a scalar tensor, got shape "
                             f"{tuple(value.shape)}")
-        return value.detach().reshape(())
+        value = value.detach()
+        return value if value.dim() == 0 else value.reshape(())
     if isinstance(value, (int, float)):
         return float(value)
     raise UserError(f"tracker.step: {what} must be a tensor or a number, got "
@@ -100,8 +102,9 @@ class Tracker:
         them, exact but slow on big models); see ``TRACKER.md`` for the accuracy.
     :param hist_bins: bins per histogram.
     :param system_every_s: seconds between system metric readings (0: off).
-    :param flush_every: under DDP, steps between cross-rank reductions (one ``all_reduce``
-        each; default ``max(log_every, 10)``). Without DDP rows are handed over every step.
+    :param flush_every: steps between red-flag checks (one stacked device-to-host copy each)
+        and, under DDP, between cross-rank reductions (one ``all_reduce`` each); default
+        ``max(log_every, 10)``. Without DDP rows go to the run every step regardless.
     :param loss_key: the key the loss is logged under.
     :param start_step: the first step's number (for resumed runs).
     """
@@ -137,6 +140,7 @@ class Tracker:
         self.scheduler = scheduler
         self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
         self.loss_key = loss_key
+        self._checked = frozenset({loss_key, GRAD_KEY, HUNT_KEY})  # what red flags read
         self.policy = red_flags if red_flags is not None else RedFlagPolicy()
         self.update_ratio = update_ratio
         self.global_step = start_step
@@ -177,6 +181,7 @@ class Tracker:
         self._prev_scale: torch.Tensor | None = self._current_scale()
         self._extras: dict[str, Any] = {}
         self._pending: list[PendingRow] = []
+        self._probe_rows: list[PendingRow] = []
         self._outbox: deque[tuple[int, dict[str, Any], Any]] = deque()
         self._probes: deque[tuple[HostCopy, PackedRows, list[PendingRow]]] = deque()
         self._deferred: tuple[RedFlag, int] | None = None
@@ -247,7 +252,9 @@ class Tracker:
             self._pending.append(row)
 
         if not self.ddp:
-            self._flush()
+            self._emit_local()
+            if (step + 1) % self.flush_every == 0:
+                self._queue_local_probe()
             self._poll_probes(block=False)
         elif (step + 1) % self.flush_every == 0:
             self._flush()
@@ -365,7 +372,34 @@ class Tracker:
 
     # --- handing rows over -------------------------------------------------------------------
 
+    def _emit_local(self) -> None:
+        """Without DDP: hand rows to the run now, tensors as they are, and keep the few values
+        the red-flag checks read for the next stacked copy."""
+        rows, self._pending = self._pending, []
+        for row in rows:
+            values = {**row.device, **row.host, **row.local}
+            self._outbox.append((row.step, values, row.hist))
+            checked = {k: v for k, v in row.device.items()
+                       if k in self._checked or k.startswith("grad_norm/")}
+            checked.update(row.probe)
+            host = {k: v for k, v in row.host.items() if k in self._checked}
+            if checked or host:
+                self._probe_rows.append(PendingRow(row.step, device=checked, host=host))
+
+    def _queue_local_probe(self) -> None:
+        rows, self._probe_rows = self._probe_rows, []
+        if not rows:
+            return
+        packed = dist_utils.pack_device_values(rows, self.device, include_host=False)
+        if packed is None:
+            packed = PackedRows(torch.zeros(0), [[] for _ in rows])
+        self._probes.append((HostCopy(packed.values), packed, rows))
+
     def _flush(self) -> None:
+        if not self.ddp:
+            self._emit_local()
+            self._queue_local_probe()
+            return
         rows, self._pending = self._pending, []
         if not rows:
             return
