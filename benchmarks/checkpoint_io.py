@@ -119,6 +119,7 @@ def main() -> None:
                 mgr.keep_last_k = None
         for mgr in managers:
             mgr.finish()
+    best = {k: min(v) for k, v in times.items()}
     t = {k: statistics.median(v) for k, v in times.items()}
     gbs = total / 2**30
     print(f"(a) raw write+fsync       {t['a']:.3f} s  {gbs / t['a']:.2f} GB/s")
@@ -132,6 +133,10 @@ def main() -> None:
     print(f"ratio c/m          = {t['c'] / t['m']:.2f}  (target <= 1.5 on CPU)")
     print(f"ratio c/b          = {t['c'] / t['b_xxh']:.3f}  (target <= 0.1 on CUDA)")
     print(f"ratio a/d          = {t['a'] / t['d']:.2f}  (load+verify against raw write)")
+    # On a shared machine noise only ever adds time: the best-of-N ratios show what the code
+    # can do, the medians what this run saw.
+    print(f"best-of-{args.repeats}: a/b xxh3 = {best['a'] / best['b_xxh']:.2f}, "
+          f"a/b sha256 = {best['a'] / best['b_sha']:.2f}, c/m = {best['c'] / best['m']:.2f}")
 
 
 if __name__ == "__main__":

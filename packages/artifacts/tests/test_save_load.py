@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import Tiny, train_step
@@ -79,14 +81,24 @@ def test_async_save_writes_the_state_as_of_the_call(tiny):
 
 def test_background_failure_surfaces_at_next_save_and_at_finish(tiny):
     model, opt = tiny
-    ckpt = CheckpointManager(None, "fail", async_save=True)
-    ckpt.save(1, model, opt, extra={"fn": lambda: 1})  # a lambda cannot be serialised
-    with pytest.raises(CheckpointError, match="background save of 'fail' failed"):
-        ckpt.wait()
-    ckpt.save(2, model, opt, extra={"fn": lambda: 2})
+    Path("blocker").write_text("a file where the checkpoint folder should go")
+    ckpt = CheckpointManager(None, "fail", async_save=True, dir="blocker")
+    first = ckpt.save(1, model, opt)  # returns at once: the write fails on the writer thread
+    assert first.saved
+    with pytest.raises(CheckpointError, match="background save of 'fail' failed: (NotADirectory|FileExists)Error"):
+        ckpt.save(2, model, opt)
+    ckpt.save(3, model, opt)
     with pytest.raises(CheckpointError, match="background save"):
         ckpt.finish()
     assert list_versions("fail") == []
+
+
+def test_extra_that_weights_only_cannot_load_is_refused_at_save(tiny):
+    model, opt = tiny
+    ckpt = CheckpointManager(None, "extra", async_save=True)
+    with pytest.raises(CheckpointError, match=r"extra\['cb'\] is a function"):
+        ckpt.save(1, model, opt, extra={"epoch": 1, "cb": lambda: 1})
+    ckpt.finish()
 
 
 def test_policy_every_n_steps_retention_and_aliases(tiny):

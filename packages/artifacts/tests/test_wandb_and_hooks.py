@@ -117,3 +117,24 @@ def test_gc_trims_wandb_artifact_cache_to_cap(offline_env):
     assert len(list(cache.iterdir())) == 5
     report = gc(cache_cap=2500)
     assert sorted(p.name for p in cache.iterdir()) == ["blob3", "blob4"] and report.cache_size == 2000
+
+
+def test_checkpointing_example_resumes_bit_identically():
+    example = Path(__file__).parents[3] / "examples" / "checkpointing.py"
+    out = subprocess.run([sys.executable, str(example)], capture_output=True, text=True,
+                         timeout=180, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "resumed at step 30: remaining 30 losses bit-identical: True" in out.stdout
+    assert "halfway" in out.stdout
+
+
+def test_finish_trims_wandb_cache_to_the_managers_cap(offline_env, tiny):
+    cache = offline_env / ".wandb-cache" / "artifacts" / "obj"
+    cache.mkdir(parents=True)
+    for i in range(4):
+        (cache / f"blob{i}").write_bytes(b"x" * 1000)
+    model, _ = tiny
+    ckpt = CheckpointManager(None, "capped", async_save=False, wandb_cache_cap=2000)
+    ckpt.save(1, model)
+    ckpt.finish()
+    assert sum(f.stat().st_size for f in cache.iterdir()) <= 2000

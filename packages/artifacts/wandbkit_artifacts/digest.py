@@ -86,10 +86,11 @@ class HashingWriter:
     def flush(self) -> None:
         """No user-space buffering: present for file-like callers such as ``torch.save``."""
 
-    def close(self) -> str:
-        """fsync and close the file; returns the hex digest."""
+    def close(self, fsync: bool = True) -> str:
+        """Close the file (fsynced first unless ``fsync`` is False); returns the hex digest."""
         if not self._file.closed:
-            os.fsync(self._file.fileno())
+            if fsync:
+                os.fsync(self._file.fileno())
             self._file.close()
         return self._hasher.hexdigest()
 
@@ -99,6 +100,19 @@ class HashingWriter:
     def __exit__(self, *exc: object) -> None:
         if not self._file.closed:
             self._file.close()
+
+
+def fsync_files(paths: list[Path]) -> None:
+    """fsync several files at once (on helper threads), so their writebacks overlap."""
+
+    def one(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    list(_executor().map(one, paths))
 
 
 def file_digest(path: Path, algorithm: str) -> str:

@@ -26,7 +26,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wandbkit_artifacts.digest import HashingWriter
+from wandbkit_artifacts.digest import HashingWriter, fsync_files
 from wandbkit_artifacts.tensorfile import write_tensors
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def _torch_save(obj: Any, path: Path, algorithm: str) -> tuple[str, int]:
         # Our own digest covers every byte, so torch's per-record CRC32 is redundant work.
         with config.patch({"save.compute_crc32": False}):
             torch.save(obj, out)
-        return out.close(), out.size
+        return out.close(fsync=False), out.size
 
 
 def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any], algorithm: str) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any], algorithm: st
         meta = {"format": FORMAT}
         if snap.tied:
             meta["tied"] = json.dumps(snap.tied)
-        digest, size = write_tensors(tmp / MODEL_FILE, snap.model, meta, algorithm)
+        digest, size = write_tensors(tmp / MODEL_FILE, snap.model, meta, algorithm, fsync=False)
         files[MODEL_FILE] = {"digest": digest, "size": size}
     for key, state in snap.states.items():
         name = f"{key}.pt"
@@ -87,6 +87,9 @@ def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any], algorithm: st
     if snap.rng is not None:
         digest, size = _torch_save(snap.rng, tmp / "rng.pt", algorithm)
         files["rng.pt"] = {"digest": digest, "size": size}
+    # Files are fsynced together, not one after another: their writebacks overlap. The manifest
+    # is written only once they are durable, and the rename (in index.commit) comes after it.
+    fsync_files([tmp / name for name in files])
     manifest = {
         "format": FORMAT,
         "id": uuid.uuid4().hex,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wandbkit_artifacts import rng
+from wandbkit_artifacts.cleanup import DEFAULT_CACHE_CAP, GcReport, trim_cache, wandb_cache_dir
 from wandbkit_artifacts.digest import ALGORITHMS, DEFAULT_ALGORITHM
 from wandbkit_artifacts.errors import CheckpointError, check_name
 from wandbkit_artifacts.index import Index, Version
@@ -69,6 +70,9 @@ class CheckpointManager:
         ``$WANDBKIT_DIR``).
     :param digest: ``"xxh3_128"`` (default, fast), ``"sha256"`` (tamper-evident) or ``"blake2b"``.
     :param log_to_wandb: log each version as a W&B Artifact when the run has a W&B sink.
+    :param wandb_cache_cap: at :meth:`finish`, trim wandb's artifact cache under the store
+        (``<store>/.wandb-cache/artifacts`` or ``$WANDB_CACHE_DIR/artifacts``) to this many
+        bytes, least recently used first; None leaves it alone.
     """
 
     def __init__(self, run: Any = None, name: str = "model", *, every_n_steps: int | None = None,
@@ -76,7 +80,8 @@ class CheckpointManager:
                  keep_best_k: int | None = None, save_best_only: bool = False,
                  save_on_finish: bool = True, async_save: bool = True, max_in_flight: int = 1,
                  dir: str | Path | None = None, store_dir: str | Path | None = None,
-                 digest: str = DEFAULT_ALGORITHM, log_to_wandb: bool = True) -> None:
+                 digest: str = DEFAULT_ALGORITHM, log_to_wandb: bool = True,
+                 wandb_cache_cap: int | None = DEFAULT_CACHE_CAP) -> None:
         check_name(name)
         if mode not in ("min", "max"):
             raise CheckpointError(f"mode={mode!r}: use 'min' or 'max'")
@@ -107,6 +112,7 @@ class CheckpointManager:
         self.async_save = async_save
         self.max_in_flight = max_in_flight
         self.digest = digest
+        self.wandb_cache_cap = wandb_cache_cap
         self.wandb_mode = run_wandb_mode(run) if log_to_wandb else None
         if store_dir is None and run is not None:
             store_dir = getattr(run, "store_dir", None)
@@ -161,10 +167,14 @@ class CheckpointManager:
         self._raise_deferred()
         if self._finished:
             raise CheckpointError(f"checkpoint manager {self.name!r} is finished")
-        metrics = {k: _scalar(v) for k, v in (metrics or {}).items()}
+        if extra is not None:
+            check_safe_extra(extra)
+        metrics = {k: _scalar(v) for k, v in (metrics or {}).items() if v is not None}
         self._last = dict(step=step, model=model, optimizer=optimizer, scheduler=scheduler,
                           scaler=scaler, extra=extra, metrics=metrics, aliases=tuple(aliases))
-        ok, reason = self.should_save(step, metrics, force)
+        rank = _rank()
+        ok, reason = (False, f"rank {rank}: only rank 0 saves") if rank else \
+            self.should_save(step, metrics, force)
         if not ok:
             return SaveResult(step, False, reason)
         value = _as_float(metrics.get(self.metric)) if self.metric else None
@@ -172,6 +182,7 @@ class CheckpointManager:
             self._best = value
         slot = self._free_slots.get() if self.async_save else 0  # back-pressure: bounded in flight
         try:
+            self._raise_deferred()  # a save that failed while we waited for the slot
             snap = self._snapshot(slot, model, optimizer, scheduler, scaler, extra)
         except BaseException:
             if self.async_save:
@@ -309,6 +320,8 @@ class CheckpointManager:
                 result = self.save(**last, force=True)
                 saved = result.wait()
             self.wait()
+            if self.wandb_cache_cap is not None:
+                trim_cache(wandb_cache_dir(self.index.root), self.wandb_cache_cap, False, GcReport())
         finally:
             self._finished = True
             if self._thread is not None:
@@ -344,6 +357,31 @@ class CheckpointManager:
                 pass
 
 
+_SAFE_LEAVES = (int, float, str, bool, bytes, type(None))
+
+
+def check_safe_extra(obj: Any, where: str = "extra") -> None:
+    """Refuse ``extra`` values that ``torch.load(weights_only=True)`` could not load back.
+
+    :raises CheckpointError: naming the offending key and its type.
+    """
+    import torch
+
+    if isinstance(obj, (torch.Tensor, *_SAFE_LEAVES)):
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            check_safe_extra(v, f"{where}[{k!r}]")
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            check_safe_extra(v, f"{where}[{i}]")
+        return
+    raise CheckpointError(f"{where} is a {type(obj).__name__}: extra may hold only tensors, "
+                          "numbers, strings, bytes, None, lists, tuples and dicts (what "
+                          "torch.load(weights_only=True) loads back)")
+
+
 def manager_for(run: Any, name: str) -> CheckpointManager:
     """The manager registered for ``(run, name)``, or a new one with the default policy."""
     with _LOCK:
@@ -356,6 +394,13 @@ def managers_of(run: Any) -> list[CheckpointManager]:
     rid = _run_id(run)
     with _LOCK:
         return [m for (r, _), m in _MANAGERS.items() if r == rid]
+
+
+def _rank() -> int:
+    """This process's rank under torch.distributed (0 when not distributed)."""
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def _run_id(run: Any) -> str | None:

@@ -37,8 +37,8 @@ def dtype_code(dtype: torch.dtype) -> str:
 
 
 def write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str],
-                  algorithm: str) -> tuple[str, int]:
-    """Write ``tensors`` (contiguous CPU tensors) as a safetensors file; fsync it.
+                  algorithm: str, fsync: bool = True) -> tuple[str, int]:
+    """Write ``tensors`` (contiguous CPU tensors) as a safetensors file (fsynced unless told not).
 
     Returns ``(hex digest, size in bytes)``.
     """
@@ -56,7 +56,7 @@ def write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
         for t in tensors.values():
             if t.numel():
                 out.write(t.reshape(-1).view(torch_uint8()).numpy())
-        return out.close(), out.size
+        return out.close(fsync), out.size
 
 
 def torch_uint8() -> torch.dtype:
