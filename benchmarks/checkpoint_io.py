@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from wandbkit_artifacts import CheckpointManager, load
 
 
@@ -76,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=200, help="weights in MB (Adam adds 2x)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--dir", default=None, help="folder on the disk to measure (default: a temp dir)")
+    parser.add_argument("--dir", default=None, help="folder on the disk to measure (default: temp)")
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, opt = build(args.mb, device)

@@ -1,6 +1,6 @@
 """Checkpointing a training loop with wandbkit-artifacts, then resuming it exactly.
 
-    python examples/checkpointing.py              # trains 60 steps, checkpoints, resumes from step 30
+    python examples/checkpointing.py   # trains 60 steps, checkpoints, resumes from step 30
     wandbkit ckpt ls                              # versions, aliases, step, metrics, size
     wandbkit ckpt verify regressor                # re-digest every file (exit 1 on a mismatch)
 
@@ -13,7 +13,6 @@ import os
 
 import torch
 import wandbkit
-
 from wandbkit_artifacts import CheckpointManager, list_versions, resume
 
 STEPS = 60
@@ -41,7 +40,8 @@ def train_step(model, opt, sched, step: int) -> dict[str, torch.Tensor | float]:
         model.eval()
         with torch.no_grad():
             xv = torch.randn(256, 16)
-            metrics["val/loss"] = torch.nn.functional.mse_loss(model(xv), xv[:, :4].sum(1, keepdim=True))
+            target = xv[:, :4].sum(1, keepdim=True)
+            metrics["val/loss"] = torch.nn.functional.mse_loss(model(xv), target)
         model.train()
     return metrics
 
@@ -64,14 +64,16 @@ def main() -> None:
         ckpt.finish()
 
     for v in list_versions("regressor"):
-        print(f"{v.ref:14s} step {v.step:3d}  aliases {', '.join(v.aliases):28s} {v.size / 1e3:.0f} kB")
+        aliases = ", ".join(v.aliases)
+        print(f"{v.ref:14s} step {v.step:3d}  aliases {aliases:28s} {v.size / 1e3:.0f} kB")
 
     # A fresh model and optimizer pick up at the halfway version, RNG states included.
     model2, opt2, sched2 = make()
     state = resume("regressor:halfway", model2, opt2, sched2)
     same = all(float(train_step(model2, opt2, sched2, s)["train/loss"]) == losses[s]
                for s in range(state.step + 1, STEPS + 1))
-    print(f"resumed at step {state.step}: remaining {STEPS - state.step} losses bit-identical: {same}")
+    print(f"resumed at step {state.step}: remaining {STEPS - state.step} losses "
+          f"bit-identical: {same}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 from wandbkit.cli import build_app
-
 from wandbkit_artifacts import CheckpointManager
 
 

@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-from conftest import SCRIPTS, run_script
-
 from wandbkit_artifacts import gc, list_versions, load, verify
+
+from conftest import SCRIPTS, run_script
 
 
 def test_resume_in_fresh_process_gives_bit_identical_losses():
@@ -53,7 +53,8 @@ def test_sigkill_mid_save_never_leaves_a_listed_version_that_fails():
     report = gc()
     parent = versions[0].path.parent
     assert not list(parent.glob(".tmp-*"))
-    assert sorted(p.name for p in parent.glob("v*")) == sorted(f"v{v.version}" for v in list_versions("crash"))
+    listed = sorted(f"v{v.version}" for v in list_versions("crash"))
+    assert sorted(p.name for p in parent.glob("v*")) == listed
     assert all(verify(v.ref) == [] for v in list_versions("crash"))
     # at least one kill landed mid-save (a temporary or unlisted folder was left to clean)
     assert report.removed, "no kill hit a save in progress"

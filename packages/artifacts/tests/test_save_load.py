@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import Tiny, train_step
 from safetensors.torch import load_file
-
 from wandbkit_artifacts import CheckpointError, CheckpointManager, list_versions, load
 from wandbkit_artifacts.errors import VerificationError
+
+from conftest import Tiny, train_step
 
 
 def test_version_format_is_safetensors_weights_only_and_manifest(tiny):
@@ -53,7 +52,7 @@ def test_load_restores_model_optimizer_and_ties(tiny):
     out = load("rt:latest", fresh, fresh_opt)
     assert out.step == 2 and out.ref == "rt:v0"
     assert fresh.head.weight is fresh.embed.weight
-    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     # The optimizers now take identical steps.
     torch.manual_seed(5)
@@ -61,7 +60,8 @@ def test_load_restores_model_optimizer_and_ties(tiny):
     torch.manual_seed(5)
     lb = train_step(fresh, fresh_opt)
     assert la == lb
-    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters()))
+    pairs = zip(model.parameters(), fresh.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_async_save_writes_the_state_as_of_the_call(tiny):
@@ -85,7 +85,8 @@ def test_background_failure_surfaces_at_next_save_and_at_finish(tiny):
     ckpt = CheckpointManager(None, "fail", async_save=True, dir="blocker")
     first = ckpt.save(1, model, opt)  # returns at once: the write fails on the writer thread
     assert first.saved
-    with pytest.raises(CheckpointError, match="background save of 'fail' failed: (NotADirectory|FileExists)Error"):
+    failed = "background save of 'fail' failed: (NotADirectory|FileExists)Error"
+    with pytest.raises(CheckpointError, match=failed):
         ckpt.save(2, model, opt)
     ckpt.save(3, model, opt)
     with pytest.raises(CheckpointError, match="background save"):
@@ -179,7 +180,8 @@ class Evil:
 
 def test_pickle_that_weights_only_refuses_is_a_clear_error(tiny):
     model, opt = tiny
-    version = CheckpointManager(None, "evil", async_save=False, digest="sha256").save(1, model, opt).version
+    ckpt = CheckpointManager(None, "evil", async_save=False, digest="sha256")
+    version = ckpt.save(1, model, opt).version
     target = version.path / "optimizer.pt"
     torch.save({"state": Evil()}, target)
     # re-sign the manifest so the digest passes and weights_only is what stops it
@@ -188,5 +190,6 @@ def test_pickle_that_weights_only_refuses_is_a_clear_error(tiny):
     manifest["files"]["optimizer.pt"] = {"digest": hashlib.sha256(data).hexdigest(),
                                          "size": len(data)}
     (version.path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(VerificationError, match=r"optimizer\.pt cannot be loaded with weights_only=True"):
+    refused = r"optimizer\.pt cannot be loaded with weights_only=True"
+    with pytest.raises(VerificationError, match=refused):
         load("evil:v0", model, opt)

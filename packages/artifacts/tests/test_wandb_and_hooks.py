@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 import wandbkit
-from conftest import Tiny
 from wandbkit.checkpointing import load_checkpoint, save_checkpoint
-
 from wandbkit_artifacts import CheckpointManager, apply_pending_deletions, gc, list_versions
 from wandbkit_artifacts.errors import UnknownReference
 from wandbkit_artifacts.index import Index
 from wandbkit_artifacts.loader import load
+
+from conftest import Tiny
 
 WANDB_BIN = Path(sys.executable).with_name("wandb")
 
@@ -35,13 +35,15 @@ def test_versions_are_logged_as_wandb_artifacts_with_aliases_and_manifest(offlin
     with wandbkit.init(project="ck", mode="offline") as run:
         ckpt = CheckpointManager(run, "net", keep_last_k=1, metric="loss", mode="min")
         for step, loss in ((1, 3.0), (2, 1.0), (3, 2.0)):
-            ckpt.save(step, model, opt, metrics={"loss": loss}, aliases=["pin"] if step == 1 else ())
+            ckpt.save(step, model, opt, metrics={"loss": loss},
+                      aliases=["pin"] if step == 1 else ())
         ckpt.finish()
     records = artifact_records(offline_env)
     assert [r["name"] for r in records] == ["net"] * 3 and {r["type"] for r in records} == {"model"}
     assert [sorted(r["aliases"]) for r in records] == [
         ["best", "latest", "pin", "step-1"], ["best", "latest", "step-2"], ["latest", "step-3"]]
-    meta = json.loads(records[1]["metadata"]) if isinstance(records[1]["metadata"], str) else records[1]["metadata"]
+    meta = records[1]["metadata"]
+    meta = json.loads(meta) if isinstance(meta, str) else meta
     assert meta["step"] == 2 and meta["run_id"] == run.id and meta["version"] == 1
     files = {e["path"]: e for e in records[1]["manifest"]["contents"]}
     assert set(files) == {"manifest.json", "model.safetensors", "optimizer.pt", "rng.pt"}
@@ -116,7 +118,8 @@ def test_gc_trims_wandb_artifact_cache_to_cap(offline_env):
     assert sorted(Path(p).name for p in dry.removed) == ["blob0", "blob1", "blob2"]
     assert len(list(cache.iterdir())) == 5
     report = gc(cache_cap=2500)
-    assert sorted(p.name for p in cache.iterdir()) == ["blob3", "blob4"] and report.cache_size == 2000
+    assert sorted(p.name for p in cache.iterdir()) == ["blob3", "blob4"]
+    assert report.cache_size == 2000
 
 
 def test_checkpointing_example_resumes_bit_identically():

@@ -43,10 +43,9 @@ def __getattr__(name: str) -> Any:
 
 
 def verify(ref: str, store_dir: Any = None) -> list[str]:
-    """Problems found re-digesting version ``ref`` (``NAME:ALIAS`` or a folder); empty when sound."""
-    from wandbkit_artifacts.loader import resolve, verify_folder
-
+    """Problems found re-digesting version ``ref`` (``NAME:ALIAS`` or a folder); [] if sound."""
     from wandbkit_artifacts.index import Index
+    from wandbkit_artifacts.loader import resolve, verify_folder
 
     index = None if "/" in ref else Index.open(store_dir)
     path, _ = resolve(ref, index)

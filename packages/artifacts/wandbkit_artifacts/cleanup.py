@@ -58,7 +58,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def wandb_cache_dir(root: Path) -> Path:
-    """wandb's artifact cache: ``$WANDB_CACHE_DIR/artifacts`` or ``<store>/.wandb-cache/artifacts``."""
+    """wandb's artifact cache: ``$WANDB_CACHE_DIR/artifacts``, else under the store root."""
     base = os.environ.get("WANDB_CACHE_DIR")
     return (Path(base) if base else root / ".wandb-cache") / "artifacts"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
 
@@ -54,7 +55,7 @@ def _parse_size(text: str) -> int:
         raise UserError(f"--cache-cap {text!r}: use a size such as 500MB or 2GB") from None
 
 
-def _index(store: Optional[Path]) -> Any:
+def _index(store: Path | None) -> Any:
     from wandbkit_artifacts.index import Index
 
     return Index.open(store)
@@ -74,9 +75,9 @@ def _lookup(index: Any, ref: str) -> Any:
 
 @app.command("ls")
 @_user_errors
-def ls(name: Optional[str] = typer.Argument(None, help="only this checkpoint name"),
+def ls(name: str | None = typer.Argument(None, help="only this checkpoint name"),
        as_json: bool = typer.Option(False, "--json", help="one JSON list"),
-       store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+       store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
     """List versions: aliases, step, metrics, size."""
     from wandbkit_artifacts.errors import UnknownReference
     from wandbkit_artifacts.loader import describe_available
@@ -96,14 +97,15 @@ def ls(name: Optional[str] = typer.Argument(None, help="only this checkpoint nam
         metrics = ", ".join(f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
                             for k, val in v.metrics.items())
         table.add_row(v.name, f"v{v.version}", ", ".join(v.aliases), str(v.step), metrics,
-                      _size(v.size), datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"))
+                      _size(v.size),
+                      datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"))
     Console().print(table if versions else f"no checkpoints in {index.root}")
 
 
 @app.command("show")
 @_user_errors
 def show(ref: str = typer.Argument(..., help="NAME:ALIAS, NAME:vN or NAME (latest)"),
-         store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+         store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
     """Print a version's index entry and manifest as JSON."""
     from wandbkit_artifacts.layout import read_manifest
 
@@ -119,7 +121,7 @@ def show(ref: str = typer.Argument(..., help="NAME:ALIAS, NAME:vN or NAME (lates
 @_user_errors
 def verify(ref: str = typer.Argument(..., help="NAME (every version) or NAME:ALIAS"),
            as_json: bool = typer.Option(False, "--json"),
-           store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+           store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
     """Check sizes and digests of every file; exit 1 on any mismatch."""
     from rich.progress import Progress
 
@@ -141,7 +143,8 @@ def verify(ref: str = typer.Argument(..., help="NAME (every version) or NAME:ALI
             progress.advance(task)
     bad = {k: p for k, p in results.items() if p}
     if as_json:
-        typer.echo(json.dumps({k: {"ok": not p, "problems": p} for k, p in results.items()}, indent=1))
+        typer.echo(json.dumps({k: {"ok": not p, "problems": p} for k, p in results.items()},
+                              indent=1))
     else:
         for k, problems in results.items():
             typer.echo(f"{k}: " + ("ok" if not problems else "FAILED"))
@@ -159,7 +162,7 @@ def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete n
            purge_unsynced: bool = typer.Option(False, "--purge-unsynced",
                                                help="also drop files kept for offline W&B uploads"),
            as_json: bool = typer.Option(False, "--json"),
-           store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+           store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
     """Remove leftovers of crashed saves, retired versions and excess wandb cache."""
     from wandbkit_artifacts.cleanup import gc
 
@@ -181,8 +184,8 @@ def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete n
 @_user_errors
 def pull(ref: str = typer.Argument(..., help="NAME:ALIAS or NAME:vN"),
          to: Path = typer.Option(..., "--to", help="destination folder"),
-         hf_repo: Optional[str] = typer.Option(None, "--hf-repo", help="HF Hub repo to try last"),
-         store: Optional[Path] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+         hf_repo: str | None = typer.Option(None, "--hf-repo", help="HF Hub repo to try last"),
+         store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
     """Copy a version (local index, else W&B, else HF Hub) into a folder and verify it."""
     from wandbkit_artifacts.loader import resolve, verify_folder
     from wandbkit_artifacts.remote import pull as copy_version

@@ -15,9 +15,10 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from wandbkit_artifacts.layout import fsync_dir
 
@@ -116,7 +117,7 @@ class Index:
 
     @classmethod
     def open(cls, store_dir: str | Path | None = None) -> Index:
-        """The index of the store at ``store_dir`` (default: ``$WANDBKIT_DIR`` / ``./wandbkit-runs``)."""
+        """The index of the store at ``store_dir`` (default: ``$WANDBKIT_DIR``, ./wandbkit-runs)."""
         from wandbkit.store import Store
 
         return cls(Store.open(store_dir))
@@ -160,7 +161,7 @@ class Index:
         return None
 
     def resolve(self, name: str, alias: str) -> Version | None:
-        """The version ``alias`` (``vN``, ``latest``, ``best``, ``step-N``, a user alias) points to."""
+        """The version ``alias`` (``vN``, ``latest``, ``best``, ``step-N``, user) points to."""
         m = re.fullmatch(r"v(\d+)", alias)
         if m:
             return self.get(name, int(m.group(1)))
@@ -197,7 +198,8 @@ class Index:
             if best is not None and _beats(c, name, metrics, *best):
                 moved.append("best")
             for alias in dict.fromkeys(moved):
-                c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)", (name, alias, n))
+                c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)",
+                          (name, alias, n))
             c.execute("COMMIT")
         version = self.get(name, n)
         assert version is not None
@@ -208,7 +210,8 @@ class Index:
         if re.fullmatch(r"v\d+", alias):
             raise ValueError(f"alias {alias!r} is reserved: vN names a version")
         with self._conn() as c:
-            c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)", (name, alias, version))
+            c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)",
+                      (name, alias, version))
 
     def retention(self, name: str, keep_last_k: int | None, keep_best_k: int | None,
                   metric: str | None, mode: str) -> list[Version]:
@@ -235,7 +238,7 @@ class Index:
         return out
 
     def unlist(self, version: Version, pending: bool, trash_path: Path | None) -> None:
-        """Remove a version from the index (and its aliases); remember a W&B deletion if ``pending``."""
+        """Unlist a version and its aliases; remember its W&B deletion when ``pending``."""
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
             c.execute("DELETE FROM artifacts_versions WHERE name=? AND version=?",
@@ -272,7 +275,8 @@ class Index:
         """Hold the index's write lock; yields the listed folders (resolved) as of now."""
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
-            listed = {Path(r[0]).resolve() for r in c.execute("SELECT path FROM artifacts_versions")}
+            rows = c.execute("SELECT path FROM artifacts_versions")
+            listed = {Path(r[0]).resolve() for r in rows}
             yield listed
             c.execute("COMMIT")
 
@@ -291,7 +295,8 @@ def _number(value: Any) -> float | None:
     return None if out != out else out  # NaN never ranks
 
 
-def _beats(c: sqlite3.Connection, name: str, metrics: dict[str, Any], metric: str, mode: str) -> bool:
+def _beats(c: sqlite3.Connection, name: str, metrics: dict[str, Any], metric: str,
+           mode: str) -> bool:
     new = _number(metrics.get(metric))
     if new is None:
         return False

@@ -67,7 +67,8 @@ def _torch_save(obj: Any, path: Path, algorithm: str) -> tuple[str, int]:
         return out.close(fsync=False), out.size
 
 
-def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any], algorithm: str) -> dict[str, Any]:
+def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any],
+                  algorithm: str) -> dict[str, Any]:
     """Write ``snap`` into the (empty) folder ``tmp``; fsync everything; return the manifest.
 
     ``info`` holds the manifest's descriptive fields (name, step, metrics, config, run, ...).

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from wandbkit_artifacts.digest import digest_files
-from wandbkit_artifacts.errors import CheckpointError, UnknownReference, VerificationError, check_name
+from wandbkit_artifacts.errors import (
+    CheckpointError,
+    UnknownReference,
+    VerificationError,
+    check_name,
+)
 from wandbkit_artifacts.index import Index, Version
 from wandbkit_artifacts.layout import MODEL_FILE, read_manifest
 
@@ -64,7 +69,8 @@ def describe_available(index: Index, name: str | None = None) -> str:
         f"{a}->v{n}" for a, n in sorted(aliases.items()))
 
 
-def resolve(ref: str, index: Index | None = None, hf_repo: str | None = None) -> tuple[Path, Version | None]:
+def resolve(ref: str, index: Index | None = None,
+            hf_repo: str | None = None) -> tuple[Path, Version | None]:
     """The folder ``ref`` names and its index entry (None for paths and remote downloads).
 
     :raises UnknownReference: listing what exists locally and why W&B / HF Hub did not answer.
@@ -113,7 +119,8 @@ def verify_folder(path: Path) -> list[str]:
         else:
             present.append(fname)
     algorithm = manifest["digest_algorithm"]
-    for fname, actual in zip(present, digest_files([path / f for f in present], algorithm)):
+    actuals = digest_files([path / f for f in present], algorithm)
+    for fname, actual in zip(present, actuals, strict=True):
         expected = manifest["files"][fname]["digest"]
         if actual != expected:
             problems.append(f"{path / fname}: {algorithm} digest {actual} does not match the "
@@ -216,7 +223,8 @@ def load(ref: str, model: Any = None, optimizer: Any = None, scheduler: Any = No
             out.ref, out.version = older.ref, older.version
             out.skipped.insert(0, "fell back past: " + " | ".join(failures))
             return out
-        raise VerificationError("no version verifies: " + " | ".join(failures), first.path) from None
+        raise VerificationError("no version verifies: " + " | ".join(failures),
+                                first.path) from None
     out.ref = version.ref if version is not None else str(path)
     out.version = version.version if version is not None else None
     return out

@@ -136,7 +136,8 @@ class CheckpointManager:
 
     # --- policy -----------------------------------------------------------------------------
 
-    def should_save(self, step: int, metrics: dict[str, Any] | None = None, force: bool = False) -> tuple[bool, str]:
+    def should_save(self, step: int, metrics: dict[str, Any] | None = None,
+                    force: bool = False) -> tuple[bool, str]:
         """Whether the policy saves at ``step``, and why (or why not)."""
         if force:
             return True, "forced"
@@ -321,7 +322,8 @@ class CheckpointManager:
                 saved = result.wait()
             self.wait()
             if self.wandb_cache_cap is not None:
-                trim_cache(wandb_cache_dir(self.index.root), self.wandb_cache_cap, False, GcReport())
+                trim_cache(wandb_cache_dir(self.index.root), self.wandb_cache_cap, False,
+                           GcReport())
         finally:
             self._finished = True
             if self._thread is not None:

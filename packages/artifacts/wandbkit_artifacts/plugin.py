@@ -12,7 +12,7 @@ from wandbkit import hookimpl
 
 @hookimpl
 def wandbkit_checkpoint_save(request: Any) -> Any:
-    """Save through the (run, name) CheckpointManager: the one the user configured, else a default one."""
+    """Save through the (run, name) CheckpointManager: the user's, else a default one."""
     from wandbkit_artifacts.manager import manager_for
 
     manager = manager_for(request.run, request.name)

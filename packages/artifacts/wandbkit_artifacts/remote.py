@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
 from wandbkit_artifacts.errors import CheckpointError
 
 HF_REPO_ENV = "WANDBKIT_CKPT_HF_REPO"
@@ -59,16 +58,18 @@ def fetch_wandb(name: str, alias: str, root: Path, hf_repo: str | None = None) -
 
 
 def fetch_hf(name: str, alias: str, root: Path, hf_repo: str | None = None) -> Path | None:
-    """Download ``NAME/ALIAS/`` from the configured HF Hub repo (``hf_repo`` or $WANDBKIT_CKPT_HF_REPO)."""
+    """Download ``NAME/ALIAS/`` from the HF Hub repo ``hf_repo`` or $WANDBKIT_CKPT_HF_REPO."""
     repo = hf_repo or os.environ.get(HF_REPO_ENV)
     if not repo:
-        raise CheckpointError(f"HF Hub fallback not configured (pass hf_repo= or set {HF_REPO_ENV})")
+        raise CheckpointError(
+            f"HF Hub fallback not configured (pass hf_repo= or set {HF_REPO_ENV})")
     if os.environ.get("HF_HUB_OFFLINE", "").strip() not in ("", "0", "false", "False"):
         raise CheckpointError(f"HF Hub repo {repo} not queried: HF_HUB_OFFLINE is set")
     try:
         from huggingface_hub import snapshot_download
     except ImportError:
-        raise CheckpointError("HF Hub fallback needs `pip install wandbkit-artifacts[hub]`") from None
+        raise CheckpointError(
+            "HF Hub fallback needs `pip install wandbkit-artifacts[hub]`") from None
     dest = root / "checkpoints" / ".remote" / "hf" / repo.replace("/", "--")
     try:
         snapshot_download(repo_id=repo, allow_patterns=[f"{name}/{alias}/*"], local_dir=str(dest))

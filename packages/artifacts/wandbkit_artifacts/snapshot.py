@@ -71,7 +71,7 @@ class BufferPool:
 
 
 class Snapshotter:
-    """Copies tensors of a state tree into a slot's buffers (or references them when ``copy`` is off)."""
+    """Copies a state tree's tensors into a slot's buffers (references them with no pool)."""
 
     def __init__(self, pool: BufferPool | None, slot: int = 0) -> None:
         self.pool = pool
@@ -95,7 +95,7 @@ class Snapshotter:
         return buf
 
     def tree(self, key: str, obj: Any) -> Any:
-        """Snapshot a state_dict-like tree: tensors copied, containers rebuilt, leaves deep-copied."""
+        """Snapshot a state_dict-like tree: tensors copied, containers rebuilt, rest deep-copied."""
         if isinstance(obj, torch.Tensor):
             return self.tensor(key, obj)
         if isinstance(obj, dict):

@@ -6,7 +6,6 @@
 import sys
 
 import torch
-
 from wandbkit_artifacts import CheckpointManager
 
 

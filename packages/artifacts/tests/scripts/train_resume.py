@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 import torch
-
 from wandbkit_artifacts import CheckpointManager, resume
 
 
