@@ -200,6 +200,16 @@ def test_third_party_check_registered_through_the_hook_runs():
 
 # --- logging to a real run ----------------------------------------------------------------
 
+def test_a_run_that_cannot_log_does_not_lose_the_verdicts(capsys):
+    run = wandbkit.init(project="smoke-test", mode="offline")
+    run.finish(quiet=True)
+    run.summary = None  # a broken run object: writing the summary raises
+
+    report = run_smoke(M, D, device="cpu", run=run, checks=["forward"])
+    assert report.verdict("forward").status == "pass"
+    assert f"could not log the smoke report to run {run.id}: TypeError" in capsys.readouterr().err
+
+
 def _run_dir(run_id: str) -> Path:
     [run_dir] = Path(os.environ["WANDBKIT_DIR"]).glob(f"wandb/offline-run-*-{run_id}")
     return run_dir

@@ -49,7 +49,12 @@ def smoke_command(
 
     from wandbkit_torch.smoke.checks import QUICK_TRAIN_CHECK
     from wandbkit_torch.smoke.context import SmokeSettings, default_out_dir
-    from wandbkit_torch.smoke.runner import prepare_context, run_checks, select_checks
+    from wandbkit_torch.smoke.runner import (
+        log_report,
+        prepare_context,
+        run_checks,
+        select_checks,
+    )
 
     if quick_train and check:
         raise UserError("--quick-train runs alone; drop --check or --quick-train")
@@ -63,7 +68,7 @@ def smoke_command(
         report = run_checks(ctx, checks, progress=None if as_json else Console(stderr=True))
         report.extra.update(model=model, data=data)
         if run is not None:
-            report.log_to(run, ctx)
+            log_report(report, run, ctx)
     finally:
         if run is not None:
             run.finish(exit_code=report.exit_code if report else 1, quiet=as_json)

@@ -58,8 +58,22 @@ def run_smoke(model_factory: Factory, data_factory: Factory,
     ctx.out_dir = default_out_dir(out_dir, run)
     report = run_checks(ctx, select_checks(checks), progress)
     if run is not None:
-        report.log_to(run, ctx)
+        log_report(report, run, ctx)
     return report
+
+
+def log_report(report: SmokeReport, run: Any, ctx: SmokeContext | None = None) -> bool:
+    """Log the report to ``run``; a failure there is reported on stderr, never raised, so the
+    verdicts (already computed) still reach the terminal. True when logging worked."""
+    try:
+        report.log_to(run, ctx)
+    except Exception as exc:
+        from wandbkit.console import warn
+
+        warn(f"could not log the smoke report to run {getattr(run, 'id', '?')}: "
+             f"{type(exc).__name__}: {exc}")
+        return False
+    return True
 
 
 def quick_train(model_factory: Factory, data_factory: Factory, **kwargs: Any) -> SmokeReport:
