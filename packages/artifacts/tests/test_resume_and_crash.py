@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from wandbkit_artifacts import gc, list_versions, load, verify
 
@@ -71,3 +72,16 @@ def test_two_processes_saving_the_same_name_get_distinct_versions():
     assert [v.version for v in versions] == list(range(6))
     assert len({v.manifest_id for v in versions}) == 6
     assert all(verify(v.ref) == [] for v in versions)
+
+
+def test_under_torchrun_only_rank_0_writes():
+    torchrun = Path(sys.executable).with_name("torchrun")
+    out = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2",
+                          str(SCRIPTS / "ddp_save.py")], capture_output=True, text=True,
+                         timeout=180, env=dict(os.environ, OMP_NUM_THREADS="1"), check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ranks = {r["rank"]: r["saved"] for r in map(json.loads, (
+        line for line in out.stdout.splitlines() if line.startswith("{")))}
+    assert ranks == {0: [True, True, True], 1: [False, False, False]}
+    assert [v.step for v in list_versions("ddp")] == [1, 2, 3]
+    assert all(verify(v.ref) == [] for v in list_versions("ddp"))

@@ -329,6 +329,8 @@ class CheckpointManager:
             if self._thread is not None:
                 self._jobs.put(None)
                 self._thread.join()
+            self._pool = None  # free the snapshot buffers (as large as the model + optimizer)
+            atexit.unregister(self._atexit)
             with _LOCK:
                 _MANAGERS.pop((_run_id(self.run), self.name), None)
         return saved
