@@ -42,9 +42,10 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 SIZES = (10, 100)
 LOGGERS = ("a", "b", "c")
@@ -68,7 +69,7 @@ class Plan:
     settle_s: float              # longest wait for our child processes to go idle
 
 
-FULL = Plan(tight_b={10: 2_000, 100: 1_000}, tight_ac={10: 10_000, 100: 3_000},
+FULL = Plan(tight_b={10: 2_000, 100: 1_000}, tight_ac={10: 10_000, 100: 2_000},
             per_call={10: 2_000, 100: 1_000}, rounds=8, block_steps=300, settle_s=5.0)
 QUICK = Plan(tight_b={10: 150, 100: 80}, tight_ac={10: 600, 100: 300},
              per_call={10: 150, 100: 80}, rounds=2, block_steps=40, settle_s=2.0)
@@ -95,7 +96,8 @@ def blas_pinning() -> str:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return "env vars (" + ", ".join(f"{v}=1" for v in BLAS_VARS[:3]) + ", ...) set before numpy import"
+        pinned = ", ".join(f"{v}=1" for v in BLAS_VARS[:3])
+        return f"env vars ({pinned}, ...) set before numpy import"
     threadpool_limits(1)
     return "threadpoolctl.threadpool_limits(1) + env vars set before numpy import"
 
@@ -273,7 +275,7 @@ def loop_slowdown(step: Callable[[], None], loggers: dict[str, Any], metrics: di
     out: dict[str, Any] = {"base_step_ms": sum(base) / len(base) * 1e3,
                            "rounds": plan.rounds, "steps_per_block": plan.block_steps}
     for name in LOGGERS:
-        diffs = [(x - b) * 1e6 for x, b in zip(per_step[name], base)]
+        diffs = [(x - b) * 1e6 for x, b in zip(per_step[name], base, strict=True)]
         mean = sum(diffs) / len(diffs)
         var = sum((d - mean) ** 2 for d in diffs) / max(1, len(diffs) - 1)
         out[name] = {"added_us": mean, "stderr_us": math.sqrt(var / len(diffs)),
@@ -286,6 +288,10 @@ def loop_slowdown(step: Callable[[], None], loggers: dict[str, Any], metrics: di
         out.setdefault(name, {}).update(
             own_cpu_us=sum(p[0] for p in pairs) / len(pairs) * 1e6,
             children_cpu_us=sum(p[1] for p in pairs) / len(pairs) * 1e6)
+    base_cpu = out["base"]["own_cpu_us"] + out["base"]["children_cpu_us"]
+    for name in LOGGERS:
+        used = out[name]["own_cpu_us"] + out[name]["children_cpu_us"]
+        out[name]["added_cpu_us"] = used - base_cpu
     return out
 
 
@@ -459,68 +465,88 @@ def fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def render(results: dict[str, Any], console: Any) -> None:
-    """Print the figures, the ratios and the verdicts as rich tables."""
+def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...] = ()) -> Any:
     from rich.table import Table
 
-    init = results["init"]
-    t = Table(title="init wall time (s)")
-    for col in ("", "first in process", "later"):
-        t.add_column(col, justify="right" if col else "left")
-    t.add_row("wandb.init()", fmt(init["wandb_first_s"], 3), fmt(init["wandb_later_s"], 3))
-    t.add_row("wandbkit.init()", fmt(init["wandbkit_first_s"], 4), fmt(init["wandbkit_later_s"], 4))
-    t.add_row("  W&B ready in wandbkit's worker after", fmt(init["wandbkit_first_wandb_ready_s"], 2),
-              fmt(init["wandbkit_later_wandb_ready_s"], 2))
-    t.add_row("ratio wandbkit/wandb", fmt(init["wandbkit_first_s"] / init["wandb_first_s"], 4),
-              fmt(init["wandbkit_later_s"] / init["wandb_later_s"], 4))
-    console.print(t)
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right")
+    return table
 
+
+def _init_table(init: dict[str, float]) -> Any:
+    t = _table("init wall time (s)", ("", "first in process", "later"), left=("",))
+    first, later = init["wandbkit_first_s"], init["wandbkit_later_s"]
+    t.add_row("wandb.init()", fmt(init["wandb_first_s"], 3), fmt(init["wandb_later_s"], 3))
+    t.add_row("wandbkit.init()", fmt(first, 4), fmt(later, 4))
+    t.add_row("  W&B ready in wandbkit's worker after",
+              fmt(init["wandbkit_first_wandb_ready_s"], 2),
+              fmt(init["wandbkit_later_wandb_ready_s"], 2))
+    t.add_row("ratio wandbkit/wandb", fmt(first / init["wandb_first_s"], 4),
+              fmt(later / init["wandb_later_s"], 4))
+    return t
+
+
+def _size_table(size: int, r: dict[str, Any]) -> Any:
+    loop, hot = r["loop"], r["hot"]
+    t = _table(f"{size} scalars per call  (loop step: {fmt(loop['base_step_ms'], 3)} ms of BLAS, "
+               f"{loop['rounds']} rounds x {loop['steps_per_block']} steps)",
+               ("variant", "hot mean µs", "N", "p50 µs", "p99 µs", "max µs",
+                "loop added µs/step", "± se", "CPU µs/step: own", "children", "CPU added"),
+               left=("variant",))
+    base = loop["base"]
+    t.add_row("no logging (loop baseline)", *[""] * 7, fmt(base["own_cpu_us"], 0),
+              fmt(base["children_cpu_us"], 0), "")
+    for name in LOGGERS:
+        h, calls, lp = hot[name], hot[name]["calls"], loop[name]
+        t.add_row(LABELS[name], fmt(h["mean_us"], 2), fmt(h["n"]), fmt(calls["p50_us"], 2),
+                  fmt(calls["p99_us"], 2), fmt(calls["max_us"], 0), fmt(lp["added_us"], 2),
+                  fmt(lp["stderr_us"], 2), fmt(lp["own_cpu_us"], 0),
+                  fmt(lp["children_cpu_us"], 0), fmt(lp["added_cpu_us"], 0))
+    c, b = hot["c"]["calls"], hot["b"]["calls"]
+    t.add_row("ratio (c)/(b)", fmt(ratio(hot["c"]["mean_us"], hot["b"]["mean_us"]), 4), "",
+              fmt(ratio(c["p50_us"], b["p50_us"]), 4), fmt(ratio(c["p99_us"], b["p99_us"]), 4),
+              "", fmt(ratio(loop["c"]["added_us"], loop["b"]["added_us"]), 4), "", "", "",
+              fmt(ratio(loop["c"]["added_cpu_us"], loop["b"]["added_cpu_us"]), 3))
+    return t
+
+
+def _delivery_table(size: int, r: dict[str, Any]) -> Any:
+    d, diag = r["delivery"], r["diagnosis"]
+    t = _table(f"delivery, {size} scalars ({fmt(d['rows'])} rows logged back to back)",
+               ("sinks", "rows/s (first log -> finish returned)", "finish() s"), left=("sinks",))
+    t.add_row("both (store + W&B worker)", fmt(d["rows_per_s"], 0), fmt(d["finish_s"], 2))
+    t.add_row("store alone", fmt(diag["store_only_rows_per_s"], 0),
+              fmt(diag["store_only_finish_s"], 2))
+    t.add_row("W&B worker alone", fmt(diag["wandb_only_rows_per_s"], 0),
+              fmt(diag["wandb_only_finish_s"], 2))
+    return t
+
+
+def _checks_table(checks: list[dict[str, Any]]) -> Any:
+    t = _table("targets", ("check", "measured", "target", "verdict"), left=("check", "verdict"))
+    for c in checks:
+        value = c["value"]
+        t.add_row(c["name"], fmt(value, 4) if isinstance(value, float) else fmt(value),
+                  c["target"], c["verdict"])
+    return t
+
+
+def render(results: dict[str, Any], console: Any) -> None:
+    """Print the figures, the ratios and the verdicts as rich tables."""
+    console.print(_init_table(results["init"]))
     for size in SIZES:
         r = results["sizes"][str(size)]
-        t = Table(title=f"{size} scalars per call  (loop step: {fmt(r['loop']['base_step_ms'], 3)} ms "
-                        f"of BLAS, {r['loop']['rounds']} rounds x {r['loop']['steps_per_block']} steps)")
-        for col in ("variant", "hot mean µs", "N", "p50 µs", "p99 µs", "max µs",
-                    "loop added µs/step", "± se", "CPU µs/step: own", "children"):
-            t.add_column(col, justify="left" if col == "variant" else "right")
-        base = r["loop"]["base"]
-        t.add_row("no logging (loop baseline)", "", "", "", "", "", "", "",
-                  fmt(base["own_cpu_us"], 0), fmt(base["children_cpu_us"], 0))
-        for name in LOGGERS:
-            hot, calls, loop = r["hot"][name], r["hot"][name]["calls"], r["loop"][name]
-            t.add_row(LABELS[name], fmt(hot["mean_us"], 2), fmt(hot["n"]), fmt(calls["p50_us"], 2),
-                      fmt(calls["p99_us"], 2), fmt(calls["max_us"], 0), fmt(loop["added_us"], 2),
-                      fmt(loop["stderr_us"], 2), fmt(loop["own_cpu_us"], 0),
-                      fmt(loop["children_cpu_us"], 0))
-        t.add_row("ratio (c)/(b)", fmt(ratio(r["hot"]["c"]["mean_us"], r["hot"]["b"]["mean_us"]), 4),
-                  "", fmt(ratio(r["hot"]["c"]["calls"]["p50_us"], r["hot"]["b"]["calls"]["p50_us"]), 4),
-                  fmt(ratio(r["hot"]["c"]["calls"]["p99_us"], r["hot"]["b"]["calls"]["p99_us"]), 4),
-                  "", fmt(ratio(r["loop"]["c"]["added_us"], r["loop"]["b"]["added_us"]), 4), "",
-                  "", "")
-        console.print(t)
-
-        d, diag = r["delivery"], r["diagnosis"]
-        t = Table(title=f"delivery, {size} scalars ({fmt(d['rows'])} rows logged back to back)")
-        for col in ("sinks", "rows/s (first log -> finish returned)", "finish() s"):
-            t.add_column(col, justify="left" if col == "sinks" else "right")
-        t.add_row("both (store + W&B worker)", fmt(d["rows_per_s"], 0), fmt(d["finish_s"], 2))
-        t.add_row("store alone", fmt(diag["store_only_rows_per_s"], 0), fmt(diag["store_only_finish_s"], 2))
-        t.add_row("W&B worker alone", fmt(diag["wandb_only_rows_per_s"], 0),
-                  fmt(diag["wandb_only_finish_s"], 2))
-        console.print(t)
-        console.print(f"rows after finish(): W&B history records {fmt(d['wandb_history_records'])}, "
-                      f"store rows {fmt(d['store_rows'])}, logged {fmt(d['rows'])}; "
+        console.print(_size_table(size, r))
+        console.print(_delivery_table(size, r))
+        d = r["delivery"]
+        console.print(f"rows after finish(): W&B history records {fmt(d['wandb_history_records'])},"
+                      f" store rows {fmt(d['store_rows'])}, logged {fmt(d['rows'])}; "
                       f"run report complete: {d['report_complete']}")
-
-    t = Table(title="targets")
-    for col in ("check", "measured", "target", "verdict"):
-        t.add_column(col, justify="left" if col in ("check", "verdict") else "right")
-    for c in results["checks"]:
-        t.add_row(c["name"], fmt(c["value"], 4) if isinstance(c["value"], float) else fmt(c["value"]),
-                  c["target"], c["verdict"])
-    console.print(t)
+    console.print(_checks_table(results["checks"]))
     m = results["machine"]
-    console.print(f"machine: {m['cpus']} CPUs, load average {m['load_before']} -> {m['load_after']}; "
-                  f"BLAS: {m['blas']}; {results['seconds']:.0f} s total; "
+    console.print(f"machine: {m['cpus']} CPUs, load average {m['load_before']} -> "
+                  f"{m['load_after']}; BLAS: {m['blas']}; {results['seconds']:.0f} s total; "
                   f"settle waits that timed out: {m['settle_timeouts']}")
 
 
@@ -546,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     from rich.console import Console
 
-    console = Console(stderr=args.json, width=160)
+    console = Console(stderr=args.json, width=180)
     progress_console = Console(stderr=True)
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     try:
