@@ -226,6 +226,24 @@ def test_command_runs_through_the_real_cli(loaded: Path) -> None:
     assert "Traceback" not in missing.stderr
 
 
+LIGHT_SCRIPT = """
+import sys, wandbkit
+with wandbkit.init(project="light", mode="disabled") as run:
+    run.log({"loss": 1.0})
+print(sorted(s.name for s in run.report.sinks))
+print("typer" in sys.modules, "torch" in sys.modules)
+"""
+
+
+def test_plugin_keeps_wandbkit_init_light(site: Path) -> None:
+    """A run with the plugin loaded imports its sink but not its CLI (typer) or torch."""
+    proc = subprocess.run([sys.executable, "-c", LIGHT_SCRIPT], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(site), WANDBKIT_PLUGINS="jsonl",
+                                   WANDBKIT_QUIET="1"), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["['jsonl', 'store']", "False False"]
+
+
 def test_wandbkit_plugins_env_narrows_loading(site: Path) -> None:
     """``WANDBKIT_PLUGINS=`` loads no outside plugin; ``=jsonl`` loads only that one."""
     none, err = plugins_json(site, WANDBKIT_PLUGINS="")
