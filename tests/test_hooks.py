@@ -511,10 +511,6 @@ def test_raising_plugin_is_reported_once_and_others_keep_working(
     assert Store.open().row_count(run.id) == 40
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug, reported: under WANDBKIT_STRICT=1 wandbkit.plugins.call_each calls the pluggy "
-    "hook directly (`return list(hook(**kwargs))`), so the plugin's own exception escapes "
-    "instead of PluginError; remove this mark when call_each wraps it"))
 def test_strict_mode_turns_hook_failure_into_plugin_error(
         register_plugin: Register, monkeypatch: pytest.MonkeyPatch) -> None:
     """``WANDBKIT_STRICT=1``: a raising hook implementation raises ``PluginError``."""

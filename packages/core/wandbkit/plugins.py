@@ -172,12 +172,11 @@ def call_each(hook_name: str, **kwargs: Any) -> list[Any]:
     """Call every implementation of a hook, isolating failures.
 
     Unlike a plain pluggy call, one plugin that raises does not stop the others: it is
-    reported once and skipped (``WANDBKIT_STRICT=1``: raised). Returns the non-None results.
+    reported once and skipped (``WANDBKIT_STRICT=1``: :class:`PluginError` is raised).
+    Returns the non-None results.
     """
     pm = get_plugin_manager()
     hook = getattr(pm.hook, hook_name)
-    if strict():
-        return list(hook(**kwargs))
     tracing = os.environ.get("WANDBKIT_TRACE_PLUGINS", "").strip() not in ("", "0")
     results = []
     for impl in reversed(hook.get_hookimpls()):  # pluggy's calling order

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from wandbkit.errors import UserError
+from wandbkit.errors import UserError, WandbkitError
 
 
 def build_app() -> typer.Typer:
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except WandbkitError as exc:  # e.g. a broken plugin under WANDBKIT_STRICT=1
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0
