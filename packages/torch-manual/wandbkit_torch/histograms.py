@@ -130,7 +130,7 @@ class HistogramSampler:
         with torch.no_grad():
             x = torch.cat([v.float() if v.dtype != torch.float32 else v
                            for v in self._sample_views(tensors)])
-            finite = torch.isfinite(x)
+            finite = x.abs() < float("inf")  # False for NaN too; cheaper than isfinite
             lo = torch.full((T,), float("inf"), device=x.device)
             hi = torch.full((T,), float("-inf"), device=x.device)
             lo.scatter_reduce_(0, seg, x.masked_fill(~finite, float("inf")), "amin")
@@ -144,8 +144,8 @@ class HistogramSampler:
             half = torch.clamp(lo.abs() * 0.5, min=0.5)
             width = torch.where(flat_range, 2 * half, hi - lo) / B
             lo = torch.where(flat_range, lo - half, lo)
-            b = ((x - lo[seg]) / width[seg]).floor_().clamp_(0, B - 1).long()
-            gid = torch.where(finite, seg * B + b, torch.full_like(b, T * B))  # NaN/Inf: dropped
+            b = ((x - lo[seg]) * (1.0 / width)[seg]).floor_().clamp_(0, B - 1).long()
+            gid = torch.where(finite, seg * B + b, T * B)  # NaN/Inf go to a slot dropped below
             counts = torch.zeros(T * B + 1, dtype=torch.float32, device=x.device)
             counts.index_add_(0, gid, self.plan.ones)
             return torch.cat([counts[:T * B], lo, width])
