@@ -75,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=200, help="weights in MB (Adam adds 2x)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--verbose", action="store_true", help="print every measurement")
     parser.add_argument("--dir", default=None, help="folder on the disk to measure (default: temp)")
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -118,6 +119,9 @@ def main() -> None:
                 mgr.keep_last_k = None
         for mgr in managers:
             mgr.finish()
+    if args.verbose:
+        for key, values in times.items():
+            print(f"  {key:6s}", " ".join(f"{v:.3f}" for v in values))
     best = {k: min(v) for k, v in times.items()}
     t = {k: statistics.median(v) for k, v in times.items()}
     gbs = total / 2**30
@@ -132,8 +136,13 @@ def main() -> None:
     print(f"ratio c/m          = {t['c'] / t['m']:.2f}  (target <= 1.5 on CPU)")
     print(f"ratio c/b          = {t['c'] / t['b_xxh']:.3f}  (target <= 0.1 on CUDA)")
     print(f"ratio a/d          = {t['a'] / t['d']:.2f}  (load+verify against raw write)")
-    # On a shared machine noise only ever adds time: the best-of-N ratios show what the code
-    # can do, the medians what this run saw.
+    # On a shared machine the load drifts between measurements: ratios of measurements taken
+    # next to each other (same repeat) are steadier than ratios of medians; noise only ever
+    # adds time, so best-of-N shows what the code can do.
+    paired = {key: statistics.median(x / y for x, y in zip(times[num], times[den], strict=True))
+              for key, (num, den) in {"a/b xxh3": ("a", "b_xxh"), "a/b sha256": ("a", "b_sha"),
+                                      "c/m": ("c", "m")}.items()}
+    print("paired medians: " + ", ".join(f"{k} = {v:.2f}" for k, v in paired.items()))
     print(f"best-of-{args.repeats}: a/b xxh3 = {best['a'] / best['b_xxh']:.2f}, "
           f"a/b sha256 = {best['a'] / best['b_sha']:.2f}, c/m = {best['c'] / best['m']:.2f}")
 

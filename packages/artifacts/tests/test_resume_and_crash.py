@@ -76,12 +76,20 @@ def test_two_processes_saving_the_same_name_get_distinct_versions():
 
 def test_under_torchrun_only_rank_0_writes():
     torchrun = Path(sys.executable).with_name("torchrun")
-    out = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2",
-                          str(SCRIPTS / "ddp_save.py")], capture_output=True, text=True,
-                         timeout=180, env=dict(os.environ, OMP_NUM_THREADS="1"), check=False)
-    assert out.returncode == 0, out.stderr[-2000:]
+    # its own session, so a hang is cleaned up with every worker, not just torchrun itself
+    proc = subprocess.Popen([str(torchrun), "--standalone", "--nproc_per_node=2",
+                             str(SCRIPTS / "ddp_save.py")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        stdout, stderr = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr[-2000:]
     ranks = {r["rank"]: r["saved"] for r in map(json.loads, (
-        line for line in out.stdout.splitlines() if line.startswith("{")))}
+        line for line in stdout.splitlines() if line.startswith("{")))}
     assert ranks == {0: [True, True, True], 1: [False, False, False]}
     assert [v.step for v in list_versions("ddp")] == [1, 2, 3]
     assert all(verify(v.ref) == [] for v in list_versions("ddp"))
