@@ -65,9 +65,15 @@ def test_two_processes_saving_the_same_name_get_distinct_versions():
     procs = [subprocess.Popen([sys.executable, str(SCRIPTS / "save_loop.py"), "shared", "1", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=dict(os.environ)) for _ in range(2)]
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     versions = list_versions("shared")
     assert [v.version for v in versions] == list(range(6))
     assert len({v.manifest_id for v in versions}) == 6

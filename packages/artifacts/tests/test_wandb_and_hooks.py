@@ -69,6 +69,8 @@ def test_offline_retention_keeps_files_for_sync_and_remembers_wandb_deletions(of
     result = apply_pending_deletions()
     assert result["applied"] == 0 and result["kept"] == 2
     assert "WANDB_MODE=offline" in result["error"]
+    # a sync of another run applies none of them: these files must wait for their own run
+    assert apply_pending_deletions(run_id="another") == {"applied": 0, "kept": 0, "error": None}
     report = gc()
     assert sorted(report.kept_for_sync) == sorted(p.trash_path for p in pending)
     report = gc(purge_unsynced=True)
@@ -141,3 +143,15 @@ def test_finish_trims_wandb_cache_to_the_managers_cap(offline_env, tiny):
     ckpt.save(1, model)
     ckpt.finish()
     assert sum(f.stat().st_size for f in cache.iterdir()) <= 2000
+
+
+def test_run_finish_finishes_a_manager_the_user_left_open(offline_env, tiny):
+    model, opt = tiny
+    with wandbkit.init(project="ck", mode="offline") as run:
+        ckpt = CheckpointManager(run, "open", every_n_steps=2)
+        for step in (1, 2, 3):
+            ckpt.save(step, model, opt)
+        ckpt.wait()
+    # the hook saved the skipped last step locally; W&B was already closed for it
+    assert [v.step for v in list_versions("open")] == [2, 3]
+    assert [sorted(r["aliases"]) for r in artifact_records(offline_env)] == [["latest", "step-2"]]

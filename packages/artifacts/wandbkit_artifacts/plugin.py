@@ -38,9 +38,10 @@ def wandbkit_run_finished(run: Any, report: Any) -> None:
     from wandbkit_artifacts.wandb_link import apply_pending_deletions, run_wandb_mode
 
     for manager in managers_of(run):
+        manager.wandb_mode = None  # the run's sinks are closed: nothing more reaches W&B
         manager.finish()
     if run_wandb_mode(run) == "online":
-        apply_pending_deletions(getattr(run, "store_dir", None))
+        apply_pending_deletions(getattr(run, "store_dir", None), run_id=run.id)
 
 
 @hookimpl
@@ -56,4 +57,4 @@ def wandbkit_run_synced(record: Any) -> None:
     """After ``wandbkit sync`` uploaded a run: apply the W&B deletions retention left pending."""
     from wandbkit_artifacts.wandb_link import apply_pending_deletions
 
-    apply_pending_deletions()
+    apply_pending_deletions(run_id=getattr(record, "id", None))

@@ -62,8 +62,12 @@ def delete_remote(project: str | None, name: str, manifest_id: str) -> int:
     return deleted
 
 
-def apply_pending_deletions(store_dir: str | Path | None = None) -> dict[str, Any]:
+def apply_pending_deletions(store_dir: str | Path | None = None,
+                            run_id: str | None = None) -> dict[str, Any]:
     """Apply W&B deletions remembered while offline; call after ``wandbkit sync``.
+
+    ``run_id`` limits it to versions logged by that run (the one just synced): a version of a
+    run not yet uploaded must keep its files until that run's sync reads them.
 
     Each pending deletion that succeeds (or finds nothing left to delete) is forgotten and its
     kept local files are removed. Returns ``{"applied": n, "kept": n, "error": str|None}``;
@@ -72,7 +76,7 @@ def apply_pending_deletions(store_dir: str | Path | None = None) -> dict[str, An
     from wandbkit_artifacts.remote import wandb_offline_reason
 
     index = Index.open(store_dir)
-    pending = index.pending_deletions()
+    pending = [p for p in index.pending_deletions() if run_id is None or p.run_id == run_id]
     applied, error = 0, None
     reason = wandb_offline_reason() if pending else None
     if reason:
