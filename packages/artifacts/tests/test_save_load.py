@@ -193,3 +193,12 @@ def test_pickle_that_weights_only_refuses_is_a_clear_error(tiny):
     refused = r"optimizer\.pt cannot be loaded with weights_only=True"
     with pytest.raises(VerificationError, match=refused):
         load("evil:v0", model, opt)
+
+
+def test_load_by_folder_path_and_name_beside_a_same_named_folder(tiny):
+    model, opt = tiny
+    version = CheckpointManager(None, "model", async_save=False).save(4, model, opt).version
+    Path("model").mkdir()  # a folder named like the checkpoint does not shadow the name
+    assert load("model").ref == "model:v0"
+    by_path = load(str(version.path), model, opt)
+    assert by_path.step == 4 and by_path.version is None

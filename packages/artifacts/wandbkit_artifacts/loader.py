@@ -55,7 +55,8 @@ def parse_ref(ref: str) -> tuple[str, str]:
 
 
 def _is_path(ref: str) -> bool:
-    return os.sep in ref or ref.startswith(".") or Path(ref).is_dir()
+    """A folder reference, as opposed to ``NAME[:ALIAS]`` (names have no slash)."""
+    return os.sep in ref or ref.startswith(".") or (Path(ref) / "manifest.json").is_file()
 
 
 def describe_available(index: Index, name: str | None = None) -> str:
