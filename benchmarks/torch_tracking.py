@@ -132,7 +132,7 @@ def setup_tracker(tmp: Path) -> Setup:
 def periodic_costs(model: nn.Module) -> dict[str, float]:
     """Milliseconds per call of the periodic pieces, on this model, one thread."""
     from wandbkit_torch.histograms import HistogramSampler
-    from wandbkit_torch.norms import foreach_norms
+    from wandbkit_torch.norms import ParamIndex, UpdateTracker, foreach_norms
 
     params = [p for p in model.parameters()]
     grads = [torch.randn_like(p) for p in params]
@@ -145,6 +145,12 @@ def periodic_costs(model: nn.Module) -> dict[str, float]:
             fn()
         return (time.perf_counter() - t0) / n * 1e3
 
+    updates = UpdateTracker(ParamIndex.build(model))
+
+    def snapshot_and_update() -> object:
+        updates.snapshot()
+        return updates.update_norms()
+
     sampler = HistogramSampler([t.shape for t in tensors], torch.device("cpu"))
     exact = HistogramSampler([t.shape for t in tensors], torch.device("cpu"), sample_size=0)
     return {
@@ -153,8 +159,7 @@ def periodic_costs(model: nn.Module) -> dict[str, float]:
         "fused exact histograms x16 (sample_size=0)": ms(lambda: exact.compute(tensors)),
         "fused sampled histograms x16 (4096/tensor)": ms(lambda: sampler.compute(tensors)),
         "_foreach_norm grads + weights": ms(lambda: (foreach_norms(grads), foreach_norms(params))),
-        "weight snapshot + update norms": ms(
-            lambda: foreach_norms(torch._foreach_sub(torch._foreach_mul(params, 1.0), params))),
+        "weight snapshot + update norms": ms(snapshot_and_update),
     }
 
 
