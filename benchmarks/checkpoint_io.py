@@ -74,7 +74,9 @@ def memcpy(tensors: list[torch.Tensor], buffers: list[torch.Tensor]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=200, help="weights in MB (Adam adds 2x)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed rounds first (first writes to a fresh disk area are slow)")
     parser.add_argument("--verbose", action="store_true", help="print every measurement")
     parser.add_argument("--dir", default=None, help="folder on the disk to measure (default: temp)")
     args = parser.parse_args()
@@ -96,7 +98,9 @@ def main() -> None:
         managers = (sync_sha, sync_xxh, async_mgr)
         async_mgr.save(0, model, opt).wait()  # first save allocates the reusable buffers
         times: dict[str, list[float]] = {k: [] for k in ("a", "b_sha", "b_xxh", "m", "c", "d")}
-        for step in range(1, args.repeats + 1):
+        for step in range(1, args.warmup + args.repeats + 1):
+            if step == args.warmup + 1:
+                times = {k: [] for k in times}
             os.sync()  # each measurement starts with no dirty pages left by the previous one
             times["a"].append(raw_write(tensors, folder))
             for key, mgr in (("b_sha", sync_sha), ("b_xxh", sync_xxh)):
