@@ -20,8 +20,10 @@ import json
 import os
 import platform
 import subprocess
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,13 +58,27 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_writer_pool: ThreadPoolExecutor | None = None
+_torch_save_lock = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    # Separate from the digest pool: a write waits on digest tasks, so sharing one pool of two
+    # threads could deadlock with two writes in flight.
+    global _writer_pool
+    if _writer_pool is None:
+        _writer_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wandbkit-write")
+    return _writer_pool
+
+
 def _torch_save(obj: Any, path: Path, algorithm: str) -> tuple[str, int]:
     import torch
     from torch.utils.serialization import config
 
     with HashingWriter(path, algorithm) as out:
-        # Our own digest covers every byte, so torch's per-record CRC32 is redundant work.
-        with config.patch({"save.compute_crc32": False}):
+        # Our own digest covers every byte, so torch's per-record CRC32 is redundant work. The
+        # flag is process-global: the lock keeps two savers from restoring it out of order.
+        with _torch_save_lock, config.patch({"save.compute_crc32": False}):
             torch.save(obj, out)
         return out.close(fsync=False), out.size
 
@@ -75,12 +91,15 @@ def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any],
     """
     snap.wait()
     files: dict[str, dict[str, Any]] = {}
+    model_write = None
     if snap.model is not None:
         meta = {"format": FORMAT}
         if snap.tied:
             meta["tied"] = json.dumps(snap.tied)
-        digest, size = write_tensors(tmp / MODEL_FILE, snap.model, meta, algorithm, fsync=False)
-        files[MODEL_FILE] = {"digest": digest, "size": size}
+        # The weights go to disk on a helper thread while this one serialises the other states:
+        # copying into the page cache is CPU work, and two copies at once use both cores.
+        model_write = _writers().submit(write_tensors, tmp / MODEL_FILE, snap.model, meta,
+                                        algorithm, False)
     for key, state in snap.states.items():
         name = f"{key}.pt"
         digest, size = _torch_save(state, tmp / name, algorithm)
@@ -88,6 +107,9 @@ def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any],
     if snap.rng is not None:
         digest, size = _torch_save(snap.rng, tmp / "rng.pt", algorithm)
         files["rng.pt"] = {"digest": digest, "size": size}
+    if model_write is not None:
+        digest, size = model_write.result()
+        files = {MODEL_FILE: {"digest": digest, "size": size}, **files}
     # Files are fsynced together, not one after another: their writebacks overlap. The manifest
     # is written only once they are durable, and the rename (in index.commit) comes after it.
     fsync_files([tmp / name for name in files])
