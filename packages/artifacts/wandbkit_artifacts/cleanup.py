@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from wandbkit_artifacts.index import Index, iter_version_dirs
 from wandbkit_artifacts.layout import TMP_PREFIX
 
 DEFAULT_CACHE_CAP = 2 * 1024**3
+STALE_TMP_S = 24 * 3600
 
 
 @dataclass
@@ -45,6 +47,13 @@ def tree_size(path: Path) -> int:
             except OSError:
                 pass
     return total
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -108,7 +117,8 @@ def gc(store_dir: str | Path | None = None, *, dry_run: bool = False,
             continue
         for p in parent.iterdir():
             m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", p.name)
-            if m and not _pid_alive(int(m.group(1))):
+            # a dead writer's folder; or one a day old (its pid may have been reused since)
+            if m and (not _pid_alive(int(m.group(1))) or _age(p) > STALE_TMP_S):
                 doomed.append(p)
         trash = parent / ".trash"
         if trash.is_dir():
