@@ -15,7 +15,8 @@ import typer
 app = typer.Typer(help="Checkpoint versions: list, inspect, verify, clean up, download.",
                   no_args_is_help=True)
 
-STORE_HELP = "wandbkit store folder (default: $WANDBKIT_DIR or ./wandbkit-runs)"
+STORE_HELP = "local store root (default: $WANDBKIT_DIR or ./wandbkit-runs)"
+DirOption = typer.Option(None, "--dir", envvar="WANDBKIT_DIR", help=STORE_HELP)
 
 
 def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -77,7 +78,7 @@ def _lookup(index: Any, ref: str) -> Any:
 @_user_errors
 def ls(name: str | None = typer.Argument(None, help="only this checkpoint name"),
        as_json: bool = typer.Option(False, "--json", help="one JSON list"),
-       store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+       store: Path | None = DirOption) -> None:
     """List versions: aliases, step, metrics, size."""
     from wandbkit_artifacts.errors import UnknownReference
     from wandbkit_artifacts.loader import describe_available
@@ -105,7 +106,7 @@ def ls(name: str | None = typer.Argument(None, help="only this checkpoint name")
 @app.command("show")
 @_user_errors
 def show(ref: str = typer.Argument(..., help="NAME:ALIAS, NAME:vN or NAME (latest)"),
-         store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+         store: Path | None = DirOption) -> None:
     """Print a version's index entry and manifest as JSON."""
     from wandbkit_artifacts.layout import read_manifest
 
@@ -121,7 +122,7 @@ def show(ref: str = typer.Argument(..., help="NAME:ALIAS, NAME:vN or NAME (lates
 @_user_errors
 def verify(ref: str = typer.Argument(..., help="NAME (every version) or NAME:ALIAS"),
            as_json: bool = typer.Option(False, "--json"),
-           store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+           store: Path | None = DirOption) -> None:
     """Check sizes and digests of every file; exit 1 on any mismatch."""
     from rich.progress import Progress
 
@@ -162,7 +163,7 @@ def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete n
            purge_unsynced: bool = typer.Option(False, "--purge-unsynced",
                                                help="also drop files kept for offline W&B uploads"),
            as_json: bool = typer.Option(False, "--json"),
-           store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+           store: Path | None = DirOption) -> None:
     """Remove leftovers of crashed saves, retired versions and excess wandb cache."""
     from wandbkit_artifacts.cleanup import gc
 
@@ -185,7 +186,7 @@ def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete n
 def pull(ref: str = typer.Argument(..., help="NAME:ALIAS or NAME:vN"),
          to: Path = typer.Option(..., "--to", help="destination folder"),
          hf_repo: str | None = typer.Option(None, "--hf-repo", help="HF Hub repo to try last"),
-         store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+         store: Path | None = DirOption) -> None:
     """Copy a version (local index, else W&B, else HF Hub) into a folder and verify it."""
     from wandbkit_artifacts.loader import resolve, verify_folder
     from wandbkit_artifacts.remote import pull as copy_version
