@@ -155,3 +155,13 @@ def test_run_finish_finishes_a_manager_the_user_left_open(offline_env, tiny):
     # the hook saved the skipped last step locally; W&B was already closed for it
     assert [v.step for v in list_versions("open")] == [2, 3]
     assert [sorted(r["aliases"]) for r in artifact_records(offline_env)] == [["latest", "step-2"]]
+
+
+def test_loading_inside_a_run_uses_that_runs_store(tmp_path, tiny):
+    model, opt = tiny
+    elsewhere = tmp_path / "elsewhere"
+    with wandbkit.init(project="ck", mode="disabled", dir=elsewhere) as run:
+        CheckpointManager(run, "here", async_save=False).save(1, model, opt)
+        assert load("here").path.is_relative_to(elsewhere)
+        assert [v.ref for v in list_versions("here")] == ["here:v0"]
+    assert list_versions("here", store_dir=elsewhere)[0].step == 1

@@ -117,9 +117,15 @@ class Index:
 
     @classmethod
     def open(cls, store_dir: str | Path | None = None) -> Index:
-        """The index of the store at ``store_dir`` (default: ``$WANDBKIT_DIR``, ./wandbkit-runs)."""
+        """The index of the store at ``store_dir``; by default the active run's store, else
+        ``$WANDBKIT_DIR`` or ./wandbkit-runs."""
         from wandbkit.store import Store
 
+        if store_dir is None:
+            import wandbkit
+
+            run = wandbkit.get_run()
+            store_dir = getattr(run, "store_dir", None) if run is not None else None
         return cls(Store.open(store_dir))
 
     def _conn(self) -> _Tx:
