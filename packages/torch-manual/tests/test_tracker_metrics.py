@@ -74,7 +74,8 @@ def test_norms_and_update_ratio_equal_a_plain_reference() -> None:
     run = new_run()
     model = tiny_mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    tracker = Tracker(run, model, opt, stats_every=3, hist_every=0, system_every_s=0)
+    tracker = Tracker(run, model, opt, stats_every=3, hist_every=0, system_every_s=0,
+                      update_ratio="exact")
     refs: dict[int, dict[str, float]] = {}
     for step in range(7):
         x, y = batch(step)
@@ -104,6 +105,29 @@ def test_norms_and_update_ratio_equal_a_plain_reference() -> None:
         for key, value in refs[step].items():
             assert h[key][step] == pytest.approx(value, rel=1e-5), (key, step)
     assert 1 not in h["grad_norm/0"]
+
+
+def test_sampled_update_ratio_is_close_to_the_exact_one() -> None:
+    from wandbkit_torch.norms import ParamIndex, SampledUpdateTracker, UpdateTracker
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    index = ParamIndex.build(model)
+    exact, sampled = UpdateTracker(index), SampledUpdateTracker(index, sample_size=4096)
+    worst = 0.0
+    for step in range(5):
+        x = torch.randn(64, 512)
+        nn.functional.cross_entropy(model(x), torch.randint(0, 10, (64,))).backward()
+        exact.snapshot()
+        sampled.snapshot()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        e, s = exact.update_norms(), sampled.update_norms()
+        assert float(s[1]) == pytest.approx(float(e[1]), rel=1e-5)  # 512-element bias: exact
+        rel = ((s - e).abs() / e).max().item()
+        worst = max(worst, rel)
+    assert worst < 0.05, worst  # 512x512 and 512x10 weights from 4096 samples each
 
 
 def test_group_depth_clip_norm_and_mfu() -> None:
@@ -157,6 +181,7 @@ def test_log_adds_values_to_the_current_row_and_log_every_averages_loss() -> Non
     ({"stats_every": -1}, "stats_every=-1"),
     ({"flops_per_token": 10.0}, "needs both"),
     ({"peak_flops": 0.0, "flops_per_token": 1.0}, "peak_flops=0.0"),
+    ({"update_ratio": "approx"}, "update_ratio='approx'"),
 ])
 def test_bad_settings_are_user_errors(kwargs: dict, message: str) -> None:
     model = tiny_mlp()

@@ -123,13 +123,22 @@ class HistogramSampler:
     def compute(self, tensors: list[torch.Tensor]) -> torch.Tensor:
         """Histogram every tensor; returns one packed float32 device vector
         ``[counts (T*bins), low edge (T), bin width (T)]`` for :meth:`unpack`."""
+        return self.bin(self.gather(tensors))
+
+    def gather(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """The samples of every tensor in one new float32 vector (a snapshot: later in-place
+        updates of the tensors do not change it)."""
         if len(tensors) != self.count:
             raise ValueError(f"expected {self.count} tensors, got {len(tensors)}")
+        with torch.no_grad():
+            return torch.cat([v.float() if v.dtype != torch.float32 else v
+                              for v in self._sample_views(tensors)])
+
+    def bin(self, x: torch.Tensor) -> torch.Tensor:
+        """Bin the output of :meth:`gather` (safe to call from another thread)."""
         T, B = self.count, self.bins
         seg = self.plan.seg
         with torch.no_grad():
-            x = torch.cat([v.float() if v.dtype != torch.float32 else v
-                           for v in self._sample_views(tensors)])
             finite = x.abs() < float("inf")  # False for NaN too; cheaper than isfinite
             lo = torch.full((T,), float("inf"), device=x.device)
             hi = torch.full((T,), float("-inf"), device=x.device)

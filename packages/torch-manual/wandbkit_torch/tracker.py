@@ -21,8 +21,10 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from wandbkit.errors import UserError
@@ -33,6 +35,7 @@ from wandbkit_torch.distributed import CrossRankMean, PackedRows, PendingRow
 from wandbkit_torch.histograms import DEFAULT_BINS, DEFAULT_SAMPLE_SIZE, HistogramSampler, HostCopy
 from wandbkit_torch.norms import (
     ParamIndex,
+    SampledUpdateTracker,
     UpdateTracker,
     depth_group,
     foreach_norms,
@@ -96,8 +99,9 @@ class Tracker:
     :param group_by: how parameters are grouped for norms: ``None`` (the module that owns
         them, e.g. ``blocks.3.attn``), an int depth (2: ``transformer.h``), or a function
         from parameter name to group name.
-    :param update_ratio: measure ``||w_after - w_before|| / ||w||`` on stats steps (holds a
-        copy of the weights between ``after_backward`` and ``step`` on those steps only).
+    :param update_ratio: how to measure ``||w_after - w_before|| / ||w||`` on stats steps:
+        ``"sampled"`` (default: from at most ``hist_sample_size`` elements per tensor, exact
+        for smaller tensors), ``"exact"`` (keeps a full copy of the weights) or ``False``.
     :param hist_sample_size: at most this many elements per tensor are binned (0: all of
         them, exact but slow on big models); see ``TRACKER.md`` for the accuracy.
     :param hist_bins: bins per histogram.
@@ -114,7 +118,8 @@ class Tracker:
                  stats_every: int = 10, hist_every: int = 10,
                  flops_per_token: float | None = None, peak_flops: float | None = None,
                  red_flags: RedFlagPolicy | None = None,
-                 group_by: int | Callable[[str], str] | None = None, update_ratio: bool = True,
+                 group_by: int | Callable[[str], str] | None = None,
+                 update_ratio: bool | str = "sampled",
                  hist_sample_size: int = DEFAULT_SAMPLE_SIZE, hist_bins: int = DEFAULT_BINS,
                  system_every_s: float = 10.0, flush_every: int | None = None,
                  loss_key: str = "train/loss", start_step: int = 0) -> None:
@@ -142,7 +147,10 @@ class Tracker:
         self.loss_key = loss_key
         self._checked = frozenset({loss_key, GRAD_KEY, HUNT_KEY})  # what red flags read
         self.policy = red_flags if red_flags is not None else RedFlagPolicy()
-        self.update_ratio = update_ratio
+        if update_ratio not in (True, False, "exact", "sampled"):
+            raise UserError(f"Tracker(update_ratio={update_ratio!r}): use 'sampled', 'exact' "
+                            "or False")
+        self.update_ratio = bool(update_ratio)
         self.global_step = start_step
         self.should_stop = False
         self.red_flags: list[RedFlag] = []
@@ -151,7 +159,9 @@ class Tracker:
                     depth_group(group_by) if isinstance(group_by, int) else group_by)
         self.index = ParamIndex.build(model, group_fn)
         self.device = self.index.params[0].device
-        self._updates = UpdateTracker(self.index)
+        self._updates: UpdateTracker | SampledUpdateTracker = (
+            SampledUpdateTracker(self.index, hist_sample_size or DEFAULT_SAMPLE_SIZE, start_step)
+            if update_ratio == "sampled" else UpdateTracker(self.index))
         self._sampler: HistogramSampler | None = None
         if self.hist_every and self.is_main:
             shapes = [p.shape for p in self.index.params] * 2  # weights, then gradients
@@ -176,6 +186,7 @@ class Tracker:
         self._loss_n = 0
         self._grad_pp: torch.Tensor | None = None
         self._hist_pending: Any = None
+        self._hist_pool: ThreadPoolExecutor | None = None
         self._backward_seen = False
         self._skipped: torch.Tensor | None = None
         self._prev_scale: torch.Tensor | None = self._current_scale()
@@ -337,18 +348,40 @@ class Tracker:
             norms = norms / self.scaler._scale  # before unscale_: the gradients are x scale
         return norms
 
-    def _histograms(self, scaled: bool) -> tuple[HostCopy, int]:
+    def _histograms(self, scaled: bool) -> Any:
+        """Start this step's histograms; returns a pending result the outbox waits for.
+
+        The samples are gathered here (a snapshot of at most ``hist_sample_size`` elements
+        per tensor). On CPU the binning and the building of the histogram objects run on a
+        worker thread (torch ops release the GIL, so they use the other core); on CUDA the
+        kernels are queued here and the packed result is copied to pinned memory.
+        """
         assert self._sampler is not None
-        packed = self._sampler.compute(self.index.params + self.index.grads())
+        sampler = self._sampler
+        samples = sampler.gather(self.index.params + self.index.grads())
+        inv = None
         if scaled and self.scaler._scale is not None:
+            inv = (1.0 / self.scaler._scale).to(samples.device)  # a new tensor: update() may
+            # change the scaler's own in place before the worker reads it
+
+        def bin_packed() -> torch.Tensor:
+            packed = sampler.bin(samples)
+            if inv is None:
+                return packed
             n_params = len(self.index.params)
-            T, B = self._sampler.count, self._sampler.bins
-            inv = 1.0 / self.scaler._scale
+            T, B = sampler.count, sampler.bins
             mult = torch.cat([torch.ones(n_params, device=packed.device),
-                              inv.expand(n_params).to(packed.device)])
-            packed = torch.cat([packed[:T * B], packed[T * B:T * B + T] * mult,
-                                packed[T * B + T:] * mult])
-        return HostCopy(packed), self.global_step
+                              inv.reshape(1).expand(n_params)])
+            return torch.cat([packed[:T * B], packed[T * B:T * B + T] * mult,
+                              packed[T * B + T:] * mult])
+
+        if samples.device.type == "cpu":
+            if self._hist_pool is None:
+                self._hist_pool = ThreadPoolExecutor(1, thread_name_prefix="wandbkit-torch-hist")
+            future = self._hist_pool.submit(
+                lambda: self._histogram_values(bin_packed().numpy()))
+            return _ThreadHistograms(future)
+        return _CopiedHistograms(HostCopy(bin_packed()), self._histogram_values)
 
     def _stats_row(self, row: PendingRow, have_total: bool) -> None:
         grad_pp = self._grad_pp if self._grad_pp is not None else self._grad_norms(scaled=False)
@@ -443,21 +476,20 @@ class Tracker:
         while self._outbox:
             step, values, hist = self._outbox[0]
             if hist is not None:
-                copy, _ = hist
-                if not copy.ready():
+                if not hist.ready():
                     if not block:
                         return
-                    copy.wait()
-                values.update(self._histogram_values(copy))
+                    hist.wait()
+                values.update(hist.values())
             self._outbox.popleft()
             if self.run is not None:
                 self.run.log(values, step=step)
 
-    def _histogram_values(self, copy: HostCopy) -> dict[str, Histogram]:
+    def _histogram_values(self, packed: np.ndarray) -> dict[str, Histogram]:
         assert self._sampler is not None
         names = self.index.names
         out = {}
-        for i, (counts, edges) in enumerate(self._sampler.unpack(copy.numpy())):
+        for i, (counts, edges) in enumerate(self._sampler.unpack(packed)):
             kind = "weights" if i < len(names) else "grads"
             out[f"hist/{kind}/{names[i % len(names)]}"] = Histogram(counts=counts, edges=edges)
         return out
@@ -540,6 +572,8 @@ class Tracker:
                 self._hunter.remove()
             if self._system is not None:
                 self._system.stop()
+            if self._hist_pool is not None:
+                self._hist_pool.shutdown(wait=False)
         if self._error is not None:
             error, self._error = self._error, None
             raise error
@@ -555,6 +589,45 @@ class Tracker:
                 self.close()
             except RedFlagError:
                 pass
+
+
+class _ThreadHistograms:
+    """Histograms being binned on the worker thread (CPU)."""
+
+    def __init__(self, future: Future) -> None:
+        self._future = future
+
+    def ready(self) -> bool:
+        return self._future.done()
+
+    def wait(self) -> None:
+        self._future.exception()
+
+    def values(self) -> dict[str, Any]:
+        error = self._future.exception()
+        if error is not None:  # a broken histogram must not stop training: report, log the rest
+            from wandbkit.plugins import report_failure
+
+            report_failure("wandbkit_torch histograms", error)
+            return {}
+        return self._future.result()
+
+
+class _CopiedHistograms:
+    """Histograms binned on the device, on their way to pinned host memory (CUDA)."""
+
+    def __init__(self, copy: HostCopy, build: Callable[[np.ndarray], dict[str, Any]]) -> None:
+        self._copy = copy
+        self._build = build
+
+    def ready(self) -> bool:
+        return self._copy.ready()
+
+    def wait(self) -> None:
+        self._copy.wait()
+
+    def values(self) -> dict[str, Any]:
+        return self._build(self._copy.numpy())
 
 
 __all__ = ["RedFlagError", "RedFlagPolicy", "Tracker"]
