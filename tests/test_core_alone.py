@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -18,11 +19,14 @@ CORE = Path(__file__).resolve().parents[1] / "packages" / "core"
 
 @pytest.mark.slow
 def test_core_installs_and_runs_alone_in_a_clean_venv(offline_env: Path, tmp_path: Path) -> None:
+    source = tmp_path / "core"  # build from a copy: pip leaves build/ folders behind
+    shutil.copytree(CORE, source, ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                                "__pycache__"))
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     bin_dir = env_dir / "bin"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", str(CORE)],
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", str(source)],
                    check=True, env=env, timeout=900)
 
     listed = subprocess.run([str(bin_dir / "python"), "-m", "pip", "list", "--format=json"],

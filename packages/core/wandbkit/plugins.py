@@ -36,18 +36,40 @@ DEFAULT_PLUGINS = {
 
 @dataclass
 class PluginInfo:
-    """What ``wandbkit plugins`` shows for one plugin."""
+    """What ``wandbkit plugins`` shows for one plugin.
+
+    The distribution's name and version are read only when asked for: reading them parses
+    package metadata, which would otherwise add milliseconds to every ``wandbkit.init``.
+    """
 
     name: str
-    distribution: str
-    version: str
     hooks: list[str] = field(default_factory=list)
     status: str = "ok"
     builtin: bool = False
+    entry_point: md.EntryPoint | None = None
+
+    @property
+    def distribution(self) -> str:
+        """The installed distribution that provides the plugin."""
+        if self.builtin:
+            return "wandbkit"
+        dist = self.entry_point.dist if self.entry_point else None
+        return dist.name if dist else "(registered at run time)"
+
+    @property
+    def version(self) -> str:
+        """The distribution's version."""
+        if self.builtin:
+            from wandbkit import __version__
+
+            return __version__
+        dist = self.entry_point.dist if self.entry_point else None
+        return dist.version if dist else "-"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return dict(self.__dict__)
+        return {"name": self.name, "distribution": self.distribution, "version": self.version,
+                "hooks": self.hooks, "status": self.status, "builtin": self.builtin}
 
 
 _lock = threading.RLock()
@@ -94,30 +116,28 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
 def _load() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
-    from wandbkit import __version__
-
     for name, module_name in DEFAULT_PLUGINS.items():
         module = importlib.import_module(module_name)
         _register(pm, module, name)
-        _infos[name] = PluginInfo(name, "wandbkit", __version__, _hooks_of(pm, module),
-                                  builtin=True)
+        _infos[name] = PluginInfo(name, _hooks_of(pm, module), builtin=True)
 
     allowed = _allowed_entry_points()
     for ep in md.entry_points(group=GROUP):
-        dist = ep.dist.name if ep.dist else "?"
-        version = ep.dist.version if ep.dist else "?"
-        if allowed is not None and ep.name not in allowed and dist not in allowed:
-            continue
         if ep.name in _infos:
             continue  # the same entry point seen twice on sys.path
+        info = PluginInfo(ep.name, entry_point=ep)
+        if allowed is not None and ep.name not in allowed and info.distribution not in allowed:
+            continue
         try:
             plugin = ep.load()
             _register(pm, plugin, ep.name)
-            _infos[ep.name] = PluginInfo(ep.name, dist, version, _hooks_of(pm, plugin))
+            info.hooks = _hooks_of(pm, plugin)
         except Exception as exc:
-            _infos[ep.name] = PluginInfo(ep.name, dist, version,
-                                         status=f"broken: {type(exc).__name__}: {exc}")
-            report_failure(f"plugin {ep.name} ({dist} {version})", exc)
+            info.status = f"broken: {type(exc).__name__}: {exc}"
+            _infos[ep.name] = info
+            report_failure(f"plugin {ep.name} ({info.distribution} {info.version})", exc)
+            continue
+        _infos[ep.name] = info
 
     if os.environ.get("WANDBKIT_TRACE_PLUGINS", "").strip() not in ("", "0"):
         _trace(pm)
@@ -162,7 +182,7 @@ def plugin_infos() -> list[PluginInfo]:
         infos = dict(_infos)
     for name, plugin in pm.list_name_plugin():
         if name not in infos:
-            infos[name] = PluginInfo(name, "(registered at run time)", "-", _hooks_of(pm, plugin))
+            infos[name] = PluginInfo(name, _hooks_of(pm, plugin))
         else:
             infos[name].hooks = _hooks_of(pm, plugin)
     return sorted(infos.values(), key=lambda i: (not i.builtin, i.name))

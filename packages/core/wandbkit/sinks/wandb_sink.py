@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 from dataclasses import asdict
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,8 @@ from wandbkit.settings import wandb_environment
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     from wandbkit.rows import Row
     from wandbkit.run import Run
 
@@ -46,6 +47,9 @@ class WandbSink(Sink):
 
     def start(self, run: Run) -> None:
         """Start the worker and send it ``wandb.init``'s arguments."""
+        # Imported here: multiprocessing costs ~15 ms to import, off the caller's thread here.
+        from multiprocessing.connection import Connection
+
         self._run = run
         self.store_root.mkdir(parents=True, exist_ok=True)
         to_child_r, to_child_w = os.pipe()
