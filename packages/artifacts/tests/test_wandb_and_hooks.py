@@ -165,3 +165,16 @@ def test_loading_inside_a_run_uses_that_runs_store(tmp_path, tiny):
         assert load("here").path.is_relative_to(elsewhere)
         assert [v.ref for v in list_versions("here")] == ["here:v0"]
     assert list_versions("here", store_dir=elsewhere)[0].step == 1
+
+
+def test_a_failing_wandb_log_is_reported_not_a_failed_save(tiny, capfd):
+    import wandb
+
+    model, opt = tiny
+    wandb_run = wandb.init(project="p", mode="offline")  # a plain wandb run is accepted too
+    wandb_run.finish()  # ... and a finished one refuses log_artifact
+    ckpt = CheckpointManager(wandb_run, "logfail", async_save=True)
+    version = ckpt.save(1, model, opt).wait()
+    ckpt.finish()
+    assert version.ref == "logfail:v0" and load("logfail:v0").step == 1
+    assert "logging logfail:v0 to W&B failed" in capfd.readouterr().err

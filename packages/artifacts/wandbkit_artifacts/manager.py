@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import queue
 import shutil
+import sys
 import threading
 import uuid
 from concurrent.futures import Future
@@ -195,7 +196,7 @@ class CheckpointManager:
         job = (snap, info, list(aliases), slot, future)
         if self.async_save:
             self._ensure_thread()
-            self._pending.append(future)
+            self._pending = [f for f in self._pending if not f.done()] + [future]
             self._jobs.put(job)
         else:
             self._run_job(job)
@@ -265,10 +266,19 @@ class CheckpointManager:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        # The version is saved and listed from here on: W&B or retention trouble is reported,
+        # never turned into a failed save (a failing sink must not stop training).
         if self.wandb_mode:
             wandb_aliases = [a for a in version.aliases if a != "latest"] + ["latest"]
-            log_version(self.run, version, manifest, wandb_aliases)
-        self.apply_retention()
+            try:
+                log_version(self.run, version, manifest, wandb_aliases)
+            except Exception as exc:
+                _warn(f"logging {version.ref} to W&B failed: {type(exc).__name__}: {exc}")
+        try:
+            self.apply_retention()
+        except Exception as exc:
+            _warn(f"retention for {self.name!r} failed (run `wandbkit ckpt gc`): "
+                  f"{type(exc).__name__}: {exc}")
         return version
 
     def apply_retention(self) -> list[Version]:
@@ -398,6 +408,10 @@ def managers_of(run: Any) -> list[CheckpointManager]:
     rid = _run_id(run)
     with _LOCK:
         return [m for (r, _), m in _MANAGERS.items() if r == rid]
+
+
+def _warn(message: str) -> None:
+    print(f"wandbkit-artifacts: {message}", file=sys.stderr, flush=True)
 
 
 def _rank() -> int:
