@@ -320,20 +320,24 @@ class Store:
                 (run_id,))]
 
     def _reader(self) -> _Closing:
-        return _Closing(self.connect())
+        return _Closing(self.connect(), self.db_path)
 
 
 class _Closing:
-    """``with store._reader() as conn`` closes the connection afterwards."""
+    """``with store._reader() as conn``: closes the connection, and turns SQLite errors
+    (a damaged file, a table missing) into a :class:`UserError` naming the file."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
+        self.path = path
 
     def __enter__(self) -> sqlite3.Connection:
         return self.conn
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.conn.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise UserError(f"cannot read the wandbkit store {self.path}: {exc}") from exc
 
 
 def now() -> float:
