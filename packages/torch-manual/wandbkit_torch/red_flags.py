@@ -59,7 +59,7 @@ class RedFlagPolicy:
     action: Action = "warn"
     nonfinite: bool = True
     nan_hooks: bool | Literal["after_first"] = "after_first"
-    plateau_window: int = 0
+    plateau_window: int = 1000
     plateau_min_delta: float = 0.01
     explosion_factor: float = 10.0
     explosion_history: int = 50
