@@ -37,6 +37,7 @@ from wandbkit.rows import Row
 from wandbkit.sinks.base import Sink
 from wandbkit.smoke import SmokeCheck, Verdict, collect_smoke_checks
 from wandbkit.store import Store
+from wandb_records import history_items
 
 WANDB = Path(sys.executable).with_name("wandb")
 
@@ -244,24 +245,49 @@ def test_hook_run_finished(register_plugin: Register) -> None:
     assert len(observer.finished) == 1
 
 
+def test_hook_run_finishing(register_plugin: Register) -> None:
+    """Called once at the start of finish(), while sinks still take rows and summary."""
+    calls: list[int] = []
+
+    class Finishing:
+        @hookimpl
+        def wandbkit_run_finishing(self, run: Any) -> None:
+            calls.append(run.step)
+            run.log({"final/marker": 1.0})
+            run.summary["closed_by"] = "finishing-hook"
+
+    register_plugin(Finishing(), "finishing")
+    run = wandbkit.init(project="hooks", mode="offline")
+    run.log({"loss": 1.0})
+    report = run.finish(quiet=True)
+    run.finish(quiet=True)
+    assert calls == [0]
+    assert report.rows_logged == 2 and report.complete
+    record = Store.open().get_run(run.id)
+    assert record.summary["closed_by"] == "finishing-hook"
+    assert "final/marker" in Store.open().history(run.id)
+    assert [i["_step"] for i in history_items(run.wandb["dir"])] == [0, 1]
+
+
 def test_hook_run_synced(register_plugin: Register) -> None:
     """Plugins receive the store's RunRecord of a finished run when it is synced."""
     seen: list[Any] = []
 
     class Synced:
         @hookimpl
-        def wandbkit_run_synced(self, record: Any) -> None:
-            seen.append(record)
+        def wandbkit_run_synced(self, record: Any, store_dir: Any) -> None:
+            seen.append((record, store_dir))
 
     register_plugin(Synced(), "synced")
     with wandbkit.init(project="hooks", name="to-sync", mode="disabled") as run:
         run.log({"loss": 1.0})
     record = Store.open().get_run(run.id)
-    results = call_each("wandbkit_run_synced", record=record)
+    results = call_each("wandbkit_run_synced", record=record, store_dir=run.store_dir)
     assert results == []  # observers return nothing
-    assert seen == [record]
-    assert seen[0].id == run.id and seen[0].state == "finished" and seen[0].name == "to-sync"
-    assert seen[0].summary == {"loss": 1.0}
+    assert seen == [(record, run.store_dir)]
+    record = seen[0][0]
+    assert record.id == run.id and record.state == "finished" and record.name == "to-sync"
+    assert record.summary == {"loss": 1.0}
 
 
 # --- metrics ------------------------------------------------------------------------------
@@ -516,14 +542,14 @@ def test_strict_mode_turns_hook_failure_into_plugin_error(
     """``WANDBKIT_STRICT=1``: a raising hook implementation raises ``PluginError``."""
     class Synced:
         @hookimpl
-        def wandbkit_run_synced(self, record: Any) -> None:
+        def wandbkit_run_synced(self, record: Any, store_dir: Any) -> None:
             raise ValueError("boom in run_synced")
 
     register_plugin(Synced(), "bad-synced")
-    assert call_each("wandbkit_run_synced", record=None) == []  # lenient: reported, skipped
+    assert call_each("wandbkit_run_synced", record=None, store_dir=None) == []  # lenient: reported, skipped
     monkeypatch.setenv("WANDBKIT_STRICT", "1")
     with pytest.raises(PluginError, match="boom in run_synced"):
-        call_each("wandbkit_run_synced", record=None)
+        call_each("wandbkit_run_synced", record=None, store_dir=None)
 
 
 def test_strict_mode_metric_failure_is_plugin_error(

@@ -152,9 +152,11 @@ def test_run_finish_finishes_a_manager_the_user_left_open(offline_env, tiny):
         for step in (1, 2, 3):
             ckpt.save(step, model, opt)
         ckpt.wait()
-    # the hook saved the skipped last step locally; W&B was already closed for it
+    # wandbkit_run_finishing saved the skipped last step while the sinks were still open,
+    # so that version reached W&B too
     assert [v.step for v in list_versions("open")] == [2, 3]
-    assert [sorted(r["aliases"]) for r in artifact_records(offline_env)] == [["latest", "step-2"]]
+    assert [sorted(r["aliases"]) for r in artifact_records(offline_env)] == [
+        ["latest", "step-2"], ["latest", "step-3"]]
 
 
 def test_loading_inside_a_run_uses_that_runs_store(tmp_path, tiny):

@@ -5,6 +5,7 @@ Kept light: torch and the rest load inside the hook bodies, so ``wandbkit --help
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from wandbkit import hookimpl
@@ -32,15 +33,27 @@ def wandbkit_checkpoint_load(request: Any) -> Any:
 
 
 @hookimpl
-def wandbkit_run_finished(run: Any, report: Any) -> None:
-    """Finish this run's managers; online, apply W&B deletions that were waiting."""
-    from wandbkit_artifacts.manager import managers_of
-    from wandbkit_artifacts.wandb_link import apply_pending_deletions, run_wandb_mode
-
-    for manager in managers_of(run):
-        manager.wandb_mode = None  # the run's sinks are closed: nothing more reaches W&B
+def wandbkit_run_finishing(run: Any) -> None:
+    """Finish this run's managers while its sinks are open, so the last versions reach W&B."""
+    manager_module = sys.modules.get("wandbkit_artifacts.manager")
+    if manager_module is None:
+        return  # no checkpoint was saved in this process: nothing to finish (and no torch import)
+    for manager in manager_module.managers_of(run):
         manager.finish()
-    if run_wandb_mode(run) == "online":
+
+
+@hookimpl
+def wandbkit_run_finished(run: Any, report: Any) -> None:
+    """Finish managers still open (sinks are closed now: their versions stay local); online,
+    apply the W&B deletions that were waiting."""
+    manager_module = sys.modules.get("wandbkit_artifacts.manager")
+    if manager_module is not None:
+        for manager in manager_module.managers_of(run):
+            manager.wandb_mode = None  # the run's sinks are closed: nothing more reaches W&B
+            manager.finish()
+    if getattr(run, "wandb", {}).get("mode") == "online":
+        from wandbkit_artifacts.wandb_link import apply_pending_deletions
+
         apply_pending_deletions(getattr(run, "store_dir", None), run_id=run.id)
 
 
@@ -53,8 +66,8 @@ def wandbkit_register_commands(cli: Any) -> None:
 
 
 @hookimpl
-def wandbkit_run_synced(record: Any) -> None:
+def wandbkit_run_synced(record: Any, store_dir: Any) -> None:
     """After ``wandbkit sync`` uploaded a run: apply the W&B deletions retention left pending."""
     from wandbkit_artifacts.wandb_link import apply_pending_deletions
 
-    apply_pending_deletions(run_id=getattr(record, "id", None))
+    apply_pending_deletions(store_dir, run_id=getattr(record, "id", None))

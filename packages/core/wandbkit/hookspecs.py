@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import typer
 
     from wandbkit.checkpointing import CheckpointRequest, LoadRequest
@@ -66,6 +68,16 @@ def wandbkit_rows_logged(run: Run, rows: list[Row]) -> None:
 
 
 @hookspec
+def wandbkit_run_finishing(run: Run) -> None:
+    """Act on a run that is about to finish, while its sinks still accept data.
+
+    :param run: the run; ``run.log``, ``run.log_artifact`` and ``run.summary`` still reach every
+        sink. Called once, at the start of ``run.finish()``, on the thread that finishes the run.
+        Finish per-run work here (flush async checkpoint saves, log a last artifact).
+    """
+
+
+@hookspec
 def wandbkit_run_finished(run: Run, report: RunReport) -> None:
     """Observe a run that has finished and flushed every row.
 
@@ -75,10 +87,11 @@ def wandbkit_run_finished(run: Run, report: RunReport) -> None:
 
 
 @hookspec
-def wandbkit_run_synced(record: RunRecord) -> None:
+def wandbkit_run_synced(record: RunRecord, store_dir: Path) -> None:
     """Observe an offline run that ``wandbkit sync`` has just uploaded to W&B.
 
     :param record: the run as the local store knows it (``record.wandb_dir`` was uploaded).
+    :param store_dir: the root of the local store that holds the run.
         Plugins apply work that needed W&B online, e.g. deleting artifact versions that
         retention removed while offline.
     """
@@ -117,7 +130,8 @@ def wandbkit_checkpoint_load(request: LoadRequest) -> Any:
     :param request: the reference (``NAME:ALIAS``, ``NAME:vN`` or a path), the objects to
         restore into (model, optimizer, ...), ``map_location`` and whether to fall back to an
         older version that verifies. Return the loaded state, or ``None`` if the reference is
-        not yours.
+        not yours. A plugin that owns the reference's form but cannot find it may raise
+        :class:`wandbkit.errors.UserError` listing what exists.
     """
 
 

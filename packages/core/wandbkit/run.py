@@ -81,7 +81,8 @@ class Run:
         self._pending_error: BaseException | None = None
         self._flusher: Flusher | None = None
         self._queue: Any = None
-        self._finish_lock = threading.Lock()
+        self._finish_lock = threading.RLock()
+        self._finishing = False
         self._step_lock = threading.Lock()
 
     # --- identity ------------------------------------------------------------------------
@@ -216,6 +217,9 @@ class Run:
                 return self.report
             if self._state == _FORKED:
                 raise UserError(f"run {self.id} belongs to process {self._owner_pid}")
+            if not self._finishing:
+                self._finishing = True  # a plugin may log here; it must not finish twice
+                call_each("wandbkit_run_finishing", run=self)
             started = time.monotonic()
             self._state = _FINISHED
             flusher = self._flusher

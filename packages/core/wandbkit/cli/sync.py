@@ -52,7 +52,7 @@ def sync_runs(store: Store, refs: list[str]) -> int:
         ok, message = _wandb_sync(store, record)
         if ok:
             store.mark_synced(record.id, now())
-            call_each("wandbkit_run_synced", record=record)
+            call_each("wandbkit_run_synced", record=record, store_dir=store.root)
             out.print(f"synced {record.id} ({record.project})")
         else:
             failures += 1
