@@ -8,9 +8,11 @@ periodic ones) of
   (b) ``wandb.watch(model, log="all", log_freq=10)`` + ``wandb.log({"loss": ...})`` every step;
   (c) ``wandbkit_torch.Tracker``: loss (and LR, step time, samples/s) every step; gradient and
       weight histograms of every parameter, per-layer gradient/weight norms and update/weight
-      ratios every 10 steps (at least what (b) gives, at the same frequency).
+      ratios every 10 steps (at least what (b) gives, at the same frequency);
+  (d) for reference only: ``run.log({"loss": loss})`` into the same wandbkit run, no tracker —
+      the share of (c) that is the core logging path rather than the tracker.
 
-The three run in interleaved blocks (a, b, c, a, b, c, ...) so drift of a shared machine hits
+They run in interleaved blocks (a, b, c, d, a, b, c, d, ...) so drift of a shared machine hits
 them alike. Target: (c) <= 1.05 x (a). Prints both ratios, a breakdown of the periodic work,
 and the measured accuracy cost of histogram sampling on this model's weights. The last column,
 the training thread's own CPU time per step, separates work done on the training thread from
@@ -72,10 +74,12 @@ class Setup:
         self.times: list[float] = []
         self.cpu: list[float] = []  # CPU time of the training thread alone
         self.close: Callable[[], None] = lambda: None
+        self.begin_block: Callable[[int], None] = lambda steps: None
 
     def run_block(self, batches: list[tuple[torch.Tensor, torch.Tensor]], record: bool) -> None:
         """Train over ``batches``, timing each whole step."""
         model, opt = self.model, self.opt
+        self.begin_block(len(batches))
         for x, y in batches:
             t0, c0 = time.perf_counter(), time.thread_time()
             loss = nn.functional.cross_entropy(model(x), y)
@@ -119,7 +123,15 @@ def setup_tracker(tmp: Path) -> Setup:
     run = wandbkit.init(project="bench", mode="offline", dir=str(tmp / "store"))
     tracker = Tracker(run, s.model, s.opt, log_every=1, stats_every=10, hist_every=10)
     s.tracker = tracker  # type: ignore[attr-defined]
+    s.run = run  # type: ignore[attr-defined]
     s.after_backward = tracker.after_backward
+
+    def begin_block(steps: int) -> None:
+        tracker.global_step = _STEPS[0]  # (c) and (d) share the run: steps must only go up
+        tracker.restart_clock()
+        _STEPS[0] += steps
+
+    s.begin_block = begin_block
 
     def after_step(loss: torch.Tensor) -> None:
         tracker.step(loss, batch_size=BATCH)
@@ -131,6 +143,29 @@ def setup_tracker(tmp: Path) -> Setup:
 
     s.after_step = after_step
     s.close = close
+    return s
+
+
+_STEPS = [0]  # next step number in the run that (c) and (d) share
+
+
+def setup_log_only(tracked: Setup) -> Setup:
+    """(d) for reference, not a target: only ``run.log({"loss": loss})`` per step, into (c)'s
+    run — what the core logging path (flusher, store, W&B writer) costs without the tracker."""
+    s = Setup("(d) run.log(loss) only", seed=1)
+    run = tracked.run  # type: ignore[attr-defined]
+    step = [0]
+
+    def begin_block(steps: int) -> None:
+        step[0] = _STEPS[0]
+        _STEPS[0] += steps
+
+    def after_step(loss: torch.Tensor) -> None:
+        run.log({"d/loss": loss}, step=step[0])
+        step[0] += 1
+
+    s.begin_block = begin_block
+    s.after_step = after_step
     return s
 
 
@@ -210,13 +245,14 @@ def main() -> int:
         os.environ.setdefault("WANDB_SILENT", "true")
         os.environ.setdefault("WANDBKIT_QUIET", "1")
         batches = data(args.steps)
-        setups = [setup_none(), setup_watch(tmp), setup_tracker(tmp)]
+        tracked = setup_tracker(tmp)
+        setups = [setup_none(), setup_watch(tmp), tracked, setup_log_only(tracked)]
         for s in setups:  # warm-up: allocator, Adam state, first histograms
             s.run_block(batches[:20], record=False)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("interleaved rounds", total=args.rounds * len(setups))
             for r in range(args.rounds):
-                order = setups[r % 3:] + setups[:r % 3]  # rotate who goes first
+                order = setups[r % 4:] + setups[:r % 4]  # rotate who goes first
                 for s in order:
                     s.run_block(batches, record=True)
                     progress.advance(task)
@@ -248,6 +284,9 @@ def main() -> int:
               f"worst {worst:.4f}, mean {mean_err:.4f}; documented bound 2*eps_DKW = {bound:.4f}")
     b_ratio = means["(b) wandb.watch all/10"] / a
     c_ratio = means["(c) wandbkit Tracker"] / a
+    d_ratio = means["(d) run.log(loss) only"] / a
+    out.print(f"reference: (d)/(a) = {d_ratio:.3f} -- the core logging path alone, which (c) "
+              "includes")
     out.print(f"ratio (b)/(a) = {b_ratio:.3f}   ratio (c)/(a) = {c_ratio:.3f}   "
               f"target (c)/(a) <= 1.05: {'MET' if c_ratio <= 1.05 else 'MISSED'}")
     return 0
