@@ -25,15 +25,18 @@ class _Finished:
         self.report = RunReport(run_id, 0, 0, [SinkReport("wandb", info={"where": str(where)})])
 
 
-def test_torchrun_two_ranks_log_one_run_with_cross_rank_means(tmp_path: Path,
-                                                              offline_env: Path) -> None:
-    out = tmp_path / "result.json"
+def _torchrun(out: Path, *args: str) -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         str(SCRIPT), str(out)],
+         str(SCRIPT), str(out), *args],
         capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_torchrun_two_ranks_log_one_run_with_cross_rank_means(tmp_path: Path,
+                                                              offline_env: Path) -> None:
+    result = _torchrun(tmp_path / "result.json")
 
     store = Store.open(offline_env)
     runs = store.runs()
@@ -57,3 +60,16 @@ def test_torchrun_two_ranks_log_one_run_with_cross_rank_means(tmp_path: Path,
     w = wandb_history(_Finished(result["run_id"], offline_env, wandb_runs[0]))
     assert {s: w[s]["train/loss"] for s in range(12)} == pytest.approx(expected)
     assert w[4]["hist/weights/0.weight._type"] == "histogram"
+
+
+def test_a_nan_on_one_rank_stops_every_rank_at_the_same_step(tmp_path: Path,
+                                                             offline_env: Path) -> None:
+    out = tmp_path / "result.json"
+    result = _torchrun(out, "stop")
+    ranks = [json.loads(Path(f"{out}.{r}").read_text()) for r in (0, 1)]
+    # The mean over ranks is NaN at step 3; every rank reads the flush that holds it at the
+    # next flush (after step 9) and stops there: no rank is left waiting in a collective.
+    assert [r["stopped_at"] for r in ranks] == [10, 10]
+    assert all(("nonfinite_loss", 3) in [tuple(f) for f in r["flags"]] for r in ranks)
+    alerts = Store.open(offline_env).alerts(result["run_id"])
+    assert [a["title"] for a in alerts] == ["Non-finite loss"]

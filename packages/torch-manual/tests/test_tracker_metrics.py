@@ -116,7 +116,7 @@ def test_sampled_update_ratio_is_close_to_the_exact_one() -> None:
     index = ParamIndex.build(model)
     exact, sampled = UpdateTracker(index), SampledUpdateTracker(index, sample_size=4096)
     worst = 0.0
-    for step in range(5):
+    for _ in range(5):
         x = torch.randn(64, 512)
         nn.functional.cross_entropy(model(x), torch.randint(0, 10, (64,))).backward()
         exact.snapshot()
