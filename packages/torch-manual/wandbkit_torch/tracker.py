@@ -187,7 +187,6 @@ class Tracker:
         self._grad_pp: torch.Tensor | None = None
         self._hist_pending: Any = None
         self._hist_pool: ThreadPoolExecutor | None = None
-        self._backward_seen = False
         self._skipped: torch.Tensor | None = None
         self._prev_scale: torch.Tensor | None = self._current_scale()
         self._extras: dict[str, Any] = {}
@@ -212,7 +211,6 @@ class Tracker:
         the weights for the update ratio; on histogram steps it bins weights and gradients.
         Other steps cost nothing."""
         step = self.global_step
-        self._backward_seen = True
         if self._due(self.stats_every, step):
             self._grad_pp = self._grad_norms(scaled=self._grads_still_scaled())
             if self.update_ratio:
@@ -275,7 +273,6 @@ class Tracker:
         self._drain_outbox(block=False)
         self._act_on_flags(step)
         self._grad_pp = None
-        self._backward_seen = False
         self.global_step += 1
         if self._error is not None:
             error, self._error = self._error, None
