@@ -202,3 +202,21 @@ def test_bad_arguments_are_user_errors() -> None:
         with pytest.raises(UserError, match="scalar tensor, got shape"):
             tracker.step(torch.ones(3))
         tracker.close()
+
+
+def test_run_finish_closes_a_tracker_that_was_not_closed() -> None:
+    from wandbkit.plugins import get_plugin_manager
+
+    run = new_run()
+    model = tiny_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    tracker = Tracker(run, model, opt, stats_every=2, hist_every=2, system_every_s=0)
+    train(tracker, model, opt, steps=5)
+    run.finish()  # no tracker.close(): the run's finishing hook hands everything over
+    assert tracker._closed
+    assert not [n for n, _ in get_plugin_manager().list_name_plugin()
+                if n.startswith("wandbkit_torch.tracker-")]
+    h = store_history(run)
+    assert sorted(h["train/loss"]) == [0, 1, 2, 3, 4]
+    w = wandb_history(run)
+    assert wandb_histogram(w[4], "hist/weights/0.weight")["_type"] == "histogram"

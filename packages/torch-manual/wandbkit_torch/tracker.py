@@ -19,6 +19,7 @@ host copies that arrive a step or two late (see :mod:`wandbkit_torch.red_flags`)
 from __future__ import annotations
 
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from wandbkit import hookimpl
 from wandbkit.errors import UserError
 from wandbkit.media import Histogram
 
@@ -197,6 +199,7 @@ class Tracker:
         self._deferred: tuple[RedFlag, int] | None = None
         self._error: RedFlagError | None = None
         self._closed = False
+        self._guard = _FinishGuard.install(self)
 
     # --- what is due when --------------------------------------------------------------------
 
@@ -279,7 +282,7 @@ class Tracker:
             raise error
 
     def log(self, metrics: dict[str, Any]) -> None:
-        """Add values (``val/loss``, ...) to the row of the current step; logged by rank 0
+        """Add values (``val/loss``, ...) to the row of the next :meth:`step` call; logged by rank 0
         as they are (not averaged across ranks)."""
         self._extras.update(metrics)
 
@@ -565,6 +568,7 @@ class Tracker:
                 self._act(flag)
             self._drain_outbox(block=True)
         finally:
+            _FinishGuard.remove(self._guard)
             if self._hunter is not None:
                 self._hunter.remove()
             if self._system is not None:
@@ -586,6 +590,53 @@ class Tracker:
                 self.close()
             except RedFlagError:
                 pass
+
+
+class _FinishGuard:
+    """Closes a tracker whose run is finished before ``tracker.close()`` was called, so the
+    rows it still holds reach the run (through core's ``wandbkit_run_finishing`` hook).
+
+    Not under DDP: closing there takes part in a collective, which every rank must join.
+    """
+
+    def __init__(self, tracker: Tracker) -> None:
+        self._tracker = weakref.ref(tracker)
+
+    @classmethod
+    def install(cls, tracker: Tracker) -> _FinishGuard | None:
+        if tracker.ddp or tracker.run is None:
+            return None
+        from wandbkit.plugins import get_plugin_manager
+
+        pm = get_plugin_manager()
+        if not hasattr(pm.hook, "wandbkit_run_finishing"):
+            return None  # an older core without the hook
+        guard = cls(tracker)
+        pm.register(guard, name=f"wandbkit_torch.tracker-{id(guard):x}")
+        return guard
+
+    @staticmethod
+    def remove(guard: _FinishGuard | None) -> None:
+        if guard is None:
+            return
+        from wandbkit.plugins import get_plugin_manager
+
+        pm = get_plugin_manager()
+        if pm.is_registered(guard):
+            pm.unregister(guard)
+
+    @hookimpl
+    def wandbkit_run_finishing(self, run: Any) -> None:
+        """Close the tracker if it belongs to ``run`` and is still open."""
+        tracker = self._tracker()
+        if tracker is None or tracker.run is not run or tracker._closed:
+            return
+        try:
+            tracker.close()
+        except RedFlagError as error:  # too late to raise into the loop: say it instead
+            from wandbkit.console import warn
+
+            warn(f"tracker closed by run.finish(): {error}")
 
 
 class _ThreadHistograms:
