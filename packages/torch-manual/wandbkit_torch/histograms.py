@@ -198,5 +198,7 @@ class HostCopy:
             self._event.synchronize()
 
     def numpy(self) -> np.ndarray:
-        """The host values; call after :meth:`ready` is True."""
-        return self._host.numpy()
+        """The host values; call after :meth:`ready` is True. (Other accelerators than CUDA
+        are read here with ``.cpu()``, which waits for that device: at most once per check.)"""
+        host = self._host
+        return (host if host.device.type == "cpu" else host.cpu()).numpy()
