@@ -15,6 +15,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.convert import Converter
+from wandbkit.lifecycle import block_signals_in_this_thread
 from wandbkit.plugins import get_plugin_manager, report_failure
 from wandbkit.report import SinkReport
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
@@ -69,6 +70,7 @@ class Flusher(threading.Thread):
 
     def run(self) -> None:
         """Start the sinks, then deliver batches until stopped."""
+        block_signals_in_this_thread()
         for sink in list(self.live):
             self._guard(sink, "start", lambda s=sink: s.start(self.run_ref), rows=0)
         while True:

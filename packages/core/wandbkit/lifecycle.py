@@ -69,6 +69,17 @@ def _install() -> None:
             signal.signal(signal.SIGTERM, _on_sigterm)
 
 
+def block_signals_in_this_thread() -> None:
+    """Leave SIGTERM/SIGINT to the main thread.
+
+    The kernel may deliver a process-wide signal to any thread that does not block it; if one
+    of ours takes it, Python's handler waits until the main thread next runs bytecode, which can
+    be the end of a long ``time.sleep`` or C call. Our background threads block both.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+
+
 def _at_exit() -> None:
     run = _current
     if run is not None and run._owner_pid == os.getpid():

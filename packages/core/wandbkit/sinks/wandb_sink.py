@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.console import warn
+from wandbkit.lifecycle import block_signals_in_this_thread
 from wandbkit.settings import wandb_environment
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
 
@@ -78,6 +79,7 @@ class WandbSink(Sink):
 
     def _listen(self) -> None:
         assert self.replies is not None
+        block_signals_in_this_thread()
         while True:
             try:
                 kind, payload = self.replies.recv()

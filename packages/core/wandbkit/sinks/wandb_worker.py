@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import sys
 import threading
 import traceback
@@ -148,6 +149,9 @@ class WandbHost:
 
 def main(read_fd: int, write_fd: int) -> int:
     """Serve one run until ``finish`` or until the parent goes away."""
+    # Started from the flusher thread, which blocks SIGTERM/SIGINT: the mask is inherited.
+    # Unblock before wandb starts its own service process, which inherits it in turn.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     inbox: queue.Queue[Any] = queue.Queue()
     conn_in = Connection(read_fd, writable=False)
     out = Connection(write_fd, readable=False)
