@@ -27,8 +27,7 @@ import torch.nn.functional as F
 import wandbkit
 from torch.nn.parallel import DistributedDataParallel as DDP
 from wandbkit.plugins import get_plugin_manager
-from wandbkit_torch.distributed import init_run
-from wandbkit_torch.tracker import RedFlagPolicy, Tracker
+from wandbkit_torch import RedFlagPolicy, Tracker, init_run
 
 # -----------------------------------------------------------------------------
 # config (override on the command line: --max_iters=500 --device=cuda)

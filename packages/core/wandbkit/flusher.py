@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from wandbkit.convert import Converter
 from wandbkit.lifecycle import block_signals_in_this_thread
-from wandbkit.plugins import get_plugin_manager, report_failure
+from wandbkit.plugins import call_each, get_plugin_manager, report_failure
 from wandbkit.report import SinkReport
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
 
@@ -49,7 +49,7 @@ class Flusher(threading.Thread):
         self.exit_code = 0
         self.stopping = False
         self.done = threading.Event()
-        self._observe_rows = bool(get_plugin_manager().hook.wandbkit_rows_logged.get_hookimpls())
+        self._rows_hook = get_plugin_manager().hook.wandbkit_rows_logged
 
     # --- producer side (training thread) ---------------------------------------------------
 
@@ -155,9 +155,7 @@ class Flusher(threading.Thread):
             if self._guard(sink, "write", lambda s=sink: s.write(rows), rows=len(rows),
                            first_step=first_step) is not _FAILED:
                 report.rows_delivered += len(rows)
-        if self._observe_rows:
-            from wandbkit.plugins import call_each
-
+        if self._rows_hook.get_hookimpls():  # checked per batch: plugins may register late
             call_each("wandbkit_rows_logged", run=self.run_ref, rows=rows)
 
     def _deliver_other(self, kind: str, payload: Any) -> None:

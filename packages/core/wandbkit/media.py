@@ -2,8 +2,10 @@
 
 They are plain, picklable containers of numpy data, so they travel through the same queue as
 scalars and reach every sink (the W&B sink turns them into ``wandb.Image`` and friends; the
-local store writes files). Torch tensors are accepted and moved to numpy when constructed —
-media are logged at intervals, so that copy is not on the per-step path.
+local store writes files). Torch tensors are accepted and moved to numpy when constructed, on the caller's
+thread: for a CUDA tensor that copy waits for the GPU. Media are logged at intervals, so this
+is not a per-step cost; a plugin that builds them every step should pass numpy it copied
+asynchronously (the torch tracker does).
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Tracker": "wandbkit_torch.tracker",
+    "RedFlagPolicy": "wandbkit_torch.red_flags",
+    "RedFlagError": "wandbkit_torch.red_flags",
+    "init_run": "wandbkit_torch.distributed",
     "run_smoke": "wandbkit_torch.smoke.runner",
     "quick_train": "wandbkit_torch.smoke.runner",
     "SmokeReport": "wandbkit_torch.smoke.report",
