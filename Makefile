@@ -21,10 +21,14 @@ $(STAMP): $(BIN)/python $(foreach p,$(PACKAGES),$(p)/pyproject.toml) constraints
 
 install: $(STAMP)
 
-# The main job: a tracked training run (offline, embedded defaults), then its curve from the store.
+# The main job, offline on embedded defaults: a tracked numpy run with its curve, a PyTorch
+# loop with the tracker and checkpoints, a smoke test of a model, then what the store holds.
 demo: install
 	WANDB_MODE=offline $(BIN)/wandbkit demo
 	WANDB_MODE=offline $(BIN)/python examples/manual_loop.py
+	WANDB_MODE=offline $(BIN)/wandbkit smoke --model examples/smoke_models.py:healthy_mlp \
+		--data examples/smoke_models.py:blobs
+	$(BIN)/wandbkit ckpt ls
 	$(BIN)/wandbkit runs
 
 test: install
