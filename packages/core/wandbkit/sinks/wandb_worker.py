@@ -24,6 +24,8 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from wandbkit.media import Histogram, Image, Table
+
 
 def _reader(conn: Connection, inbox: queue.Queue[Any]) -> None:
     """Drain the pipe as fast as it fills, so the parent's send never waits on wandb.init."""
@@ -92,12 +94,12 @@ class WandbHost:
                     self.first_dropped = step
                 continue
             self.last_step = step
-            self.run.log({k: self._to_wandb(v) for k, v in values.items()}, step=step)
+            if any(isinstance(v, (Image, Histogram, Table)) for v in values.values()):
+                values = {k: self._to_wandb(v) for k, v in values.items()}
+            self.run.log(values, step=step)
             self.rows += 1
 
     def _to_wandb(self, value: Any) -> Any:
-        from wandbkit.media import Histogram, Image, Table
-
         wandb = self.wandb
         if isinstance(value, Image):
             return wandb.Image(value.pixels, caption=value.caption)
