@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from wandb_records import history_items
@@ -110,3 +111,25 @@ def test_online_with_wandb_unreachable_falls_back_to_offline(offline_env: Path, 
     record = Store.open().get_run(run_id)
     assert record.wandb_mode == "offline"
     assert len(history_items(record.wandb_dir)) == 20
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """DDP ranks and sweep workers create the store together; switching it to WAL can answer
+    SQLITE_BUSY without waiting, which used to kill a rank."""
+    go = tmp_path / "go"
+    code = textwrap.dedent("""
+        import os, sys, time
+        from wandbkit.store import Store
+        while not os.path.exists(sys.argv[2]):
+            time.sleep(0.001)
+        Store.open(sys.argv[1]).runs()
+    """)
+    for attempt in range(5):
+        root = tmp_path / f"store{attempt}"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(root), str(go)],
+                                  stderr=subprocess.PIPE, text=True) for _ in range(8)]
+        time.sleep(1.5)  # let every process import and wait at the starting line
+        go.touch()
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        go.unlink()
+        assert [p.returncode for p in procs] == [0] * 8, [e for e in errors if e]

@@ -171,7 +171,7 @@ class Store:
             conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             # NORMAL is durable across process crashes in WAL mode (only an OS crash can lose
             # the last transactions) and avoids an fsync per batch.
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -321,6 +321,29 @@ class Store:
 
     def _reader(self) -> _Closing:
         return _Closing(self.connect(), self.db_path)
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the database to WAL mode (a persistent setting of the file), once.
+
+    Changing the journal mode needs an exclusive lock and SQLite may answer SQLITE_BUSY
+    without waiting on the busy timeout, as when several processes open a new store at the
+    same moment (DDP ranks, sweep workers): so retry, up to the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 class _Closing:
