@@ -25,6 +25,9 @@ def offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("WANDBKIT_STRICT", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     for var in WANDB_VARS:
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var, raising=False)  # wandbkit puts wandb's folders under WANDBKIT_DIR
+    # wandb's settings folder is the user's (entity, base URL): wandbkit leaves it alone, so
+    # tests point it at a temp folder themselves
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
     monkeypatch.chdir(tmp_path)
     return home
