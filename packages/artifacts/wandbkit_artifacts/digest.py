@@ -102,17 +102,18 @@ class HashingWriter:
             self._file.close()
 
 
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a folder so a rename or new entry inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_files(paths: list[Path]) -> None:
     """fsync several files at once (on helper threads), so their writebacks overlap."""
-
-    def one(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    list(_executor().map(one, paths))
+    list(_executor().map(fsync_path, paths))
 
 
 def file_digest(path: Path, algorithm: str) -> str:

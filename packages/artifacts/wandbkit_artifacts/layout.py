@@ -28,7 +28,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wandbkit_artifacts.digest import HashingWriter, fsync_files
+from wandbkit_artifacts.digest import HashingWriter, fsync_files, fsync_path
 from wandbkit_artifacts.tensorfile import write_tensors
 
 if TYPE_CHECKING:
@@ -51,11 +51,7 @@ def tmp_dir_for(parent: Path) -> Path:
 
 def fsync_dir(path: Path) -> None:
     """fsync a folder so a rename or new entry inside it survives a crash."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path)
 
 
 _writer_pool: ThreadPoolExecutor | None = None
