@@ -10,14 +10,13 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from wandbkit.convert import Converter, DeviceValue, prepare
 from wandbkit.media import Histogram
 
 torch = pytest.importorskip("torch")
 
 
-def _device_value(tensor: "torch.Tensor") -> DeviceValue:
+def _device_value(tensor: torch.Tensor) -> DeviceValue:
     return DeviceValue(tensor, tensor._version)
 
 

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import wandbkit
 from wandbkit.cli import main
 from wandbkit.store import CORE_MIGRATIONS, Store
@@ -27,7 +26,10 @@ def _finished_run(steps: int = 20, project: str = "p", mode: str = "disabled") -
     return run
 
 
-def test_runs_json_lists_runs_with_the_documented_keys(offline_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_json_lists_runs_with_the_documented_keys(
+        offline_env: Path,
+        capsys: pytest.CaptureFixture[str],
+) -> None:
     run = _finished_run()
     _finished_run(project="other")
     assert main(["runs", "--json", "--project", "p"]) == 0
@@ -39,7 +41,10 @@ def test_runs_json_lists_runs_with_the_documented_keys(offline_env: Path, capsys
     assert run.id in capsys.readouterr().out
 
 
-def test_show_prints_config_summary_and_the_loss_curve(offline_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_prints_config_summary_and_the_loss_curve(
+        offline_env: Path,
+        capsys: pytest.CaptureFixture[str],
+) -> None:
     run = _finished_run()
     assert main(["show", run.id[:5], "--json"]) == 0
     details = json.loads(capsys.readouterr().out)
@@ -89,7 +94,10 @@ def test_a_missing_or_unreadable_store_is_a_user_error(offline_env: Path, tmp_pa
     assert "cannot read the wandbkit store" in err and "Traceback" not in err
 
 
-def test_sync_without_a_login_says_so_and_exits_nonzero(offline_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sync_without_a_login_says_so_and_exits_nonzero(
+        offline_env: Path,
+        capsys: pytest.CaptureFixture[str],
+) -> None:
     run = _finished_run(mode="offline")
     assert main(["sync", run.id]) == 1
     err = capsys.readouterr().err
@@ -97,7 +105,10 @@ def test_sync_without_a_login_says_so_and_exits_nonzero(offline_env: Path, capsy
     assert Store.open().synced_at(run.id) is None
 
 
-def test_sync_of_a_run_without_wandb_files_is_a_user_error(offline_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sync_of_a_run_without_wandb_files_is_a_user_error(
+        offline_env: Path,
+        capsys: pytest.CaptureFixture[str],
+) -> None:
     run = _finished_run(mode="disabled")
     assert main(["sync", run.id]) == 2
     assert "has no W&B files to sync" in capsys.readouterr().err

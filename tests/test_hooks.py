@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import wandbkit
+from wandb_records import history_items
 from wandbkit import hookimpl
 from wandbkit.checkpointing import load_checkpoint, save_checkpoint
 from wandbkit.cli import main as cli_main
@@ -37,7 +38,6 @@ from wandbkit.rows import Row
 from wandbkit.sinks.base import Sink
 from wandbkit.smoke import SmokeCheck, Verdict, collect_smoke_checks
 from wandbkit.store import Store
-from wandb_records import history_items
 
 WANDB = Path(sys.executable).with_name("wandb")
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from wandb_records import history_items
-
 from wandbkit.store import Store
 
 

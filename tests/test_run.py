@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from wandb_records import history_items, wandb_records
-
 import wandbkit
+from wandb_records import history_items, wandb_records
 from wandbkit.errors import UserError
 from wandbkit.store import Store
 
@@ -40,7 +39,8 @@ def test_values_of_every_accepted_type_are_converted(offline_env: Path) -> None:
         run.log({
             "f": 1.5, "i": 3, "b": True, "np_f": np.float32(2.5), "np_i": np.int64(7),
             "nested": {"a": 1.0, "deeper": {"b": 2.0}},
-            "t0": torch.tensor(4.25), "t_int": torch.tensor(9), "t_grad": torch.ones((), requires_grad=True) * 2,
+            "t0": torch.tensor(4.25), "t_int": torch.tensor(9),
+            "t_grad": torch.ones((), requires_grad=True) * 2,
             "nan": math.nan, "inf": math.inf, "t_nan": torch.tensor(float("nan")),
         })
     assert run.report is not None and run.report.complete
@@ -93,7 +93,10 @@ def test_an_exception_inside_the_context_marks_the_run_failed(offline_env: Path)
     assert Store.open().row_count(run.id) == 1
 
 
-def test_runs_one_after_another_and_log_after_finish(offline_env: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_runs_one_after_another_and_log_after_finish(
+        offline_env: Path,
+        capfd: pytest.CaptureFixture[str],
+) -> None:
     first = wandbkit.init(project="p", mode="disabled")
     first.log({"x": 1})
     second = wandbkit.init(project="p", mode="disabled")  # finishes the first one

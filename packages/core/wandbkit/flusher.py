@@ -72,7 +72,7 @@ class Flusher(threading.Thread):
         """Start the sinks, then deliver batches until stopped."""
         block_signals_in_this_thread()
         for sink in list(self.live):
-            self._guard(sink, "start", lambda s=sink: s.start(self.run_ref), rows=0)
+            self._guard(sink, "start", sink.start, self.run_ref)
         while True:
             self.wake.wait(self.interval)
             self.wake.clear()
@@ -86,7 +86,7 @@ class Flusher(threading.Thread):
             report = self.reports[sink.name]
             if sink not in self.live and report.error and "start" in report.error:
                 continue
-            info = self._guard(sink, "finish", lambda s=sink: s.finish(self.exit_code), rows=0)
+            info = self._guard(sink, "finish", sink.finish, self.exit_code)
             if isinstance(info, dict):
                 self._merge_finish_info(report, info)
         self.done.set()
@@ -107,7 +107,7 @@ class Flusher(threading.Thread):
         while self.links:
             source, info = self.links.popleft()
             for sink in self.live:
-                self._guard(sink, "on_link", lambda s=sink: s.on_link(source, info), rows=0)
+                self._guard(sink, "on_link", sink.on_link, source, info)
 
     def _drain(self) -> None:
         while self.queue:
@@ -152,31 +152,24 @@ class Flusher(threading.Thread):
                 if report.first_missed_step is None:
                     report.first_missed_step = first_step
                 continue
-            if self._guard(sink, "write", lambda s=sink: s.write(rows), rows=len(rows),
+            if self._guard(sink, "write", sink.write, rows, rows=len(rows),
                            first_step=first_step) is not _FAILED:
                 report.rows_delivered += len(rows)
         if self._rows_hook.get_hookimpls():  # checked per batch: plugins may register late
             call_each("wandbkit_rows_logged", run=self.run_ref, rows=rows)
 
     def _deliver_other(self, kind: str, payload: Any) -> None:
+        method = _METHODS.get(kind)
+        if method is None:
+            return
         for sink in self.live:
-            if kind == SUMMARY:
-                call = lambda s=sink: s.update_summary(payload)  # noqa: E731
-            elif kind == CONFIG:
-                call = lambda s=sink: s.update_config(payload)  # noqa: E731
-            elif kind == ALERT:
-                call = lambda s=sink: s.alert(payload)  # noqa: E731
-            elif kind == ARTIFACT:
-                call = lambda s=sink: s.log_artifact(payload)  # noqa: E731
-            else:
-                continue
-            self._guard(sink, kind, call, rows=0)
+            self._guard(sink, kind, getattr(sink, method), payload)
 
-    def _guard(self, sink: Sink, what: str, call: Any, rows: int,
+    def _guard(self, sink: Sink, what: str, call: Any, *args: Any, rows: int = 0,
                first_step: int | None = None) -> Any:
         """Run one sink call; on failure report once, count the missed rows, keep going."""
         try:
-            return call()
+            return call(*args)
         except Exception as exc:
             report = self.reports[sink.name]
             report.rows_missed += rows
@@ -194,6 +187,8 @@ class Flusher(threading.Thread):
 
 
 _FAILED = object()
+_METHODS = {SUMMARY: "update_summary", CONFIG: "update_config", ALERT: "alert",
+            ARTIFACT: "log_artifact"}
 
 
 def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRecord:

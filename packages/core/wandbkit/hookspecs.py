@@ -10,7 +10,8 @@ Hooks that contribute things (sinks, commands, metrics, panels, smoke checks) ta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 

@@ -9,8 +9,9 @@ import secrets
 import string
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from wandbkit import lifecycle
 from wandbkit.console import warn, warn_once

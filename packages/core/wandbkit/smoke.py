@@ -6,8 +6,9 @@ core only defines what a check and its verdict are, so any plugin can add checks
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 Status = Literal["pass", "warn", "fail", "skip"]
 

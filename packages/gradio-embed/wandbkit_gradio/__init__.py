@@ -1,1 +1,3 @@
-"""wandbkit-gradio (planned): a Gradio dashboard (wandbkit dashboard) whose tabs come from the UI hook, embedding W&B."""
+"""wandbkit-gradio (planned): a Gradio dashboard (wandbkit dashboard) whose tabs come from the UI
+hook, embedding W&B.
+"""

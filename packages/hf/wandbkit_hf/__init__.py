@@ -1,1 +1,3 @@
-"""wandbkit-hf (planned): HuggingFace Trainer integration (a TrainerCallback that logs through wandbkit, one W&B run, checkpoints through wandbkit-artifacts)."""
+"""wandbkit-hf (planned): HuggingFace Trainer integration (a TrainerCallback that logs through
+wandbkit, one W&B run, checkpoints through wandbkit-artifacts).
+"""

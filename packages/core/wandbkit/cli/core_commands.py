@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -36,9 +35,9 @@ def plugins_command(as_json: bool = JsonOption) -> None:
         print_plugins(infos)
 
 
-def runs_command(project: Optional[str] = typer.Option(None, "--project", "-p"),
+def runs_command(project: str | None = typer.Option(None, "--project", "-p"),
                  limit: int = typer.Option(50, "--limit", "-n", min=1),
-                 as_json: bool = JsonOption, dir: Optional[Path] = DirOption) -> None:
+                 as_json: bool = JsonOption, dir: Path | None = DirOption) -> None:
     """List runs in the local store, newest first."""
     from wandbkit.cli.output import print_runs, to_json
     from wandbkit.store import Store
@@ -51,7 +50,7 @@ def runs_command(project: Optional[str] = typer.Option(None, "--project", "-p"),
 
 
 def show_command(run: str = typer.Argument(..., help="Run id, id prefix or name."),
-                 as_json: bool = JsonOption, dir: Optional[Path] = DirOption) -> None:
+                 as_json: bool = JsonOption, dir: Path | None = DirOption) -> None:
     """Show a run: config, summary, last values, a sparkline of its loss."""
     from wandbkit.cli.output import print_run, run_details, to_json
     from wandbkit.store import Store
@@ -65,9 +64,9 @@ def show_command(run: str = typer.Argument(..., help="Run id, id prefix or name.
 
 def export_command(run: str = typer.Argument(..., help="Run id, id prefix or name."),
                    format: str = typer.Option("csv", "--format", "-f", help="Only csv for now."),
-                   output: Optional[Path] = typer.Option(None, "--output", "-o",
+                   output: Path | None = typer.Option(None, "--output", "-o",
                                                          help="File to write (default stdout)."),
-                   dir: Optional[Path] = DirOption) -> None:
+                   dir: Path | None = DirOption) -> None:
     """Export a run's metric history (one row per step, one column per key)."""
     from wandbkit.cli.export import export_csv
     from wandbkit.errors import UserError
@@ -79,9 +78,9 @@ def export_command(run: str = typer.Argument(..., help="Run id, id prefix or nam
     export_csv(store, store.get_run(run).id, output)
 
 
-def sync_command(runs: Optional[list[str]] = typer.Argument(None, help="Runs to upload "
+def sync_command(runs: list[str] | None = typer.Argument(None, help="Runs to upload "
                                                             "(default: every offline run)."),
-                 dir: Optional[Path] = DirOption) -> None:
+                 dir: Path | None = DirOption) -> None:
     """Upload offline runs to W&B (needs a W&B login)."""
     from wandbkit.cli.sync import sync_runs
     from wandbkit.store import Store
@@ -93,7 +92,7 @@ def demo_command(steps: int = typer.Option(300, "--steps", min=10, help="Trainin
                  mode: str = typer.Option("offline", "--mode",
                                           help="auto, online, offline or disabled."),
                  project: str = typer.Option("wandbkit-demo", "--project"),
-                 dir: Optional[Path] = DirOption) -> None:
+                 dir: Path | None = DirOption) -> None:
     """Train a small numpy MLP on two spirals, tracked with wandbkit, and show the result."""
     from wandbkit.cli.demo import run_demo
 

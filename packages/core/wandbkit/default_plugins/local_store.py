@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from wandbkit.hookspecs import hookimpl
 from wandbkit.sinks.store_sink import LocalStoreSink
