@@ -32,6 +32,7 @@ demo: install
 	$(BIN)/wandbkit runs
 
 test: install
+	$(BIN)/ruff check packages tests benchmarks examples
 	WANDB_MODE=offline HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 clean:
