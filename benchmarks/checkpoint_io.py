@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from wandbkit_artifacts import CheckpointManager, load
 
 

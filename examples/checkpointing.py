@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 import torch
+
 import wandbkit
 from wandbkit_artifacts import CheckpointManager, list_versions, resume
 

@@ -24,8 +24,9 @@ from contextlib import nullcontext
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import wandbkit
 from torch.nn.parallel import DistributedDataParallel as DDP
+
+import wandbkit
 from wandbkit.plugins import get_plugin_manager
 from wandbkit_torch import RedFlagPolicy, Tracker, init_run
 

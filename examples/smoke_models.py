@@ -265,6 +265,7 @@ def not_a_model() -> list[int]:
 if __name__ == "__main__":
     # The Python call behind `wandbkit smoke`, on the healthy model and on one planted bug.
     from rich.console import Console
+
     from wandbkit_torch.smoke import run_smoke
 
     # All nine checks on the healthy model, then only the check that catches the planted bug.

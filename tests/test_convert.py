@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from wandbkit.convert import Converter, DeviceValue, prepare
 from wandbkit.media import Histogram
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 import wandbkit
 from wandbkit.cli import main
 from wandbkit.store import CORE_MIGRATIONS, Store

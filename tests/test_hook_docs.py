@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from wandbkit import hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent

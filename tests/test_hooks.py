@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import wandbkit
 from wandb_records import history_items
+
+import wandbkit
 from wandbkit import hookimpl
 from wandbkit.checkpointing import load_checkpoint, save_checkpoint
 from wandbkit.cli import main as cli_main

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 import wandbkit
 from wandbkit import hookimpl, hookspecs
 from wandbkit.cli import main as cli_main

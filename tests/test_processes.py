@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from wandb_records import history_items
+
 from wandbkit.store import Store
 
 

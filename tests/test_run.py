@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import wandbkit
 from wandb_records import history_items, wandb_records
+
+import wandbkit
 from wandbkit.errors import UserError
 from wandbkit.store import Store
 

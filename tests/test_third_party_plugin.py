@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 import wandbkit
 from wandbkit.plugins import plugin_infos, reset_plugins
 from wandbkit.store import Store

@@ -13,6 +13,7 @@ from wandbkit import hookimpl
 
 if TYPE_CHECKING:
     import typer
+
     from wandbkit.run import Run
     from wandbkit.sinks.base import Sink
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+
 from wandbkit.errors import UserError
 from wandbkit.store import Store
-
 from wandbkit_jsonl.records import jsonl_path
 
 

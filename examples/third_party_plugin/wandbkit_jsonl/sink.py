@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from wandbkit.sinks.base import AlertRecord, Sink
-
 from wandbkit_jsonl.records import jsonable, jsonl_path
 
 if TYPE_CHECKING:

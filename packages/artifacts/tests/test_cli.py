@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from typer.testing import CliRunner
+
 from wandbkit.cli import build_app
 from wandbkit_artifacts import CheckpointManager
 

@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from wandbkit_artifacts import gc, list_versions, load, verify
-
 from conftest import SCRIPTS, run_script
+from wandbkit_artifacts import gc, list_versions, load, verify
 
 
 def test_resume_in_fresh_process_gives_bit_identical_losses():

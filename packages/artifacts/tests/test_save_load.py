@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from wandbkit_artifacts import CheckpointError, CheckpointManager, list_versions, load
-from wandbkit_artifacts.errors import VerificationError
 
 from conftest import Tiny, train_step
+from wandbkit_artifacts import CheckpointError, CheckpointManager, list_versions, load
+from wandbkit_artifacts.errors import VerificationError
 
 
 def test_version_format_is_safetensors_weights_only_and_manifest(tiny):

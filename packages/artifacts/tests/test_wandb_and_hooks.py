@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 import torch
+
 import wandbkit
+from conftest import Tiny
 from wandbkit.checkpointing import load_checkpoint, save_checkpoint
 from wandbkit_artifacts import CheckpointManager, apply_pending_deletions, gc, list_versions
 from wandbkit_artifacts.errors import UnknownReference
 from wandbkit_artifacts.index import Index
 from wandbkit_artifacts.loader import load
-
-from conftest import Tiny
 
 WANDB_BIN = Path(sys.executable).with_name("wandb")
 

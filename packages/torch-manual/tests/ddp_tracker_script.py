@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+
 from wandbkit_torch.distributed import init_run
 from wandbkit_torch.red_flags import RedFlagPolicy
 from wandbkit_torch.tracker import Tracker

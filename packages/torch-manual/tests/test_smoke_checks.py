@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 from torch import nn
+
 from wandbkit_torch.smoke import SmokeSettings, prepare_context, run_checks
 from wandbkit_torch.smoke.checks import BUILTIN_CHECKS, QUICK_TRAIN_CHECK
 

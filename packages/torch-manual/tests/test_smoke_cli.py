@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from wandbkit.cli import main
 
 REPO = Path(__file__).resolve().parents[3]

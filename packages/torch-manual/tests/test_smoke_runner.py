@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 import wandbkit
 from wandbkit.errors import UserError
 from wandbkit.plugins import get_plugin_manager

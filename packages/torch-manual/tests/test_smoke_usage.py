@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from wandbkit.cli import main
 from wandbkit_torch.smoke import prepare_context, quick_train, run_smoke
 

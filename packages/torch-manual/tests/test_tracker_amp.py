@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 from torch_tracker_helpers import batch, new_run, store_history, tiny_mlp
+
 from wandbkit_torch.tracker import Tracker
 
 INF_STEPS = {2, 5}

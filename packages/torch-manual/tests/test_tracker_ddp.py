@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from torch_tracker_helpers import wandb_history
+
 from wandbkit.store import Store
 
 SCRIPT = Path(__file__).with_name("ddp_tracker_script.py")

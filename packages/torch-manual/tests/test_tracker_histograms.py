@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from wandbkit_torch.histograms import HistogramSampler, HostCopy, coprime_stride, dkw_epsilon
 
 

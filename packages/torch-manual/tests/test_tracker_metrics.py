@@ -17,6 +17,7 @@ from torch_tracker_helpers import (
     wandb_histogram,
     wandb_history,
 )
+
 from wandbkit.errors import UserError
 from wandbkit_torch.histograms import DEFAULT_SAMPLE_SIZE
 from wandbkit_torch.tracker import Tracker

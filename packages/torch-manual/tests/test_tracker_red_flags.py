@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 from torch_tracker_helpers import batch, new_run, train
+
 from wandbkit.errors import UserError
 from wandbkit.store import Store
 from wandbkit_torch.red_flags import RedFlagError, RedFlagPolicy

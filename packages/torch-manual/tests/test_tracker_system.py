@@ -7,6 +7,7 @@ import time
 import pytest
 import torch
 from torch_tracker_helpers import new_run, store_history, tiny_mlp
+
 from wandbkit.errors import UserError
 from wandbkit_torch.system_metrics import SystemMonitor, sample_once
 from wandbkit_torch.tracker import Tracker

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import wandbkit
 from torch import nn
+
+import wandbkit
 from wandbkit.store import Store
 
 

@@ -12,6 +12,7 @@ from wandbkit import hookimpl
 
 if TYPE_CHECKING:
     import typer
+
     from wandbkit.smoke import SmokeCheck
 
 

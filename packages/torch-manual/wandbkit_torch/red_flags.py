@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
+
 from wandbkit.errors import UserError
 
 Action = Literal["warn", "stop", "raise"]

@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
 from wandbkit import hookimpl
 from wandbkit.errors import UserError
 from wandbkit.media import Histogram
-
 from wandbkit_torch import distributed as dist_utils
 from wandbkit_torch.distributed import CrossRankMean, PackedRows, PendingRow
 from wandbkit_torch.histograms import DEFAULT_BINS, DEFAULT_SAMPLE_SIZE, HistogramSampler, HostCopy

@@ -4,6 +4,7 @@ import json
 
 import torch
 import torch.distributed as dist
+
 from wandbkit_artifacts import CheckpointManager
 
 

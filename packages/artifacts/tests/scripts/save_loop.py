@@ -6,6 +6,7 @@
 import sys
 
 import torch
+
 from wandbkit_artifacts import CheckpointManager
 
 

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import torch
+
 from wandbkit_artifacts import CheckpointManager, resume
 
 

@@ -45,8 +45,8 @@ def smoke_command(
 ) -> None:
     """Run the smoke checks and exit 0 (pass/warn), 1 (a check failed) or 2 (usage error)."""
     from rich.console import Console
-    from wandbkit.errors import UserError
 
+    from wandbkit.errors import UserError
     from wandbkit_torch.smoke.checks import QUICK_TRAIN_CHECK
     from wandbkit_torch.smoke.context import SmokeSettings, default_out_dir
     from wandbkit_torch.smoke.runner import (

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from wandbkit.errors import UserError
 
+from wandbkit.errors import UserError
 from wandbkit_torch.smoke.data import SmokeData
 
 TASKS = ("classification", "lm", "regression")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
 from wandbkit.errors import UserError
 
 _KEY_PAIRS = (("x", "y"), ("inputs", "targets"), ("input", "target"), ("input_ids", "labels"))

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 from torch import nn
+
 from wandbkit.errors import UserError
 from wandbkit.smoke import SmokeCheck, Verdict
-
 from wandbkit_torch.smoke.checks import BUILTIN_CHECKS, QUICK_TRAIN_CHECK
 from wandbkit_torch.smoke.context import (
     TASKS,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from wandbkit.smoke import SmokeCheck
-
 from wandbkit_torch.smoke.checks import (
     backward,
     determinism,

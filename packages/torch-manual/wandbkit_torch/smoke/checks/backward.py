@@ -8,8 +8,8 @@ multiplication by zero, a non-differentiable op such as ``sign``/``round``).
 from __future__ import annotations
 
 import torch
-from wandbkit.smoke import Verdict
 
+from wandbkit.smoke import Verdict
 from wandbkit_torch.smoke.context import SmokeContext
 
 NAME = "backward"

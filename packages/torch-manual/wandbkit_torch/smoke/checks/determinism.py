@@ -11,7 +11,6 @@ time-based seeds).
 from __future__ import annotations
 
 from wandbkit.smoke import Verdict
-
 from wandbkit_torch.smoke.checks._curves import finite, rounded
 from wandbkit_torch.smoke.context import SmokeContext
 

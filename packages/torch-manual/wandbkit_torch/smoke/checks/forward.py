@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from wandbkit.smoke import Verdict
 
+from wandbkit.smoke import Verdict
 from wandbkit_torch.smoke.context import SmokeContext
 
 NAME = "forward"

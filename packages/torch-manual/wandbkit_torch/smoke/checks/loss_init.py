@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 import torch
-from wandbkit.smoke import Verdict
 
+from wandbkit.smoke import Verdict
 from wandbkit_torch.smoke.context import SmokeContext
 
 NAME = "loss_at_init"

@@ -14,7 +14,6 @@ import math
 from pathlib import Path
 
 from wandbkit.smoke import Verdict
-
 from wandbkit_torch.smoke.checks._curves import rounded
 from wandbkit_torch.smoke.context import SmokeContext
 

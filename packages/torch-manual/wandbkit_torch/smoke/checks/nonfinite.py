@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from wandbkit.smoke import Verdict
 
+from wandbkit.smoke import Verdict
 from wandbkit_torch.smoke.context import SmokeContext
 
 NAME = "nonfinite"

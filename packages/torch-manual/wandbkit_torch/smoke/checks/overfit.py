@@ -8,7 +8,6 @@ far down within ``overfit_steps`` Adam steps. Pass: the final loss is below
 from __future__ import annotations
 
 from wandbkit.smoke import Verdict
-
 from wandbkit_torch.smoke.checks._curves import finite, rounded
 from wandbkit_torch.smoke.context import SmokeContext
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 import torch
-from wandbkit.smoke import Verdict
 
+from wandbkit.smoke import Verdict
 from wandbkit_torch.smoke.checks._curves import rounded
 from wandbkit_torch.smoke.context import SmokeContext
 

@@ -10,8 +10,8 @@ bug, inputs overwritten, the wrong tensor fed. Both runs start from the same see
 from __future__ import annotations
 
 import torch
-from wandbkit.smoke import Verdict
 
+from wandbkit.smoke import Verdict
 from wandbkit_torch.smoke.checks._curves import finite, rounded
 from wandbkit_torch.smoke.context import SmokeContext
 
