@@ -17,7 +17,6 @@ Target: tracked / untracked <= 1.01 with step times >= 10 ms. Prints the ratios.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bench_env import offline_wandb_dirs  # benchmarks/ is on sys.path: scripts run by path
 from torch import nn
 from torch.nn import functional as F
 
@@ -104,12 +104,7 @@ def main() -> int:
     vocab = 8192 if cuda else 128
 
     tmp = Path(tempfile.mkdtemp(prefix="gpu-tracking-"))
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
-        (tmp / var.lower()).mkdir()
-        os.environ.setdefault(var, str(tmp / var.lower()))
-    os.environ.setdefault("WANDB_MODE", "offline")
-    os.environ.setdefault("WANDB_SILENT", "true")
-    os.environ.setdefault("WANDBKIT_QUIET", "1")
+    offline_wandb_dirs(tmp)
     import wandbkit
     from wandbkit_torch.tracker import Tracker
 

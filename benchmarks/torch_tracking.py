@@ -26,7 +26,6 @@ the cores and the GIL.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_env import offline_wandb_dirs  # benchmarks/ is on sys.path: scripts run by path
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -238,12 +238,7 @@ def main() -> int:
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
-            (tmp / var.lower()).mkdir()
-            os.environ.setdefault(var, str(tmp / var.lower()))
-        os.environ.setdefault("WANDB_MODE", "offline")
-        os.environ.setdefault("WANDB_SILENT", "true")
-        os.environ.setdefault("WANDBKIT_QUIET", "1")
+        offline_wandb_dirs(tmp)
         batches = data(args.steps)
         tracked = setup_tracker(tmp)
         setups = [setup_none(), setup_watch(tmp), tracked, setup_log_only(tracked)]
