@@ -21,13 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "smoke_models.py"
 CHECKS = {c.name: c for c in [*BUILTIN_CHECKS, QUICK_TRAIN_CHECK]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than fighting over two cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def verdict(check: str, model: str, data: str = "blobs", tmp: Path | None = None, **kw):

@@ -22,13 +22,7 @@ REPO = Path(__file__).resolve().parents[3]
 M = "examples/smoke_models.py"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread than fighting over two busy cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def wandbkit_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

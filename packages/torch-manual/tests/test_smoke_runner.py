@@ -30,12 +30,7 @@ M = f"{EXAMPLES}:healthy_mlp"
 D = f"{EXAMPLES}:blobs"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- bad input: one clear UserError naming the option and the problem ----------------------
