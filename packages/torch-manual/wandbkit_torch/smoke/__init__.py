@@ -11,8 +11,7 @@ Names are imported on first use, so ``wandbkit --help`` does not pay for importi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wandbkit_torch._lazy import lazy_exports
 
 _EXPORTS = {
     "BUILTIN_CHECKS": "wandbkit_torch.smoke.checks",
@@ -31,11 +30,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, lambda: list(globals()))
