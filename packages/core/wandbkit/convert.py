@@ -80,7 +80,7 @@ class Converter:
     def convert(self, raw: list[tuple[int, float, dict[str, Any]]]) -> list[Row]:
         """Rows with every value a Python scalar, a string or a media object."""
         rows = [Row(step, t, values) for step, t, values in raw]
-        pending: list[tuple[dict[str, Any], str, DeviceValue]] = []
+        pending: list[tuple[dict[str, Any], str, DeviceValue, int]] = []
         for row in rows:
             for key, value in list(row.values.items()):
                 cls = value.__class__
@@ -90,7 +90,7 @@ class Converter:
                 elif cls in PLAIN or isinstance(value, MEDIA):
                     continue
                 elif cls is DeviceValue:
-                    pending.append((row.values, key, value))
+                    pending.append((row.values, key, value, row.step))
                 else:
                     converted = _convert_other(key, value)
                     if converted is None:
@@ -100,7 +100,7 @@ class Converter:
                         if isinstance(converted, float) and not math.isfinite(converted):
                             self._nonfinite(key, converted, row.step)
         if pending:
-            self._read_device_values(pending, rows)
+            self._read_device_values(pending)
         return rows
 
     def _nonfinite(self, key: str, value: float, step: int) -> None:
@@ -108,18 +108,18 @@ class Converter:
         warn_once(f"nonfinite:{key}", f"{key} is {value} at step {step} (kept and counted; "
                                       "reported once per key)")
 
-    def _read_device_values(self, pending: list[tuple[dict[str, Any], str, DeviceValue]],
-                            rows: list[Row]) -> None:
+    def _read_device_values(self, pending: list[tuple[dict[str, Any], str, DeviceValue, int]]
+                            ) -> None:
         import torch
 
-        by_device: dict[Any, list[tuple[dict[str, Any], str, DeviceValue]]] = {}
+        by_device: dict[Any, list[tuple[dict[str, Any], str, DeviceValue, int]]] = {}
         for item in pending:
             by_device.setdefault(item[2].tensor.device, []).append(item)
         for device, items in by_device.items():
-            flat = torch.cat([dv.tensor.reshape(-1).to(torch.float64) for _, _, dv in items])
+            flat = torch.cat([dv.tensor.reshape(-1).to(torch.float64) for _, _, dv, _ in items])
             host = _copy_to_host(flat, device)
             offset = 0
-            for values, key, dv in items:
+            for values, key, dv, step in items:
                 n = dv.tensor.numel()
                 if dv.tensor._version != dv.version:
                     warn_once(f"inplace:{key}", f"{key}: the tensor was modified in place after "
@@ -136,7 +136,6 @@ class Converter:
                     else:
                         values[key] = value
                         if not math.isfinite(value):
-                            step = next((r.step for r in rows if r.values is values), -1)
                             self._nonfinite(key, value, step)
                 else:
                     values[key] = Histogram(chunk.numpy())

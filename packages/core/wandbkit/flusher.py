@@ -18,7 +18,7 @@ from wandbkit.convert import Converter
 from wandbkit.lifecycle import block_signals_in_this_thread
 from wandbkit.plugins import call_each, get_plugin_manager, report_failure
 from wandbkit.report import SinkReport
-from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
+from wandbkit.sinks.base import AlertRecord, Sink
 
 if TYPE_CHECKING:
     from wandbkit.run import Run
@@ -196,5 +196,4 @@ def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRe
     return AlertRecord(title=title, text=text, level=level, step=step, time=time.time())
 
 
-__all__ = ["ALERT", "ARTIFACT", "CONFIG", "ROW", "SUMMARY", "ArtifactRecord", "Flusher",
-           "alert_record"]
+__all__ = ["ALERT", "ARTIFACT", "CONFIG", "ROW", "SUMMARY", "Flusher", "alert_record"]

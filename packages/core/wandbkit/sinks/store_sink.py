@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.media import Histogram, Image, Table
-from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
+from wandbkit.sinks.base import AlertRecord, Sink
 from wandbkit.store import Store, dumps, now
 
 if TYPE_CHECKING:
@@ -118,9 +118,6 @@ class LocalStoreSink(Sink):
         self.conn.execute("INSERT INTO alerts VALUES (?,?,?,?,?,?)",
                           (self.run_id, alert.step, alert.level, alert.title, alert.text,
                            alert.time or now()))
-
-    def log_artifact(self, artifact: ArtifactRecord) -> None:
-        """Artifacts are indexed by the plugin that made them; the store keeps files in place."""
 
     def on_link(self, source: str, info: dict[str, Any]) -> None:
         """Record where W&B keeps this run, once the W&B sink knows."""
