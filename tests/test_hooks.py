@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wandb_records import history_items
+from wandb_records import history_items, wandb_records
 
 import wandbkit
 from wandbkit import hookimpl
@@ -67,11 +67,8 @@ def register_plugin() -> Iterator[Register]:
 
 def wandb_history_steps(run_dir: str) -> list[int]:
     """Steps of the ``history`` records W&B wrote for an offline run, read back with W&B's CLI."""
-    out = subprocess.run([str(WANDB), "leet", "inspect", "--json", run_dir],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    return [r["history"]["step"]["num"] for r in records if r.get("type") == "history"]
+    return [r["history"]["step"]["num"] for r in wandb_records(run_dir)
+            if r.get("type") == "history"]
 
 
 class CollectingSink(Sink):
