@@ -40,8 +40,6 @@ from wandbkit.sinks.base import Sink
 from wandbkit.smoke import SmokeCheck, Verdict, collect_smoke_checks
 from wandbkit.store import Store
 
-WANDB = Path(sys.executable).with_name("wandb")
-
 Register = Callable[[object, str], object]
 
 
