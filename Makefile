@@ -4,8 +4,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Packages that ship code today; the other plugin folders join as their issues land.
-PACKAGES := packages/core packages/torch-manual packages/artifacts
+# Every package of the monorepo, installed editable.
+PACKAGES := packages/core packages/torch-manual packages/artifacts packages/hf packages/vlm-metrics \
+            packages/sweeps packages/gradio-embed
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test install clean
