@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import typer
 
     from wandbkit.checkpointing import CheckpointRequest, LoadRequest
+    from wandbkit.demo import DemoStage
     from wandbkit.metrics import Metric
     from wandbkit.panels import Panel
     from wandbkit.report import RunReport
@@ -171,4 +172,19 @@ def wandbkit_register_smoke_checks(register: Callable[[SmokeCheck], None]) -> No
     :param register: call ``register(SmokeCheck(name=..., fn=..., description=...))``.
         ``fn(ctx)`` returns a :class:`wandbkit.smoke.Verdict` (pass / warn / fail with a
         one-line reason and the numbers behind it).
+    """
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@hookspec
+def wandbkit_register_demo_stages(register: Callable[[DemoStage], None]) -> None:
+    """Add a stage to ``wandbkit demo``, the tour of every installed package.
+
+    :param register: call ``register(DemoStage(name=..., title=..., order=..., run=...))``.
+        ``run(ctx)`` gets a :class:`wandbkit.demo.DemoContext` (store, project, ``quick`` for a
+        tiny version, ``shared`` objects earlier stages published, their ``results``) and returns
+        a dict of facts for the demo's summary. Stages run in ``order`` on the caller's thread;
+        one that raises stops the demo, which names the stage and exits non-zero.
     """

@@ -88,12 +88,19 @@ def sync_command(runs: list[str] | None = typer.Argument(None, help="Runs to upl
     raise typer.Exit(sync_runs(Store.open(dir, create=False), runs or []))
 
 
-def demo_command(steps: int = typer.Option(300, "--steps", min=10, help="Training steps."),
-                 mode: str = typer.Option("offline", "--mode",
+def demo_command(mode: str = typer.Option("offline", "--mode",
                                           help="auto, online, offline or disabled."),
                  project: str = typer.Option("wandbkit-demo", "--project"),
+                 quick: bool = typer.Option(False, "--quick", help="A tiny version of every stage."),
+                 steps: int = typer.Option(300, "--steps", min=10,
+                                           help="Training steps of core's own numpy run."),
                  dir: Path | None = DirOption) -> None:
-    """Train a small numpy MLP on two spirals, tracked with wandbkit, and show the result."""
-    from wandbkit.cli.demo import run_demo
+    """Tour every installed package offline: each plugin's stage, then a summary.
 
-    run_demo(steps=steps, mode=mode, project=project, store_dir=dir)
+    With no plugin installed, trains core's small numpy MLP on two spirals instead.
+    """
+    from wandbkit.cli.demo_tour import run_tour
+    from wandbkit.settings import check_mode
+
+    check_mode(mode)
+    run_tour(mode=mode, project=project, store_dir=dir, quick=quick, steps=steps)

@@ -1,0 +1,115 @@
+"""``wandbkit demo``: run every installed plugin's demo stage, then summarise what they made.
+
+With no plugin stages installed, the demo is core's own numpy run (:mod:`wandbkit.cli.demo`).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from wandbkit.cli.output import console
+from wandbkit.demo import (
+    DemoContext,
+    DemoStage,
+    StageOutcome,
+    collect_demo_stages,
+    missing_stages,
+    run_stages,
+)
+from wandbkit.store import Store, default_root
+
+
+def run_tour(mode: str = "offline", project: str = "wandbkit-demo", store_dir: Path | None = None,
+             quick: bool = False, steps: int = 300) -> list[StageOutcome]:
+    """Run the demo; returns each stage's outcome. Raises ``DemoStageFailed`` naming a stage."""
+    root = (store_dir or default_root()).expanduser().resolve()
+    stages = collect_demo_stages()
+    out = console()
+    started = time.time()
+    if not stages:
+        from wandbkit.cli.demo import run_demo
+
+        out.print("[bold]wandbkit demo[/]: core only (install plugins for the full tour)")
+        for line in missing_stages(stages):
+            out.print(f"  [dim]{line}[/]")
+        run_demo(steps=steps, mode=mode, project=project, store_dir=root)
+        return []
+    work_dir = root / "demo"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    out.print(f"[bold]wandbkit demo[/]: {len(stages)} stages, store {root}, W&B {mode}")
+    for line in missing_stages(stages):
+        out.print(f"  [dim]{line}[/]")
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=out, transient=False) as progress:
+        overall = progress.add_task("demo", total=len(stages))
+        ctx = DemoContext(store_dir=root, project=project, mode=mode, quick=quick,
+                          work_dir=work_dir, progress=progress)
+
+        def on_start(stage: DemoStage) -> None:
+            done = int(progress.tasks[overall].completed)
+            progress.update(overall, description=f"[{done + 1}/{len(stages)}] {stage.title}")
+
+        outcomes: list[StageOutcome] = []
+        for stage in stages:
+            outcomes += run_stages([stage], ctx, on_start=on_start)
+            progress.advance(overall)
+    print_summary(root, project, started, outcomes, ctx)
+    return outcomes
+
+
+def offline_runs_to_sync(store: Store, project: str, since: float) -> list[Any]:
+    """Runs of ``project`` started since ``since`` whose W&B copy is offline and not yet synced."""
+    return [r for r in store.runs(project=project)
+            if r.started_at >= since and r.wandb_mode == "offline" and store.synced_at(r.id) is None]
+
+
+def print_summary(root: Path, project: str, since: float, outcomes: list[StageOutcome],
+                  ctx: DemoContext) -> None:
+    """What the demo made: runs, best checkpoint, best sweep trial, runs to sync, next commands."""
+    out = console()
+    store = Store.open(root)
+    runs = [r for r in store.runs(project=project) if r.started_at >= since]
+    table = Table(title="wandbkit demo: what each stage did", show_lines=False)
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("result")
+    for o in outcomes:
+        headline = o.facts.get("headline") or ", ".join(
+            f"{k}={v}" for k, v in o.facts.items() if isinstance(v, (int, float, str)))[:100]
+        table.add_row(o.name, f"{o.seconds:.1f}", str(headline))
+    out.print(table)
+    out.print(f"runs made: {len(runs)} in project {project!r} "
+              f"({', '.join(r.id for r in runs[:12])}{' ...' if len(runs) > 12 else ''})")
+    for key, label in (("best_checkpoint", "best checkpoint"), ("best_trial", "best sweep trial")):
+        for o in outcomes:
+            if key in o.facts:
+                out.print(f"{label}: {o.facts[key]}")
+    pending = offline_runs_to_sync(store, project, since)
+    if pending:
+        out.print(f"W&B offline runs waiting for upload: {len(pending)} "
+                  f"(`wandbkit sync --dir {shlex.quote(str(root))}` once logged in)")
+    dir_arg = "" if os.environ.get("WANDBKIT_DIR") == str(root) else f" --dir {shlex.quote(str(root))}"
+    has_dashboard = any("dashboard" == getattr(c, "name", None) for c in _commands())
+    if has_dashboard:
+        out.print(f"open the dashboard: [bold]wandbkit dashboard{dir_arg}[/]")
+    else:
+        out.print("dashboard: pip install wandbkit-gradio, then `wandbkit dashboard`")
+    out.print(f"list the runs: wandbkit runs{dir_arg} --project {project}")
+
+
+def _commands() -> list[Any]:
+    import typer
+
+    from wandbkit.cli import build_app
+
+    app = build_app()
+    command = typer.main.get_command(app)
+    return list(getattr(command, "commands", {}).values())
