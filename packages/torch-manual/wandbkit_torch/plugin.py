@@ -6,7 +6,7 @@ Kept light: torch is imported only when a command runs or checks are collected.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wandbkit import hookimpl
 
@@ -31,3 +31,12 @@ def wandbkit_register_smoke_checks(register: Callable[[SmokeCheck], None]) -> No
 
     for check in BUILTIN_CHECKS:
         register(check)
+
+
+@hookimpl
+def wandbkit_register_demo_stages(register: Callable[[Any], None]) -> None:
+    """Smoke-test and train the demo model (published by another plugin) in ``wandbkit demo``."""
+    from wandbkit_torch.demo import stages
+
+    for stage in stages():
+        register(stage)
