@@ -1,24 +1,32 @@
 """What logging costs the training thread: plain dict vs raw ``wandb.log`` vs ``wandbkit``.
 
-Run it: ``python benchmarks/log_overhead.py`` (about 2-3 minutes on 2 cores), ``--quick`` for a
-smoke run with small counts, ``--json`` for the figures as one JSON object on stdout (the table
-then goes to stderr).
+Run it: ``python benchmarks/log_overhead.py`` (about 3-4 minutes on 2 cores), ``--quick`` for a
+smoke run with small counts, ``--json`` for the figures as one JSON object on stdout (the tables
+then go to stderr), ``--seed`` for the order of the loop blocks.
 
-In one process, with the same values, for 10 and for 100 scalars per call, it measures
+In one process, with the same values, for 10 and for 100 scalars per call, it measures every
+variant in ``VARIANTS`` — (a) a plain ``rows.append(dict(metrics))``, (b) raw ``wandb.log``
+offline, (c) ``run.log`` of ``wandbkit.init(mode="offline")`` with both sinks:
 
-* (a) a plain ``rows.append(dict(metrics))``, (b) raw ``wandb.log`` offline, (c) ``run.log``
-  of ``wandbkit.init(mode="offline")`` with both sinks (W&B worker process + SQLite store);
-* hot-path cost: the calling thread's wall time over N calls in a tight loop / N (a mean, so
-  time lost waiting on the flusher or the GIL counts), plus p50/p99 from a second pass that times
-  each call with ``perf_counter_ns``;
-* loop slowdown: per-step time added by one log call to a loop whose step is a ~1 ms numpy
-  matrix product (BLAS pinned to one thread; the product releases the GIL), against the same loop
-  without logging, in interleaved blocks whose order rotates every round;
-* delivery: rows/s from the first ``log`` to ``finish()`` returning, and the rows W&B recorded
-  (read back with ``wandb leet inspect --json``) and the store holds; also each sink alone;
+* hot path: the calling thread's wall time over N calls in a tight loop / N (a mean, so time
+  lost waiting on the flusher or the GIL counts), plus p50/p99 from a second pass that times each
+  call with ``perf_counter_ns``. Background work is not in this figure by definition;
+* loop slowdown, the target: per-step time added by one log call to a loop whose step is a
+  ~1 ms numpy matrix product, against the same loop without logging. Each block's timed window
+  runs from its first step until everything it logged has been delivered (``run.flush()`` and
+  every child process — the W&B worker, wandb-core — idle again), for every variant alike, so the
+  work a logger leaves for later counts against it. Blocks run in a random order every round;
+* CPU added per row: CPU time of this process (all threads) and of all its descendant processes
+  over the same window, minus the unlogged block's;
+* delivery: per sink set in ``DELIVERY``, rows/s from the first ``log`` to ``finish()``
+  returning, the CPU per row of every process over that span, and the rows W&B recorded (read back
+  with ``wandb leet inspect --json``) and the store holds;
 * ``wandbkit.init()`` wall time vs ``wandb.init()``: the first call in the process and a later one.
 
-Every figure is printed with the ratio (c)/(b) and the target beside it, PASS or MISS.
+Adding a variant (another sink, another logger): append a ``Variant`` to ``VARIANTS`` (its
+``open`` returns an object with ``log``, ``drain`` and ``close``; see ``WandbkitLogger``); adding a
+sink set to the delivery table: add an entry to ``DELIVERY``. Every table, the JSON and the CPU
+columns pick them up.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
+import random  # noqa: E402
+import resource  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -45,12 +55,9 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Protocol  # noqa: E402
 
 SIZES = (10, 100)
-LOGGERS = ("a", "b", "c")
-LABELS = {"a": "(a) plain dict append", "b": "(b) raw wandb.log offline",
-          "c": "(c) wandbkit run.log (both sinks)"}
 PROJECT = "log-overhead-bench"
 RATIO_TARGET = 0.1
 DELIVERY_TARGET = 5_000.0  # rows/s of 10 scalars, both sinks
@@ -61,18 +68,21 @@ INIT_TARGET_S = 0.020
 class Plan:
     """How many calls, steps and rounds to measure; ``QUICK`` only checks that it all runs."""
 
-    tight_b: dict[int, int]      # raw wandb.log calls in the tight loop (and in the p99 pass)
-    tight_ac: dict[int, int]     # plain / wandbkit calls (wandbkit: also its delivery run)
-    per_call: dict[int, int]     # calls timed one by one for p50/p99 (a and c)
+    tight: dict[int, int]        # calls in the tight loop, per size (``Variant.slow``: tight_slow)
+    tight_slow: dict[int, int]   # the same for variants whose cost per call does not depend on N
+    per_call: dict[int, int]     # calls timed one by one for p50/p99
+    delivery: dict[int, int]     # rows logged back to back in each delivery run
     rounds: int                  # loop-slowdown rounds; each has one block per variant
     block_steps: int             # steps per block
-    settle_s: float              # longest wait for our child processes to go idle
+    settle_s: float              # longest wait for the child processes to go idle
 
 
-FULL = Plan(tight_b={10: 2_000, 100: 1_000}, tight_ac={10: 10_000, 100: 2_000},
-            per_call={10: 2_000, 100: 1_000}, rounds=8, block_steps=300, settle_s=5.0)
-QUICK = Plan(tight_b={10: 150, 100: 80}, tight_ac={10: 600, 100: 300},
-             per_call={10: 150, 100: 80}, rounds=2, block_steps=40, settle_s=2.0)
+FULL = Plan(tight={10: 10_000, 100: 2_000}, tight_slow={10: 2_000, 100: 1_000},
+            per_call={10: 2_000, 100: 1_000}, delivery={10: 10_000, 100: 2_000},
+            rounds=8, block_steps=1_000, settle_s=10.0)
+QUICK = Plan(tight={10: 600, 100: 300}, tight_slow={10: 150, 100: 80},
+             per_call={10: 150, 100: 80}, delivery={10: 600, 100: 300},
+             rounds=2, block_steps=60, settle_s=3.0)
 
 
 # --- environment ---------------------------------------------------------------------------
@@ -102,27 +112,31 @@ def blas_pinning() -> str:
     return "threadpoolctl.threadpool_limits(1) + env vars set before numpy import"
 
 
-# --- waiting for quiet ---------------------------------------------------------------------
+# --- CPU of every process, and waiting for the children to go idle ------------------------
 
 
-class Quiet:
-    """Waits (uncounted) until this process's children — W&B worker, wandb-core — are idle.
+class CpuMeter:
+    """CPU seconds used by this process (all threads) and by all its descendant processes.
 
-    Otherwise work queued by one block (a W&B worker behind on its rows) would slow the next
-    block, e.g. the baseline, and hide the cost from the block that caused it.
+    Live descendants (the W&B worker, wandb-core) are read with psutil; descendants that have
+    exited and been waited for are in ``getrusage(RUSAGE_CHILDREN)``, so a worker that ends inside
+    a measured span (``finish()``) still counts.
     """
 
-    def __init__(self, max_s: float) -> None:
+    def __init__(self) -> None:
         import psutil
 
         self.psutil = psutil
         self.me = psutil.Process()
-        self.max_s = max_s
-        self.timeouts = 0
 
-    def children_cpu(self) -> float:
-        """CPU seconds used so far by this process's live descendants."""
-        total = 0.0
+    def own(self) -> float:
+        """This process, every thread (training, flusher, wandb's threads)."""
+        return time.process_time()
+
+    def children(self) -> float:
+        """Live descendants plus the ones already reaped."""
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total = reaped.ru_utime + reaped.ru_stime
         for child in self.me.children(recursive=True):
             try:
                 times = child.cpu_times()
@@ -131,20 +145,49 @@ class Quiet:
                 continue
         return total
 
+    def sample(self) -> tuple[float, float]:
+        """(own, children) CPU seconds so far."""
+        return self.own(), self.children()
+
+
+class Quiet:
+    """Waits until this process's children — W&B worker, wandb-core — are idle.
+
+    ``settle`` is part of every timed window (the background work a logger causes counts against
+    it; the baseline pays the same detection delay, which cancels in the paired difference).
+    ``wait`` is the same check, uncounted, before a block, so no block starts with another one's
+    leftovers.
+    """
+
+    WINDOW_S = 0.02     # one poll
+    IDLE_SHARE = 0.1    # idle: the children used < 10% of one core over the last poll
+
+    def __init__(self, meter: CpuMeter, max_s: float) -> None:
+        self.meter = meter
+        self.max_s = max_s
+        self.timeouts = 0
+
+    def settle(self) -> bool:
+        """Return once the children were idle over one poll (False after ``max_s``)."""
+        deadline = time.perf_counter() + self.max_s
+        last, last_t = self.meter.children(), time.perf_counter()
+        while True:
+            time.sleep(self.WINDOW_S)
+            now_cpu, now = self.meter.children(), time.perf_counter()
+            if now_cpu - last < self.IDLE_SHARE * (now - last_t):
+                return True
+            if now > deadline:
+                self.timeouts += 1
+                return False
+            last, last_t = now_cpu, now
+
     def wait(self) -> None:
-        """Return once the children use < 10% of a core over 0.1 s, or after ``max_s``."""
-        deadline = time.monotonic() + self.max_s
-        while time.monotonic() < deadline:
-            before = self.children_cpu()
-            time.sleep(0.1)
-            if self.children_cpu() - before < 0.01:
-                gc.collect()
-                return
-        self.timeouts += 1
+        """``settle`` and collect garbage, uncounted, before a timed block."""
+        self.settle()
         gc.collect()
 
 
-# --- what is logged ------------------------------------------------------------------------
+# --- the variants --------------------------------------------------------------------------
 
 
 def metrics_of(size: int) -> dict[str, float]:
@@ -152,15 +195,118 @@ def metrics_of(size: int) -> dict[str, float]:
     return {f"train/m{i:03d}": 0.5 + i * 1e-3 for i in range(size)}
 
 
-class PlainLog:
-    """Variant (a): what a hand-rolled logger does at minimum — keep a copy of the dict."""
+class Logger(Protocol):
+    """What a variant hands the benchmark."""
 
-    def __init__(self) -> None:
+    def log(self, metrics: dict[str, Any]) -> None:
+        """Log one row (the call being measured)."""
+
+    def drain(self) -> None:
+        """Hand everything logged so far to where it goes (inside the timed window)."""
+
+    def close(self) -> dict[str, Any]:
+        """Finish; facts about what was delivered."""
+
+
+@dataclass
+class Context:
+    """What a variant's ``open`` may use."""
+
+    wandb: Any
+    wandbkit: Any
+
+
+class PlainLogger:
+    """(a) what a hand-rolled logger does at minimum — keep a copy of the dict."""
+
+    def __init__(self, ctx: Context) -> None:
         self.rows: list[dict[str, Any]] = []
 
     def log(self, metrics: dict[str, Any]) -> None:
         """Append a copy (the caller may reuse its dict)."""
         self.rows.append(dict(metrics))
+
+    def drain(self) -> None:
+        """Nothing is pending; drop the rows so memory does not grow across blocks."""
+        self.rows.clear()
+
+    def close(self) -> dict[str, Any]:
+        """Nothing to finish."""
+        return {}
+
+
+class WandbLogger:
+    """(b) raw ``wandb.log`` on an offline ``wandb.init`` run in this process.
+
+    Its background work (wandb-core, a child process) is waited for by the settle that ends
+    every timed window.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.run = ctx.wandb.init(project=PROJECT, mode="offline")
+        self.log = self.run.log  # type: ignore[method-assign]
+
+    def log(self, metrics: dict[str, Any]) -> None:  # replaced by the run's own method
+        """``wandb.log``."""
+        self.run.log(metrics)
+
+    def drain(self) -> None:
+        """wandb has no public flush; the settle after it waits for wandb-core."""
+
+    def close(self) -> dict[str, Any]:
+        """``wandb.finish``."""
+        self.run.finish()
+        return {}
+
+
+class WandbkitLogger:
+    """(c) ``wandbkit.init(mode="offline", sinks=...)``; ``sinks=None`` means every sink."""
+
+    def __init__(self, ctx: Context, sinks: list[str] | None = None) -> None:
+        self.run = ctx.wandbkit.init(project=PROJECT, mode="offline", sinks=sinks)
+        if sinks is None or "wandb" in sinks:
+            wait_for_wandb(self.run)
+        self.log = self.run.log  # type: ignore[method-assign]
+
+    def log(self, metrics: dict[str, Any]) -> None:  # replaced by the run's own method
+        """``run.log``."""
+        self.run.log(metrics)
+
+    def drain(self) -> None:
+        """Hand every queued row to the sinks (the worker's share is settled after)."""
+        self.run.flush()
+
+    def close(self) -> dict[str, Any]:
+        """``run.finish()``: whether every sink got every row."""
+        report = self.run.finish()
+        return {"complete": report.complete,
+                "per_sink": {s.name: s.rows_delivered for s in report.sinks}}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of logging, measured in every table."""
+
+    key: str
+    label: str
+    open: Callable[[Context], Logger]
+    slow: bool = False   # cost per call independent of N: the tight loop uses ``tight_slow``
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("a", "(a) plain dict append", PlainLogger),
+    Variant("b", "(b) raw wandb.log offline", WandbLogger, slow=True),
+    Variant("c", "(c) wandbkit run.log (both sinks)", WandbkitLogger),
+)
+LOGGERS = tuple(v.key for v in VARIANTS)
+LABELS = {v.key: v.label for v in VARIANTS}
+# Sink sets for the delivery table: label -> ``sinks=`` of wandbkit.init (None: all sinks).
+# The first is the one the targets and the read-back counts use.
+DELIVERY: dict[str, list[str] | None] = {
+    "both (store + W&B worker)": None,
+    "store alone": ["store"],
+    "W&B worker alone": ["wandb"],
+}
 
 
 def wait_for_wandb(run: Any, timeout: float = 120.0) -> float:
@@ -233,65 +379,92 @@ def make_step(target_s: float = 0.001) -> tuple[Callable[[], None], int, float]:
     return step, n, best[0]
 
 
-def block(step: Callable[[], None], log: Callable[[dict[str, Any]], None] | None,
-          metrics: dict[str, Any], steps: int) -> float:
-    """Mean seconds per step over ``steps`` steps, logging once per step unless ``log`` is None."""
-    if log is None:
-        start = time.perf_counter()
+@dataclass
+class BlockResult:
+    """One timed block: seconds per step with and without the drain, CPU per step."""
+
+    steps_s: float      # first step to last step, per step
+    drained_s: float    # first step to everything delivered and the children idle, per step
+    own_cpu_s: float    # this process, per step, over the drained window
+    children_cpu_s: float
+    settled: bool
+
+
+def timed_block(step: Callable[[], None], logger: Logger | None, metrics: dict[str, Any],
+                steps: int, meter: CpuMeter, quiet: Quiet) -> BlockResult:
+    """Run ``steps`` steps (logging once per step unless ``logger`` is None), then drain.
+
+    The window closes when the logger has handed everything on and the child processes are
+    idle again — for the baseline too, so the delay of noticing idleness cancels out.
+    """
+    own0, children0 = meter.sample()
+    start = time.perf_counter()
+    if logger is None:
         for _ in range(steps):
             step()
-        return (time.perf_counter() - start) / steps
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-        log(metrics)
-    return (time.perf_counter() - start) / steps
+    else:
+        log = logger.log
+        for _ in range(steps):
+            step()
+            log(metrics)
+    steps_end = time.perf_counter()
+    if logger is not None:
+        logger.drain()
+    settled = quiet.settle()
+    end = time.perf_counter()
+    own1, children1 = meter.sample()
+    return BlockResult((steps_end - start) / steps, (end - start) / steps,
+                       (own1 - own0) / steps, (children1 - children0) / steps, settled)
 
 
-def loop_slowdown(step: Callable[[], None], loggers: dict[str, Any], metrics: dict[str, Any],
-                  plan: Plan, quiet: Quiet, after: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Per-step µs added by each logger vs. the unlogged baseline of the same round.
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)
+    return mean, math.sqrt(var / len(values))
 
-    Each round runs one block per variant (baseline, a, b, c) in an order rotated every round,
-    so slow drift of the shared machine hits every variant alike; the added time is the paired
-    difference with the round's baseline, averaged over rounds (mean ± standard error).
+
+def loop_slowdown(step: Callable[[], None], loggers: dict[str, Logger], metrics: dict[str, Any],
+                  plan: Plan, meter: CpuMeter, quiet: Quiet, rng: random.Random) -> dict[str, Any]:
+    """Per-step µs and CPU added by each logger vs. the unlogged baseline of the same round.
+
+    Each round runs one block per variant (baseline included) in a random order; the added time
+    is the paired difference with the round's baseline, averaged over rounds (mean ± standard
+    error).
     """
-    variants = ["base", *LOGGERS]
-    per_step: dict[str, list[float]] = {v: [] for v in variants}
-    cpu: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
-    for r in range(plan.rounds):
-        order = variants[r % len(variants):] + variants[:r % len(variants)]
-        for variant in order:
-            quiet.wait()
-            log = None if variant == "base" else loggers[variant]
-            own, children = time.process_time(), quiet.children_cpu()
-            per_step[variant].append(block(step, log, metrics, plan.block_steps))
-            if variant in after:
-                after[variant]()  # e.g. hand wandbkit's last rows to the sinks (uncounted)
-            quiet.wait()  # the children's CPU for this block's rows, counted below
-            cpu[variant].append(((time.process_time() - own) / plan.block_steps,
-                                 (quiet.children_cpu() - children) / plan.block_steps))
-    base = per_step["base"]
-    out: dict[str, Any] = {"base_step_ms": sum(base) / len(base) * 1e3,
-                           "rounds": plan.rounds, "steps_per_block": plan.block_steps}
-    for name in LOGGERS:
-        diffs = [(x - b) * 1e6 for x, b in zip(per_step[name], base, strict=True)]
-        mean = sum(diffs) / len(diffs)
-        var = sum((d - mean) ** 2 for d in diffs) / max(1, len(diffs) - 1)
-        out[name] = {"added_us": mean, "stderr_us": math.sqrt(var / len(diffs)),
-                     "step_ms": sum(per_step[name]) / len(per_step[name]) * 1e3}
-    for name in variants:
-        # CPU per step: this process (all threads: training, flusher, wandb's asyncio thread)
-        # and its child processes (wandbkit's W&B worker, wandb-core), including the work a
-        # block left behind. Shows where logging's work runs, not just how long the step took.
-        pairs = cpu[name]
-        out.setdefault(name, {}).update(
-            own_cpu_us=sum(p[0] for p in pairs) / len(pairs) * 1e6,
-            children_cpu_us=sum(p[1] for p in pairs) / len(pairs) * 1e6)
-    base_cpu = out["base"]["own_cpu_us"] + out["base"]["children_cpu_us"]
-    for name in LOGGERS:
-        used = out[name]["own_cpu_us"] + out[name]["children_cpu_us"]
-        out[name]["added_cpu_us"] = used - base_cpu
+    keys = ["base", *loggers]
+    blocks: dict[str, list[BlockResult]] = {k: [] for k in keys}
+    orders = []
+    for _ in range(plan.rounds):
+        order = rng.sample(keys, len(keys))
+        orders.append("".join(k[0] if k != "base" else "-" for k in order))
+        for key in order:
+            quiet.wait()  # uncounted: start from idle children, whatever ran before
+            logger = None if key == "base" else loggers[key]
+            blocks[key].append(timed_block(step, logger, metrics, plan.block_steps, meter, quiet))
+    base = blocks["base"]
+    out: dict[str, Any] = {"base_step_ms": sum(b.steps_s for b in base) / len(base) * 1e3,
+                           "rounds": plan.rounds, "steps_per_block": plan.block_steps,
+                           "orders": orders,
+                           "unsettled_blocks": sum(not b.settled for bs in blocks.values()
+                                                   for b in bs)}
+    for key in keys:
+        bs = blocks[key]
+        out[key] = {"own_cpu_us": sum(b.own_cpu_s for b in bs) / len(bs) * 1e6,
+                    "children_cpu_us": sum(b.children_cpu_s for b in bs) / len(bs) * 1e6,
+                    "drained_step_ms": sum(b.drained_s for b in bs) / len(bs) * 1e3}
+    for key in loggers:
+        bs = blocks[key]
+        added, se = _mean_se([(x.drained_s - b.drained_s) * 1e6 for x, b in zip(bs, base,
+                                                                                 strict=True)])
+        steps_added, steps_se = _mean_se([(x.steps_s - b.steps_s) * 1e6
+                                          for x, b in zip(bs, base, strict=True)])
+        cpu, cpu_se = _mean_se([((x.own_cpu_s + x.children_cpu_s)
+                                 - (b.own_cpu_s + b.children_cpu_s)) * 1e6
+                                for x, b in zip(bs, base, strict=True)])
+        out[key].update(added_us=added, stderr_us=se, steps_only_added_us=steps_added,
+                        steps_only_stderr_us=steps_se, added_cpu_us=cpu,
+                        added_cpu_per_row_us=cpu, added_cpu_stderr_us=cpu_se,
+                        step_ms=sum(b.steps_s for b in bs) / len(bs) * 1e3)
     return out
 
 
@@ -315,11 +488,13 @@ def wandb_history_records(run_dir: str) -> int:
 
 
 def delivery(wandbkit: Any, metrics: dict[str, Any], n: int, sinks: list[str] | None,
-             quiet: Quiet, count: bool) -> dict[str, Any]:
+             meter: CpuMeter, quiet: Quiet, count: bool) -> dict[str, Any]:
     """Log ``n`` rows back to back, then ``finish()``: rows/s from first log to finish returning.
 
     W&B's start-up (the worker's ``wandb.init``) is waited out before the first log, so this is
-    the sustained rate. The tight loop's mean is also the (c) hot-path figure.
+    the sustained rate. CPU per row: every process (this one, the W&B worker and wandb-core, which
+    exit inside the span and are then counted through ``RUSAGE_CHILDREN``) over the same span,
+    wandb's ``finish`` included.
     """
     from wandbkit.store import Store
 
@@ -327,14 +502,19 @@ def delivery(wandbkit: Any, metrics: dict[str, Any], n: int, sinks: list[str] | 
     if sinks is None or "wandb" in sinks:
         wait_for_wandb(run)
     quiet.wait()
+    own0, children0 = meter.sample()
     start = time.perf_counter()
     loop_us = tight_loop(run.log, metrics, n)
     finish_start = time.perf_counter()
     report = run.finish()
     end = time.perf_counter()
+    own1, children1 = meter.sample()
     out: dict[str, Any] = {
         "rows": n, "seconds": end - start, "rows_per_s": n / (end - start),
         "finish_s": end - finish_start, "tight_loop_us": loop_us,
+        "own_cpu_per_row_us": (own1 - own0) / n * 1e6,
+        "children_cpu_per_row_us": (children1 - children0) / n * 1e6,
+        "cpu_per_row_us": ((own1 - own0) + (children1 - children0)) / n * 1e6,
         "report_complete": report.complete,
         "per_sink": {s.name: s.rows_delivered for s in report.sinks}}
     if count:
@@ -367,54 +547,48 @@ def init_times(wandb: Any, wandbkit: Any, quiet: Quiet) -> dict[str, float]:
 # --- one size ------------------------------------------------------------------------------
 
 
-def bench_size(size: int, plan: Plan, wandb: Any, wandbkit: Any, step: Callable[[], None],
-               quiet: Quiet, progress: Callable[[str], None]) -> dict[str, Any]:
+def bench_size(size: int, plan: Plan, ctx: Context, step: Callable[[], None], meter: CpuMeter,
+               quiet: Quiet, rng: random.Random,
+               progress: Callable[[str], None]) -> dict[str, Any]:
     """Every figure for ``size`` scalars per call."""
     metrics = metrics_of(size)
-    out: dict[str, Any] = {"hot": {}}
+    out: dict[str, Any] = {"hot": {}, "delivery_sinks": {}}
 
-    progress(f"{size} scalars: delivery, both sinks (also the (c) tight loop)")
-    both = delivery(wandbkit, metrics, plan.tight_ac[size], None, quiet, count=True)
-    out["delivery"] = both
-    progress(f"{size} scalars: delivery, store sink alone")
-    store = delivery(wandbkit, metrics, plan.tight_ac[size], ["store"], quiet, count=False)
-    progress(f"{size} scalars: delivery, W&B sink alone")
-    wb = delivery(wandbkit, metrics, plan.tight_ac[size], ["wandb"], quiet, count=False)
-    out["diagnosis"] = {"store_only_rows_per_s": store["rows_per_s"],
-                        "wandb_only_rows_per_s": wb["rows_per_s"],
-                        "store_only_finish_s": store["finish_s"],
-                        "wandb_only_finish_s": wb["finish_s"]}
+    for label, sinks in DELIVERY.items():
+        progress(f"{size} scalars: delivery, {label}")
+        first = label == next(iter(DELIVERY))
+        d = delivery(ctx.wandbkit, metrics, plan.delivery[size], sinks, meter, quiet, count=first)
+        out["delivery_sinks"][label] = d
+        if first:
+            out["delivery"] = d
+    sink_rates = list(out["delivery_sinks"].values())
+    out["diagnosis"] = {"store_only_rows_per_s": sink_rates[1]["rows_per_s"],
+                        "wandb_only_rows_per_s": sink_rates[2]["rows_per_s"],
+                        "store_only_finish_s": sink_rates[1]["finish_s"],
+                        "wandb_only_finish_s": sink_rates[2]["finish_s"]}
 
-    progress(f"{size} scalars: hot path")
-    plain = PlainLog()
-    quiet.wait()
-    out["hot"]["a"] = {"mean_us": tight_loop(plain.log, metrics, plan.tight_ac[size]),
-                       "n": plan.tight_ac[size]}
-    plain.rows.clear()
-    out["hot"]["a"]["calls"] = per_call(plain.log, metrics, plan.per_call[size])
-    plain.rows.clear()
-
-    wrun = wandb.init(project=PROJECT, mode="offline")
-    quiet.wait()
-    out["hot"]["b"] = {"mean_us": tight_loop(wrun.log, metrics, plan.tight_b[size]),
-                       "n": plan.tight_b[size]}
-    quiet.wait()
-    out["hot"]["b"]["calls"] = per_call(wrun.log, metrics, plan.tight_b[size])
-
-    out["hot"]["c"] = {"mean_us": both["tight_loop_us"], "n": both["rows"]}
-    run = wandbkit.init(project=PROJECT, mode="offline")
-    wait_for_wandb(run)
-    quiet.wait()
-    out["hot"]["c"]["calls"] = per_call(run.log, metrics, plan.per_call[size])
-    run.flush()
+    loggers: dict[str, Logger] = {}
+    for variant in VARIANTS:
+        progress(f"{size} scalars: hot path, {variant.label}")
+        logger = variant.open(ctx)
+        loggers[variant.key] = logger
+        n = (plan.tight_slow if variant.slow else plan.tight)[size]
+        quiet.wait()
+        hot: dict[str, Any] = {"mean_us": tight_loop(logger.log, metrics, n), "n": n}
+        logger.drain()
+        quiet.wait()
+        hot["calls"] = per_call(logger.log, metrics,
+                                (plan.tight_slow if variant.slow else plan.per_call)[size])
+        logger.drain()
+        out["hot"][variant.key] = hot
 
     progress(f"{size} scalars: loop slowdown")
-    loggers = {"a": plain.log, "b": wrun.log, "c": run.log}
-    out["loop"] = loop_slowdown(step, loggers, metrics, plan, quiet,
-                                after={"a": plain.rows.clear, "c": run.flush})
-    wrun.finish()
-    loop_report = run.finish()
-    out["loop"]["c_rows_delivered_complete"] = loop_report.complete
+    out["loop"] = loop_slowdown(step, loggers, metrics, plan, meter, quiet, rng)
+    for key, logger in loggers.items():
+        facts = logger.close()
+        if "complete" in facts:
+            out["loop"][key]["rows_delivered_complete"] = facts["complete"]
+    out["loop"]["c_rows_delivered_complete"] = out["loop"]["c"]["rows_delivered_complete"]
     return out
 
 
@@ -487,39 +661,54 @@ def _init_table(init: dict[str, float]) -> Any:
     return t
 
 
-def _size_table(size: int, r: dict[str, Any]) -> Any:
-    loop, hot = r["loop"], r["hot"]
-    t = _table(f"{size} scalars per call  (loop step: {fmt(loop['base_step_ms'], 3)} ms of BLAS, "
-               f"{loop['rounds']} rounds x {loop['steps_per_block']} steps)",
-               ("variant", "hot mean µs", "N", "p50 µs", "p99 µs", "max µs",
-                "loop added µs/step", "± se", "CPU µs/step: own", "children", "CPU added"),
-               left=("variant",))
-    base = loop["base"]
-    t.add_row("no logging (loop baseline)", *[""] * 7, fmt(base["own_cpu_us"], 0),
-              fmt(base["children_cpu_us"], 0), "")
-    for name in LOGGERS:
-        h, calls, lp = hot[name], hot[name]["calls"], loop[name]
-        t.add_row(LABELS[name], fmt(h["mean_us"], 2), fmt(h["n"]), fmt(calls["p50_us"], 2),
-                  fmt(calls["p99_us"], 2), fmt(calls["max_us"], 0), fmt(lp["added_us"], 2),
-                  fmt(lp["stderr_us"], 2), fmt(lp["own_cpu_us"], 0),
-                  fmt(lp["children_cpu_us"], 0), fmt(lp["added_cpu_us"], 0))
+def _hot_table(size: int, r: dict[str, Any]) -> Any:
+    hot = r["hot"]
+    t = _table(f"{size} scalars per call: hot path (the caller's thread only)",
+               ("variant", "mean µs", "N", "p50 µs", "p99 µs", "max µs"), left=("variant",))
+    for v in VARIANTS:
+        h, calls = hot[v.key], hot[v.key]["calls"]
+        t.add_row(v.label, fmt(h["mean_us"], 2), fmt(h["n"]), fmt(calls["p50_us"], 2),
+                  fmt(calls["p99_us"], 2), fmt(calls["max_us"], 0))
     c, b = hot["c"]["calls"], hot["b"]["calls"]
     t.add_row("ratio (c)/(b)", fmt(ratio(hot["c"]["mean_us"], hot["b"]["mean_us"]), 4), "",
-              fmt(ratio(c["p50_us"], b["p50_us"]), 4), fmt(ratio(c["p99_us"], b["p99_us"]), 4),
-              "", fmt(ratio(loop["c"]["added_us"], loop["b"]["added_us"]), 4), "", "", "",
-              fmt(ratio(loop["c"]["added_cpu_us"], loop["b"]["added_cpu_us"]), 3))
+              fmt(ratio(c["p50_us"], b["p50_us"]), 4), fmt(ratio(c["p99_us"], b["p99_us"]), 4), "")
+    return t
+
+
+def _loop_table(size: int, r: dict[str, Any]) -> Any:
+    loop = r["loop"]
+    t = _table(f"{size} scalars per call: loop slowdown (step: {fmt(loop['base_step_ms'], 3)} ms "
+               f"of BLAS, {loop['rounds']} rounds x {loop['steps_per_block']} steps, random "
+               f"order; window = steps + drain until every child process is idle)",
+               ("variant", "added µs/step (drain incl.)", "± se", "steps only µs/step", "± se",
+                "CPU µs/step: own", "children", "CPU added µs/row", "± se"),
+               left=("variant",))
+    base = loop["base"]
+    t.add_row("no logging (loop baseline)", "", "", "", "", fmt(base["own_cpu_us"], 0),
+              fmt(base["children_cpu_us"], 0), "", "")
+    for v in VARIANTS:
+        lp = loop[v.key]
+        t.add_row(v.label, fmt(lp["added_us"], 2), fmt(lp["stderr_us"], 2),
+                  fmt(lp["steps_only_added_us"], 2), fmt(lp["steps_only_stderr_us"], 2),
+                  fmt(lp["own_cpu_us"], 0), fmt(lp["children_cpu_us"], 0),
+                  fmt(lp["added_cpu_per_row_us"], 0), fmt(lp["added_cpu_stderr_us"], 0))
+    t.add_row("ratio (c)/(b)", fmt(ratio(loop["c"]["added_us"], loop["b"]["added_us"]), 4), "",
+              fmt(ratio(loop["c"]["steps_only_added_us"], loop["b"]["steps_only_added_us"]), 4),
+              "", "", "", fmt(ratio(loop["c"]["added_cpu_per_row_us"],
+                                    loop["b"]["added_cpu_per_row_us"]), 3), "")
     return t
 
 
 def _delivery_table(size: int, r: dict[str, Any]) -> Any:
-    d, diag = r["delivery"], r["diagnosis"]
-    t = _table(f"delivery, {size} scalars ({fmt(d['rows'])} rows logged back to back)",
-               ("sinks", "rows/s (first log -> finish returned)", "finish() s"), left=("sinks",))
-    t.add_row("both (store + W&B worker)", fmt(d["rows_per_s"], 0), fmt(d["finish_s"], 2))
-    t.add_row("store alone", fmt(diag["store_only_rows_per_s"], 0),
-              fmt(diag["store_only_finish_s"], 2))
-    t.add_row("W&B worker alone", fmt(diag["wandb_only_rows_per_s"], 0),
-              fmt(diag["wandb_only_finish_s"], 2))
+    rows = r["delivery"]["rows"]
+    t = _table(f"delivery, {size} scalars ({fmt(rows)} rows logged back to back; CPU of every "
+               "process from the first log to finish() returning)",
+               ("sinks", "rows/s", "finish() s", "CPU µs/row: own", "children", "total"),
+               left=("sinks",))
+    for label, d in r["delivery_sinks"].items():
+        t.add_row(label, fmt(d["rows_per_s"], 0), fmt(d["finish_s"], 2),
+                  fmt(d["own_cpu_per_row_us"], 0), fmt(d["children_cpu_per_row_us"], 0),
+                  fmt(d["cpu_per_row_us"], 0))
     return t
 
 
@@ -537,17 +726,20 @@ def render(results: dict[str, Any], console: Any) -> None:
     console.print(_init_table(results["init"]))
     for size in SIZES:
         r = results["sizes"][str(size)]
-        console.print(_size_table(size, r))
+        console.print(_hot_table(size, r))
+        console.print(_loop_table(size, r))
         console.print(_delivery_table(size, r))
         d = r["delivery"]
         console.print(f"rows after finish(): W&B history records {fmt(d['wandb_history_records'])},"
                       f" store rows {fmt(d['store_rows'])}, logged {fmt(d['rows'])}; "
-                      f"run report complete: {d['report_complete']}")
+                      f"run report complete: {d['report_complete']}; loop block orders "
+                      f"(- = no logging): {' '.join(r['loop']['orders'])}")
     console.print(_checks_table(results["checks"]))
     m = results["machine"]
     console.print(f"machine: {m['cpus']} CPUs, load average {m['load_before']} -> "
-                  f"{m['load_after']}; BLAS: {m['blas']}; {results['seconds']:.0f} s total; "
-                  f"settle waits that timed out: {m['settle_timeouts']}")
+                  f"{m['load_after']}; BLAS: {m['blas']}; seed {results['seed']}; "
+                  f"{results['seconds']:.0f} s total; settle waits that timed out: "
+                  f"{m['settle_timeouts']}")
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -561,6 +753,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true",
                         help="print the figures as JSON on stdout (the tables go to stderr)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder with the runs")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the random block order (default: drawn, and printed)")
     return parser.parse_args(argv)
 
 
@@ -568,11 +762,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run every measurement and print the report."""
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
+    rng = random.Random(seed)
     root = isolate_environment()
     began = time.perf_counter()
     from rich.console import Console
 
-    console = Console(stderr=args.json, width=180)
+    console = Console(stderr=args.json, width=200)
     progress_console = Console(stderr=True)
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     try:
@@ -587,8 +783,10 @@ def main(argv: list[str] | None = None) -> int:
         import wandbkit
 
         import_wandbkit = time.perf_counter() - start
-        quiet = Quiet(plan.settle_s)
-        results: dict[str, Any] = {"quick": args.quick, "sizes": {}}
+        meter = CpuMeter()
+        quiet = Quiet(meter, plan.settle_s)
+        ctx = Context(wandb=wandb, wandbkit=wandbkit)
+        results: dict[str, Any] = {"quick": args.quick, "seed": seed, "sizes": {}}
         with progress_console.status("measuring") as status:
             def progress(text: str) -> None:
                 status.update(text)
@@ -599,7 +797,7 @@ def main(argv: list[str] | None = None) -> int:
             results["init"].update(import_wandb_s=import_wandb, import_wandbkit_s=import_wandbkit)
             step, matrix_n, step_s = make_step()
             for size in SIZES:
-                results["sizes"][str(size)] = bench_size(size, plan, wandb, wandbkit, step, quiet,
+                results["sizes"][str(size)] = bench_size(size, plan, ctx, step, meter, quiet, rng,
                                                          progress)
         results["machine"] = {
             "cpus": os.cpu_count(), "python": platform.python_version(),

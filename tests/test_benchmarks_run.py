@@ -42,7 +42,8 @@ def test_log_overhead_quick_reports_every_figure(tmp_path: Path) -> None:
             for key in ("p50_us", "p99_us", "max_us"):
                 _number(hot["calls"][key])
             assert hot["calls"]["p50_us"] <= hot["calls"]["p99_us"] <= hot["calls"]["max_us"]
-            for key in ("added_us", "stderr_us", "own_cpu_us", "children_cpu_us", "added_cpu_us"):
+            for key in ("added_us", "stderr_us", "own_cpu_us", "children_cpu_us", "added_cpu_us",
+                        "steps_only_added_us", "added_cpu_per_row_us"):
                 _number(r["loop"][variant][key])
         assert _number(r["loop"]["base_step_ms"]) > 0
         d = r["delivery"]
@@ -54,6 +55,10 @@ def test_log_overhead_quick_reports_every_figure(tmp_path: Path) -> None:
         assert r["loop"]["c_rows_delivered_complete"] is True
         for key in ("store_only_rows_per_s", "wandb_only_rows_per_s"):
             assert _number(r["diagnosis"][key]) > 0
+        for per_sink in r["delivery_sinks"].values():
+            assert _number(per_sink["cpu_per_row_us"]) > 0
+        # The block order is random per round and each round has every variant once.
+        assert all(sorted(order) == sorted("-abc") for order in r["loop"]["orders"])
 
     checks = {c["name"]: c for c in results["checks"]}
     for size in SIZES:
@@ -71,7 +76,7 @@ def test_log_overhead_quick_reports_every_figure(tmp_path: Path) -> None:
         # The human table shows the same check with its verdict on one line.
         line = next(ln for ln in table.splitlines() if check["name"] in ln)
         assert check["verdict"] in line
-    assert table.count("ratio (c)/(b)") == len(SIZES)
+    assert table.count("ratio (c)/(b)") == 2 * len(SIZES)  # hot path and loop tables
 
 
 def _passes(check: dict[str, object]) -> bool:
