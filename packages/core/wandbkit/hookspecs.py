@@ -120,8 +120,10 @@ def wandbkit_checkpoint_save(request: CheckpointRequest) -> Any:
     """Save a checkpoint; the first plugin that returns a non-None result handles it.
 
     :param request: what to save (step, model, optimizer, scheduler, scaler, extra, metrics,
-        name, run). Return a result object describing the saved (or policy-skipped) version,
-        or ``None`` to leave the request to another plugin.
+        name, aliases, run, force, keep_last), or, when ``request.files`` is set, existing
+        files to register as the version in place (hard links, never a second write; the
+        objects are then ignored). Return a result object describing the saved (or
+        policy-skipped) version, or ``None`` to leave the request to another plugin.
     """
 
 
@@ -130,8 +132,9 @@ def wandbkit_checkpoint_load(request: LoadRequest) -> Any:
     """Load a checkpoint by reference; the first plugin that returns a non-None result wins.
 
     :param request: the reference (``NAME:ALIAS``, ``NAME:vN`` or a path), the objects to
-        restore into (model, optimizer, ...), ``map_location`` and whether to fall back to an
-        older version that verifies. Return the loaded state, or ``None`` if the reference is
+        restore into (model, optimizer, ...), ``map_location``, whether to fall back to an
+        older version that verifies, and ``resolve_only`` (find and verify the local folder,
+        load nothing; the result has ``path``). Return the loaded state, or ``None`` if the reference is
         not yours. A plugin that owns the reference's form but cannot find it may raise
         :class:`wandbkit.errors.UserError` listing what exists.
     """
@@ -145,7 +148,14 @@ def wandbkit_dashboard_panels(register: Callable[[Panel], None]) -> None:
     """Add tabs to ``wandbkit dashboard``.
 
     :param register: call ``register(Panel(title=..., build=..., order=...))``. ``build(ctx)``
-        is called inside the dashboard's layout with a context that gives the store.
+        is called inside the dashboard's layout, within the tab's open ``gr.Tab``, with a
+        :class:`wandbkit.panels.DashboardContext`: ``ctx.store`` (the opened store, read only),
+        ``ctx.store_dir``, ``ctx.project`` (the ``--project`` filter), ``ctx.runs()``,
+        ``ctx.run_choices()``, ``ctx.series(run_id, keys)`` (downsampled numeric history),
+        ``ctx.media_path(path)`` (a file inside the store, or UserError), ``ctx.escape(text)``,
+        ``ctx.refresh_s`` (auto-refresh interval, 0 = off) and ``ctx.selection`` (a ``gr.State``
+        of the run ids selected in the Runs tab). A build that raises shows an error box in its
+        own tab; the rest of the app keeps working. Import gradio inside ``build``.
     """
 
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wandbkit.errors import UserError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from wandbkit.resume import ResumeInfo
 
 DB_NAME = "wandbkit.db"
 DEFAULT_DIRNAME = "wandbkit-runs"
@@ -85,6 +91,42 @@ CORE_MIGRATIONS: list[str] = [
     """,
     # v2: remember which offline runs were uploaded by `wandbkit sync`.
     "ALTER TABLE runs ADD COLUMN synced_at REAL",
+    # v3: numeric history per key as packed arrays, one row per key per written batch, beside
+    # the JSON rows (which stay the full record). Reading 1M steps x 3 keys out of the JSON rows
+    # took 2.7-4.7 s (json_extract / json.loads); from these chunks it takes well under 0.2 s.
+    # Rows with key '' carry only steps and times: their total counts the covered history rows.
+    """
+    CREATE TABLE history_columns (
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        steps BLOB NOT NULL,
+        times BLOB NOT NULL,
+        vals BLOB NOT NULL
+    );
+    CREATE INDEX history_columns_run_key ON history_columns(run_id, key)
+    """,
+    # v4: resumed runs. Each process that runs a run is one fragment (its own W&B offline
+    # folder, uploaded in order by `wandbkit sync`); heartbeat_at, refreshed by the writing
+    # process, tells a crashed run on another host from a live one.
+    """
+    ALTER TABLE runs ADD COLUMN heartbeat_at REAL;
+    ALTER TABLE runs ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE run_fragments (
+        run_id TEXT NOT NULL,
+        fragment INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        state TEXT NOT NULL,
+        exit_code INTEGER,
+        host TEXT,
+        pid INTEGER,
+        start_step INTEGER NOT NULL DEFAULT 0,
+        wandb_mode TEXT,
+        wandb_dir TEXT,
+        PRIMARY KEY (run_id, fragment)
+    )
+    """,
 ]
 
 
@@ -116,6 +158,8 @@ class RunRecord:
     wandb_path: str | None
     wandb_url: str | None
     wandb_dir: str | None
+    heartbeat_at: float | None = None
+    resumed: int = 0  # how many times the run was resumed (fragments - 1)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (the shape ``wandbkit runs --json`` prints)."""
@@ -123,20 +167,109 @@ class RunRecord:
 
 
 def _decode_run(row: sqlite3.Row) -> RunRecord:
+    heartbeat = row["heartbeat_at"] if "heartbeat_at" in row.keys() else None
+    state = row["state"]
+    if state == "running" and process_gone(row["host"], row["pid"], heartbeat):
+        state = "crashed"  # decided when read: the process ended without finishing the run
     return RunRecord(
         id=row["id"], project=row["project"], name=row["name"], group=row["group_name"],
-        tags=json.loads(row["tags"]), state=row["state"], started_at=row["started_at"],
+        tags=json.loads(row["tags"]), state=state, started_at=row["started_at"],
         finished_at=row["finished_at"], exit_code=row["exit_code"],
         config=json.loads(row["config"]), summary=json.loads(row["summary"]),
         host=row["host"], pid=row["pid"], wandb_mode=row["wandb_mode"],
         wandb_id=row["wandb_id"], wandb_path=row["wandb_path"], wandb_url=row["wandb_url"],
-        wandb_dir=row["wandb_dir"],
+        wandb_dir=row["wandb_dir"], heartbeat_at=heartbeat,
+        resumed=row["resumed"] if "resumed" in row.keys() else 0,
     )
+
+
+# A run's writer refreshes runs.heartbeat_at at least this often; a run on another host whose
+# heartbeat is older than HEARTBEAT_STALE_S is shown as crashed.
+HEARTBEAT_S = float(os.environ.get("WANDBKIT_HEARTBEAT_S", "30"))
+HEARTBEAT_STALE_S = float(os.environ.get("WANDBKIT_HEARTBEAT_STALE_S", str(10 * HEARTBEAT_S)))
+
+
+def process_gone(host: str | None, pid: int | None, heartbeat: float | None) -> bool:
+    """True when the process that was writing a run no longer exists.
+
+    On this host: the pid is gone (or is a zombie, or is a newer process that reused the pid:
+    it started after the run's last heartbeat). On another host: the heartbeat is stale.
+    Unknown (no pid, no heartbeat): False.
+    """
+    if host is None or pid is None:
+        return False
+    if host != socket.gethostname():
+        return heartbeat is not None and time.time() - heartbeat > HEARTBEAT_STALE_S
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, another user's
+    return _zombie_or_reused(pid, heartbeat)
+
+
+def _zombie_or_reused(pid: int, heartbeat: float | None) -> bool:
+    """Linux: ``/proc/PID/stat`` says zombie, or the process started after ``heartbeat``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[-1].split()
+    if fields and fields[0] == "Z":
+        return True
+    if heartbeat is None or len(fields) < 20:
+        return False
+    try:
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError):
+        return False
+    return started > heartbeat + 2.0  # btime has a one-second resolution
 
 
 def dumps(obj: Any) -> str:
     """JSON that keeps NaN/Inf (as ``NaN``/``Infinity`` literals) and odd types (as repr)."""
     return json.dumps(obj, allow_nan=True, default=repr)
+
+
+HISTORY_ROWS_KEY = ""  # the history_columns key whose chunks count the rows they cover
+
+
+def history_column_rows(run_id: str,
+                        entries: list[tuple[int, float, dict[str, Any]]]) -> list[tuple[Any, ...]]:
+    """The ``history_columns`` rows for one batch of history rows ``(step, time, scalars)``:
+    one row counting the batch, then one per key with its numeric values packed.
+
+    Insert them in the same transaction as the batch's JSON rows, so the columns always cover
+    exactly the rows written (:meth:`Store.series` checks).
+    """
+    import numpy as np
+
+    steps = np.fromiter((e[0] for e in entries), dtype="<i8", count=len(entries))
+    times = np.fromiter((e[1] for e in entries), dtype="<f8", count=len(entries))
+    columns: dict[str, tuple[list[int], list[float]]] = {}
+    for i, (_, _, scalars) in enumerate(entries):
+        for key, value in scalars.items():
+            if isinstance(value, (int, float)) and key != HISTORY_ROWS_KEY:
+                col = columns.get(key)
+                if col is None:
+                    col = columns[key] = ([], [])
+                col[0].append(i)
+                col[1].append(value)
+    out: list[tuple[Any, ...]] = [(run_id, HISTORY_ROWS_KEY, len(entries), steps.tobytes(),
+                                   times.tobytes(), b"")]
+    for key, (index, values) in columns.items():
+        at = np.asarray(index, dtype=np.intp)
+        try:
+            packed = np.asarray(values, dtype="<f8")
+        except OverflowError:  # an int beyond float range
+            packed = np.asarray([float(v) if abs(v) < 1e308 else float("inf") * (1 if v > 0 else -1)
+                                 for v in values], dtype="<f8")
+        out.append((run_id, key, len(index), steps[at].tobytes(), times[at].tobytes(),
+                    packed.tobytes()))
+    return out
 
 
 class Store:
@@ -281,6 +414,52 @@ class Store:
                     out.setdefault(key, []).append((step, value))
         return out
 
+    def series(self, run_id: str,
+               keys: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``{key: (steps, times, values)}`` as ``int64``/``float64``/``float64`` arrays in
+        logging order: numeric values only (bools as 0/1, NaN and Inf kept); keys the run never
+        logged as numbers are left out.
+
+        Reads the packed per-key columns (schema v3) when they cover every history row of the
+        run; otherwise (a run written by an older wandbkit) parses the JSON rows.
+        """
+        import numpy as np
+
+        wanted = [k for k in dict.fromkeys(keys) if k != HISTORY_ROWS_KEY]
+        with self._reader() as conn:
+            conn.execute("BEGIN")  # one snapshot for the coverage check and the columns
+            covered = conn.execute("SELECT total(n) FROM history_columns WHERE run_id=? AND key=?",
+                                   (run_id, HISTORY_ROWS_KEY)).fetchone()[0]
+            logged = conn.execute("SELECT COUNT(*) FROM history WHERE run_id=?",
+                                  (run_id,)).fetchone()[0]
+            if covered == logged:
+                out = {}
+                for key in wanted:
+                    chunks = conn.execute(
+                        "SELECT steps, times, vals FROM history_columns WHERE run_id=? AND key=?"
+                        " ORDER BY rowid", (run_id, key)).fetchall()
+                    if chunks:
+                        out[key] = (np.frombuffer(b"".join(c[0] for c in chunks), dtype="<i8"),
+                                    np.frombuffer(b"".join(c[1] for c in chunks), dtype="<f8"),
+                                    np.frombuffer(b"".join(c[2] for c in chunks), dtype="<f8"))
+                conn.execute("COMMIT")
+                return out
+            conn.execute("COMMIT")
+        found: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        with self._reader() as conn:
+            for step, t, data in conn.execute(
+                    "SELECT step, time, data FROM history WHERE run_id=? ORDER BY rowid", (run_id,)):
+                values = json.loads(data)
+                for key in wanted:
+                    value = values.get(key)
+                    if isinstance(value, (int, float)):
+                        col = found.setdefault(key, ([], [], []))
+                        col[0].append(step)
+                        col[1].append(t)
+                        col[2].append(float(value))
+        return {key: (np.asarray(s, dtype=np.int64), np.asarray(t, dtype=np.float64),
+                      np.asarray(v, dtype=np.float64)) for key, (s, t, v) in found.items()}
+
     def row_count(self, run_id: str) -> int:
         """Number of rows logged (one per ``run.log`` call that carried scalars)."""
         with self._reader() as conn:
@@ -312,6 +491,57 @@ class Store:
         """Record a successful upload."""
         with self._reader() as conn:
             conn.execute("UPDATE runs SET synced_at=? WHERE id=?", (when, run_id))
+
+    # --- resumed runs -------------------------------------------------------------------
+
+    def resume_info(self, run_id: str) -> ResumeInfo | None:
+        """What a resume of ``run_id`` continues from (exact id), or None when it is unknown."""
+        from wandbkit.resume import ResumeInfo
+
+        with self._reader() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                return None
+            last = conn.execute(
+                "SELECT MAX(m) FROM (SELECT MAX(step) AS m FROM history WHERE run_id=?"
+                " UNION ALL SELECT MAX(step) FROM media WHERE run_id=?)",
+                (run_id, run_id)).fetchone()[0]
+            fragments = conn.execute("SELECT COUNT(*) FROM run_fragments WHERE run_id=?",
+                                     (run_id,)).fetchone()[0]
+        record = _decode_run(row)
+        return ResumeInfo(run_id=run_id, state=record.state,
+                          last_step=-1 if last is None else int(last),
+                          fragments=max(fragments, 1), config=record.config, host=record.host,
+                          pid=record.pid)
+
+    def fragments(self, run_id: str) -> list[dict[str, Any]]:
+        """The processes that ran a run, first to last: fragment, started_at, finished_at, state
+        (``crashed`` when its process is gone without finishing), exit_code, host, pid,
+        start_step, wandb_mode, wandb_dir. Runs written before fragments were kept have none."""
+        with self._reader() as conn:
+            rows = [dict(r) for r in conn.execute(
+                "SELECT * FROM run_fragments WHERE run_id=? ORDER BY fragment", (run_id,))]
+            heartbeat = conn.execute("SELECT heartbeat_at FROM runs WHERE id=?",
+                                     (run_id,)).fetchone()
+        for i, frag in enumerate(rows):
+            if frag["state"] != "running":
+                continue
+            # an earlier fragment still 'running' was superseded: its process died unfinished
+            last = i == len(rows) - 1
+            if not last or process_gone(frag["host"], frag["pid"], heartbeat[0] if heartbeat else None):
+                frag["state"] = "crashed"
+        return rows
+
+    def offline_dirs(self, run_id: str) -> list[str]:
+        """The W&B offline folders of a run, in the order its fragments ran (one for a run that
+        was never resumed)."""
+        dirs = [f["wandb_dir"] for f in self.fragments(run_id)
+                if f["wandb_mode"] == "offline" and f["wandb_dir"]]
+        if not dirs:
+            record = self.get_run(run_id)
+            if record.wandb_dir:
+                dirs = [record.wandb_dir]
+        return list(dict.fromkeys(dirs))
 
     def alerts(self, run_id: str) -> list[dict[str, Any]]:
         """Alerts a run raised, oldest first."""

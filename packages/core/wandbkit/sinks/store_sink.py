@@ -8,9 +8,10 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wandbkit.media import Histogram, Image, Table
-from wandbkit.sinks.base import AlertRecord, Sink
-from wandbkit.store import Store, dumps, now
+from wandbkit.media import MEDIA_TYPES, Audio, Histogram, Image, Video
+from wandbkit.metric_summary import SCHEMA, SCHEMA_COMPONENT, MetricSummaries, save_definition
+from wandbkit.sinks.base import AlertRecord, MetricDefinition, Sink
+from wandbkit.store import Store, dumps, history_column_rows, now
 
 if TYPE_CHECKING:
     import sqlite3
@@ -30,6 +31,7 @@ class LocalStoreSink(Sink):
         self.conn: sqlite3.Connection | None = None
         self.summary: dict[str, Any] = {}
         self.explicit_summary: dict[str, Any] = {}
+        self.metrics = MetricSummaries()  # define_metric's aggregates
         self.media_dir = root / "media"
 
     def start(self, run: Run) -> None:
@@ -52,27 +54,34 @@ class LocalStoreSink(Sink):
         history: list[tuple[Any, ...]] = []
         media: list[tuple[Any, ...]] = []
         new_keys: list[tuple[str, str]] = []
+        entries: list[tuple[int, float, dict[str, Any]]] = []
         for row in rows:
             scalars = {}
             for key, value in row.values.items():
-                if isinstance(value, (Image, Histogram, Table)):
+                if isinstance(value, MEDIA_TYPES):
                     media.append(self._media_row(row, key, value))
                     continue
                 scalars[key] = value
                 if key not in self.summary:
                     new_keys.append((self.run_id, key))
                 self.summary[key] = value
+                if self.metrics.definitions:
+                    self.metrics.observe(key, value)
             if scalars:
                 history.append((self.run_id, row.step, row.time, dumps(scalars)))
+                entries.append((row.step, row.time, scalars))
+        # The same rows as packed per-key columns, for fast curve reads (same transaction).
+        columns = history_column_rows(self.run_id, entries) if entries else []
         self.conn.execute("BEGIN")
         try:
             self.conn.executemany("INSERT INTO history VALUES (?,?,?,?)", history)
+            self.conn.executemany("INSERT INTO history_columns VALUES (?,?,?,?,?,?)", columns)
             if new_keys:
                 self.conn.executemany("INSERT OR IGNORE INTO run_keys VALUES (?,?)", new_keys)
             if media:
                 self.conn.executemany("INSERT INTO media VALUES (?,?,?,?,?,?,?)", media)
             self.conn.execute("UPDATE runs SET summary=? WHERE id=?",
-                              (dumps({**self.summary, **self.explicit_summary}), self.run_id))
+                              (dumps(self._summary()), self.run_id))
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -90,6 +99,13 @@ class LocalStoreSink(Sink):
             path = None
             meta = value.to_dict()
             kind = "histogram"
+        elif isinstance(value, (Audio, Video)):
+            path = self.media_dir / f"{safe_key}_{row.step}.{value.format}"
+            path.write_bytes(value.encoded)
+            kind = "audio" if isinstance(value, Audio) else "video"
+            meta = {"caption": value.caption, "format": value.format, "bytes": len(value.encoded)}
+            meta.update({"sample_rate": value.sample_rate} if isinstance(value, Audio)
+                        else {"fps": value.fps})
         else:
             path = self.media_dir / f"{safe_key}_{row.step}.table.json"
             path.write_text(dumps({"columns": value.columns, "data": value.data}))
@@ -103,7 +119,7 @@ class LocalStoreSink(Sink):
         assert self.conn is not None
         self.explicit_summary.update(summary)
         self.conn.execute("UPDATE runs SET summary=? WHERE id=?",
-                          (dumps({**self.summary, **self.explicit_summary}), self.run_id))
+                          (dumps(self._summary()), self.run_id))
 
     def update_config(self, config: dict[str, Any]) -> None:
         """Merge into the stored config."""
@@ -118,6 +134,17 @@ class LocalStoreSink(Sink):
         self.conn.execute("INSERT INTO alerts VALUES (?,?,?,?,?,?)",
                           (self.run_id, alert.step, alert.level, alert.title, alert.text,
                            alert.time or now()))
+
+    def _summary(self) -> dict[str, Any]:
+        return {**self.metrics.apply(self.summary), **self.explicit_summary}
+
+    def define_metric(self, definition: MetricDefinition) -> None:
+        """Keep the definition and aggregate the values of the keys it covers from now on."""
+        assert self.conn is not None
+        if not self.metrics.definitions:
+            Store(self.root).ensure_schema(SCHEMA_COMPONENT, SCHEMA)
+        self.metrics.define(definition)
+        save_definition(self.conn, self.run_id, definition)
 
     def on_link(self, source: str, info: dict[str, Any]) -> None:
         """Record where W&B keeps this run, once the W&B sink knows."""
