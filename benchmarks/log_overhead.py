@@ -41,12 +41,10 @@ for _var in BLAS_VARS:
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
-import resource  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -56,6 +54,8 @@ from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Protocol  # noqa: E402
+
+from bench_env import CpuMeter, Quiet  # noqa: E402  (benchmarks/ is on sys.path: run by path)
 
 SIZES = (10, 100)
 PROJECT = "log-overhead-bench"
@@ -110,81 +110,6 @@ def blas_pinning() -> str:
         return f"env vars ({pinned}, ...) set before numpy import"
     threadpool_limits(1)
     return "threadpoolctl.threadpool_limits(1) + env vars set before numpy import"
-
-
-# --- CPU of every process, and waiting for the children to go idle ------------------------
-
-
-class CpuMeter:
-    """CPU seconds used by this process (all threads) and by all its descendant processes.
-
-    Live descendants (the W&B worker, wandb-core) are read with psutil; descendants that have
-    exited and been waited for are in ``getrusage(RUSAGE_CHILDREN)``, so a worker that ends inside
-    a measured span (``finish()``) still counts.
-    """
-
-    def __init__(self) -> None:
-        import psutil
-
-        self.psutil = psutil
-        self.me = psutil.Process()
-
-    def own(self) -> float:
-        """This process, every thread (training, flusher, wandb's threads)."""
-        return time.process_time()
-
-    def children(self) -> float:
-        """Live descendants plus the ones already reaped."""
-        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-        total = reaped.ru_utime + reaped.ru_stime
-        for child in self.me.children(recursive=True):
-            try:
-                times = child.cpu_times()
-                total += times.user + times.system
-            except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
-                continue
-        return total
-
-    def sample(self) -> tuple[float, float]:
-        """(own, children) CPU seconds so far."""
-        return self.own(), self.children()
-
-
-class Quiet:
-    """Waits until this process's children — W&B worker, wandb-core — are idle.
-
-    ``settle`` is part of every timed window (the background work a logger causes counts against
-    it; the baseline pays the same detection delay, which cancels in the paired difference).
-    ``wait`` is the same check, uncounted, before a block, so no block starts with another one's
-    leftovers.
-    """
-
-    WINDOW_S = 0.02     # one poll
-    IDLE_SHARE = 0.1    # idle: the children used < 10% of one core over the last poll
-
-    def __init__(self, meter: CpuMeter, max_s: float) -> None:
-        self.meter = meter
-        self.max_s = max_s
-        self.timeouts = 0
-
-    def settle(self) -> bool:
-        """Return once the children were idle over one poll (False after ``max_s``)."""
-        deadline = time.perf_counter() + self.max_s
-        last, last_t = self.meter.children(), time.perf_counter()
-        while True:
-            time.sleep(self.WINDOW_S)
-            now_cpu, now = self.meter.children(), time.perf_counter()
-            if now_cpu - last < self.IDLE_SHARE * (now - last_t):
-                return True
-            if now > deadline:
-                self.timeouts += 1
-                return False
-            last, last_t = now_cpu, now
-
-    def wait(self) -> None:
-        """``settle`` and collect garbage, uncounted, before a timed block."""
-        self.settle()
-        gc.collect()
 
 
 # --- the variants --------------------------------------------------------------------------

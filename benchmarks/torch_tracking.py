@@ -12,20 +12,29 @@ periodic ones) of
   (d) for reference only: ``run.log({"loss": loss})`` into the same wandbkit run, no tracker —
       the share of (c) that is the core logging path rather than the tracker.
 
-They run in interleaved blocks (a, b, c, d, a, b, c, d, ...) so drift of a shared machine hits
-them alike. Target: (c) <= 1.05 x (a). Prints both ratios, a breakdown of the periodic work,
-and the measured accuracy cost of histogram sampling on this model's weights. The last column,
-the training thread's own CPU time per step, separates work done on the training thread from
-time lost to the other threads and processes (the run's flusher, the W&B writer) competing for
-the cores and the GIL.
+Each round runs one block per setup in a random order (seeded: ``--seed``; the orders are
+printed). Before every block an uncounted wait lets the child processes (W&B worker,
+wandb-core) go idle, so no block pays for another's backlog. After every block's last step the
+block drains, inside its timed window: ``run.flush()`` for (c) and (d), then a wait until every
+child process is idle again — for every setup, (a) too, so the delay of noticing idleness
+cancels out and the work a setup leaves for later counts against it. The target figure is the
+mean step time with that drain spread over the block's steps: (c) <= 1.05 x (a).
 
-    python benchmarks/torch_tracking.py             # ~1-2 minutes on 2 cores
+Also printed, each measured here: the steps-only mean (what the loop feels while it runs), the
+CPU per step of every process (this one, all threads, and its children), the training thread's
+own CPU per step; the tracker's own cost on the training thread on periodic (every 10th) and
+ordinary steps; the periodic pieces alone (``torch.histc`` x16 vs the fused histograms, norms,
+update norms); the accuracy of sampled histograms and of the sampled update norms (Adam and SGD)
+against exact ones on this model.
+
+    python benchmarks/torch_tracking.py             # ~2-3 minutes on 2 cores
     python benchmarks/torch_tracking.py --quick     # a smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import tempfile
@@ -35,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_env import offline_wandb_dirs  # benchmarks/ is on sys.path: scripts run by path
+from bench_env import CpuMeter, Quiet, offline_wandb_dirs  # benchmarks/ is on sys.path
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -75,22 +84,47 @@ class Setup:
         self.cpu: list[float] = []  # CPU time of the training thread alone
         self.close: Callable[[], None] = lambda: None
         self.begin_block: Callable[[int], None] = lambda steps: None
+        self.drain: Callable[[], None] = lambda: None  # hand on what is queued (timed)
+        self.periodic: Callable[[], bool] = lambda: False  # is the coming step a periodic one
+        self.blocks: list[float] = []      # per block: mean step incl. the drain
+        self.all_cpu: list[float] = []     # per block: CPU per step of every process, drain incl.
+        self.hook_cpu: dict[bool, list[float]] = {True: [], False: []}  # periodic? -> CPU s
 
     def run_block(self, batches: list[tuple[torch.Tensor, torch.Tensor]], record: bool) -> None:
-        """Train over ``batches``, timing each whole step."""
+        """Train over ``batches``, timing each whole step, and the tracking calls' thread CPU."""
         model, opt = self.model, self.opt
         self.begin_block(len(batches))
+        clock = time.thread_time
         for x, y in batches:
-            t0, c0 = time.perf_counter(), time.thread_time()
+            periodic = self.periodic()
+            t0, c0 = time.perf_counter(), clock()
             loss = nn.functional.cross_entropy(model(x), y)
             loss.backward()
+            h0 = clock()
             self.after_backward()
+            hooks = clock() - h0
             opt.step()
+            h0 = clock()
             self.after_step(loss)
+            hooks += clock() - h0
             opt.zero_grad(set_to_none=True)
             if record:
                 self.times.append(time.perf_counter() - t0)
-                self.cpu.append(time.thread_time() - c0)
+                self.cpu.append(clock() - c0)
+                self.hook_cpu[periodic].append(hooks)
+
+    def timed_block(self, batches: list[tuple[torch.Tensor, torch.Tensor]], meter: CpuMeter,
+                    quiet: Quiet) -> None:
+        """One measured block: settle first (uncounted), then the steps and the drain."""
+        quiet.wait()
+        own0, children0 = meter.sample()
+        start = time.perf_counter()
+        self.run_block(batches, record=True)
+        self.drain()
+        quiet.settle()
+        self.blocks.append((time.perf_counter() - start) / len(batches))
+        own1, children1 = meter.sample()
+        self.all_cpu.append(((own1 - own0) + (children1 - children0)) / len(batches))
 
 
 def setup_none() -> Setup:
@@ -125,6 +159,8 @@ def setup_tracker(tmp: Path) -> Setup:
     s.tracker = tracker  # type: ignore[attr-defined]
     s.run = run  # type: ignore[attr-defined]
     s.after_backward = tracker.after_backward
+    s.drain = run.flush
+    s.periodic = lambda: tracker.global_step % 10 == 0
 
     def begin_block(steps: int) -> None:
         tracker.global_step = _STEPS[0]  # (c) and (d) share the run: steps must only go up
@@ -166,6 +202,7 @@ def setup_log_only(tracked: Setup) -> Setup:
 
     s.begin_block = begin_block
     s.after_step = after_step
+    s.drain = run.flush
     return s
 
 
@@ -223,13 +260,41 @@ def sampling_error(model: nn.Module, trials: int = 20) -> tuple[float, float, fl
     return float(max(errors)), float(np.mean(errors)), 2 * dkw_epsilon(sampler.sample_size)
 
 
+def update_ratio_error(optimizer: str, steps: int = 30) -> tuple[float, float]:
+    """Worst and mean relative error of the sampled update norms (the default) against exact
+    ones, over the 512x512 weight matrices of the benchmark's MLP, ``steps`` training steps."""
+    from wandbkit_torch.norms import ParamIndex, SampledUpdateTracker, UpdateTracker
+
+    model, _ = make_model(seed=3)
+    opt = (torch.optim.Adam(model.parameters(), lr=1e-3) if optimizer == "adam"
+           else torch.optim.SGD(model.parameters(), lr=0.05))
+    index = ParamIndex.build(model)
+    matrices = torch.tensor([p.dim() == 2 for p in index.params])
+    exact, sampled = UpdateTracker(index), SampledUpdateTracker(index, seed=1)
+    errors: list[float] = []
+    for x, y in data(steps):
+        nn.functional.cross_entropy(model(x), y).backward()
+        exact.snapshot()
+        sampled.snapshot()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        e, s = exact.update_norms(), sampled.update_norms()
+        assert e is not None and s is not None
+        errors += ((s - e).abs() / e)[matrices].tolist()
+    return max(errors), float(np.mean(errors))
+
+
 def main() -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds")
     parser.add_argument("--steps", type=int, default=100, help="timed steps per block")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 30 steps")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the random block order (default: drawn, and printed)")
     args = parser.parse_args()
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
+    rng = random.Random(seed)
     if args.quick:
         args.rounds, args.steps = 2, 30
     if args.steps % 10:
@@ -244,29 +309,48 @@ def main() -> int:
         setups = [setup_none(), setup_watch(tmp), tracked, setup_log_only(tracked)]
         for s in setups:  # warm-up: allocator, Adam state, first histograms
             s.run_block(batches[:20], record=False)
+            s.drain()
+        meter = CpuMeter()
+        quiet = Quiet(meter, max_s=10.0)
+        orders = []
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("interleaved rounds", total=args.rounds * len(setups))
-            for r in range(args.rounds):
-                order = setups[r % 4:] + setups[:r % 4]  # rotate who goes first
+            task = progress.add_task("rounds, random order", total=args.rounds * len(setups))
+            for _ in range(args.rounds):
+                order = rng.sample(setups, len(setups))
+                orders.append("".join(s.name[1] for s in order))
                 for s in order:
-                    s.run_block(batches, record=True)
+                    s.timed_block(batches, meter, quiet)
                     progress.advance(task)
         for s in setups:
             s.close()
         costs = periodic_costs(setups[0].model)
         worst, mean_err, bound = sampling_error(setups[2].model)
+        update_errors = {name: update_ratio_error(name) for name in ("adam", "sgd")}
 
-    means = {s.name: statistics.fmean(s.times) * 1e3 for s in setups}
-    a = means["(a) no tracking"]
-    table = Table(title=f"mean step time, {args.rounds} rounds x {args.steps} steps, "
-                        f"1 torch thread")
-    for col in ("setup", "mean ms", "median ms", "vs (a)", "train-thread CPU ms"):
+    means = {s.name: statistics.fmean(s.blocks) * 1e3 for s in setups}
+    steps_only = {s.name: statistics.fmean(s.times) * 1e3 for s in setups}
+    a, a_steps = means["(a) no tracking"], steps_only["(a) no tracking"]
+    a_cpu = statistics.fmean(setups[0].all_cpu)
+    table = Table(title=f"mean step time, {args.rounds} rounds x {args.steps} steps in random "
+                        f"order (seed {seed}: {' '.join(orders)}), 1 torch thread; drain = "
+                        "run.flush + every child process idle, inside the window")
+    for col in ("setup", "mean ms (drain incl.)", "vs (a)", "steps only ms", "vs (a)",
+                "median step ms", "CPU ms/step, all processes", "added vs (a)",
+                "train-thread CPU ms"):
         table.add_column(col)
     for s in setups:
-        table.add_row(s.name, f"{means[s.name]:.3f}", f"{statistics.median(s.times) * 1e3:.3f}",
-                      f"{means[s.name] / a:.3f}x", f"{statistics.fmean(s.cpu) * 1e3:.3f}")
-    out = Console()
+        cpu = statistics.fmean(s.all_cpu)
+        table.add_row(s.name, f"{means[s.name]:.3f}", f"{means[s.name] / a:.3f}x",
+                      f"{steps_only[s.name]:.3f}", f"{steps_only[s.name] / a_steps:.3f}x",
+                      f"{statistics.median(s.times) * 1e3:.3f}", f"{cpu * 1e3:.3f}",
+                      f"{(cpu - a_cpu) * 1e3:+.3f}", f"{statistics.fmean(s.cpu) * 1e3:.3f}")
+    out = Console(width=200)
     out.print(table)
+    hooks = tracked.hook_cpu
+    out.print(f"tracker's own calls (after_backward + step), training-thread CPU per step: "
+              f"periodic (every 10th) {statistics.fmean(hooks[True]) * 1e3:.3f} ms, ordinary "
+              f"{statistics.fmean(hooks[False]) * 1e3:.3f} ms "
+              f"({len(hooks[True])} and {len(hooks[False])} steps)")
     cost_table = Table(title="periodic work, ms per call (every 10 steps)")
     cost_table.add_column("piece")
     cost_table.add_column("ms")
@@ -277,6 +361,9 @@ def main() -> int:
     out.print(f"tracker run: {report.rows_logged} rows, complete={report.complete}")
     out.print(f"histogram sampling error (share of a 512x512 tensor in the worst bin, 64 bins): "
               f"worst {worst:.4f}, mean {mean_err:.4f}; documented bound 2*eps_DKW = {bound:.4f}")
+    for name, (w, m) in update_errors.items():
+        out.print(f"sampled update norm vs exact, {name}, 512x512 weights over 30 steps: relative "
+                  f"error worst {w:.2%}, mean {m:.2%}")
     b_ratio = means["(b) wandb.watch all/10"] / a
     c_ratio = means["(c) wandbkit Tracker"] / a
     d_ratio = means["(d) run.log(loss) only"] / a
