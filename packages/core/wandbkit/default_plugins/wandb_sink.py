@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from wandbkit.hookspecs import hookimpl
-from wandbkit.sinks.wandb_sink import WandbSink
+from wandbkit.sinks.wandb_writer import choose_wandb_sink
 
 if TYPE_CHECKING:
     from wandbkit.run import Run
@@ -15,6 +15,6 @@ if TYPE_CHECKING:
 
 @hookimpl
 def wandbkit_register_sinks(register: Callable[[Sink], None], run: Run) -> None:
-    """Send the run to W&B unless its mode is ``disabled``."""
+    """Send the run to W&B unless its mode is ``disabled`` (offline: the transaction-log writer)."""
     if run.settings.wandb_mode != "disabled":
-        register(WandbSink(run.settings.wandb_mode, run.settings.store_dir))
+        register(choose_wandb_sink(run.settings.wandb_mode, run.settings.store_dir))

@@ -1,0 +1,184 @@
+"""Media files and artifact manifests for a ``.wandb`` run folder, laid out as wandb does.
+
+Images go to ``files/media/images/<key>_<step>_<sha256[:20]>.png``, tables to
+``files/media/table/<key>_<step>_<sha256[:20]>.table.json`` (a key's ``/`` makes subfolders,
+as in wandb); each is described in the history row by the same JSON wandb's data types
+produce (``_type: image-file``, ``table-file``, ``histogram``). A table is also logged, as
+wandb does, as a ``run_table`` artifact ``run-<id>-<key>`` whose file is the table with its
+column types. Artifacts carry wandb's MD5 manifest: each file's base64 MD5 and the manifest
+digest over ``path:digest`` lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import secrets
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wandbkit.media import Histogram, Image, Table
+
+_CLIENT_ID_ALPHABET = string.ascii_lowercase + string.digits
+MANIFEST_HEADER = b"wandb-artifact-manifest-v1\n"
+
+
+def client_id() -> str:
+    """A 128-character id in wandb's alphabet (artifact client ids)."""
+    return "".join(secrets.choice(_CLIENT_ID_ALPHABET) for _ in range(128))
+
+
+def file_md5(path: Path) -> tuple[str, int]:
+    """Base64 MD5 (wandb's entry digest) and size of a file, read in 1 MiB chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return base64.b64encode(digest.digest()).decode(), size
+
+
+@dataclass
+class Manifest:
+    """An artifact's files: (path in the artifact, base64 md5, size, local path)."""
+
+    entries: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, path: Path) -> Manifest:
+        """The manifest of a file, or of every file under a folder (paths relative to it)."""
+        path = Path(path)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            names = [p.relative_to(path).as_posix() for p in files]
+        else:
+            files, names = [path], [path.name]
+        manifest = cls()
+        for name, file in zip(names, files, strict=True):
+            md5, size = file_md5(file)
+            manifest.entries.append((name, md5, size, str(file.resolve())))
+        return manifest
+
+    def digest(self) -> str:
+        """wandb's MANIFEST_MD5 digest: md5 of the header and sorted ``path:digest`` lines."""
+        digest = hashlib.md5(MANIFEST_HEADER, usedforsecurity=False)
+        for path, md5, _size, _local in sorted(self.entries):
+            digest.update(f"{path}:{md5}\n".encode())
+        return digest.hexdigest()
+
+
+@dataclass
+class TableArtifact:
+    """The ``run_table`` artifact wandb logs with each table."""
+
+    name: str
+    manifest: Manifest
+    client_id: str
+    sequence_client_id: str
+
+
+class MediaWriter:
+    """Writes a row's media under a run's ``files/`` and returns what the row records."""
+
+    def __init__(self, files_dir: Path, run_id: str) -> None:
+        self.files_dir = files_dir
+        self.run_id = run_id
+        self.staging = files_dir.parent / "tmp" / "wandbkit-tables"
+
+    def convert(self, key: str, step: int, value: Any
+                ) -> tuple[dict[str, Any], list[str], TableArtifact | None]:
+        """(the JSON wandb stores for ``value``, new files relative to ``files/``, artifact)."""
+        if isinstance(value, Histogram):
+            return {"_type": "histogram", "values": value.counts.tolist(),
+                    "bins": value.edges.tolist()}, [], None
+        if isinstance(value, Image):
+            return self._image(key, step, value)
+        if isinstance(value, Table):
+            return self._table(key, step, value)
+        raise TypeError(f"{key}: not a media value: {type(value).__name__}")
+
+    def _save(self, subdir: str, key: str, step: int, data: bytes, ext: str) -> tuple[str, str]:
+        sha = hashlib.sha256(data).hexdigest()
+        rel = f"media/{subdir}/{key}_{step}_{sha[:20]}{ext}"
+        path = self.files_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return rel, sha
+
+    def _image(self, key: str, step: int, image: Image
+               ) -> tuple[dict[str, Any], list[str], None]:
+        buf = io.BytesIO()
+        image.to_pil().save(buf, format="png", transparency=None)  # as wandb.Image saves
+        data = buf.getvalue()
+        rel, sha = self._save("images", key, step, data, ".png")
+        height, width = image.pixels.shape[:2]
+        out: dict[str, Any] = {"path": rel, "sha256": sha, "size": len(data), "format": "png",
+                               "width": width, "height": height, "_type": "image-file"}
+        if image.caption:
+            out["caption"] = image.caption
+        return out, [rel], None
+
+    def _table(self, key: str, step: int, table: Table
+               ) -> tuple[dict[str, Any], list[str], TableArtifact]:
+        data = json.dumps({"columns": table.columns, "data": table.data},
+                          separators=(",", ":"), default=str).encode()
+        rel, sha = self._save("table", key, step, data, ".table.json")
+        art = self._table_artifact(key, sha, table)
+        entry = f"{key}.table.json"
+        out = {"_type": "table-file", "sha256": sha, "size": len(data), "path": rel,
+               "ncols": len(table.columns), "nrows": len(table.data), "log_mode": "IMMUTABLE",
+               "artifact_path": f"wandb-client-artifact://{art.client_id}/{entry}",
+               "_latest_artifact_path":
+                   f"wandb-client-artifact://{art.sequence_client_id}:latest/{entry}"}
+        return out, [rel], art
+
+    def _table_artifact(self, key: str, sha: str, table: Table) -> TableArtifact:
+        doc = {"_type": "table", "column_types": _column_types(table), "columns": table.columns,
+               "data": table.data, "log_mode": "IMMUTABLE", "ncols": len(table.columns),
+               "nrows": len(table.data)}
+        self.staging.mkdir(parents=True, exist_ok=True)
+        staged = self.staging / f"{sha}.table.json"
+        staged.write_text(json.dumps(doc, sort_keys=True, default=str))
+        md5, size = file_md5(staged)
+        manifest = Manifest([(f"{key}.table.json", md5, size, str(staged.resolve()))])
+        safe = "".join(c if c.isalnum() or c in "-_." else "" for c in key)
+        return TableArtifact(f"run-{self.run_id}-{safe}", manifest, client_id(), client_id())
+
+
+def _column_types(table: Table) -> dict[str, Any]:
+    """wandb's typedDict of a table's columns: each the union of none and what it holds."""
+    type_map: dict[str, Any] = {}
+    for i, column in enumerate(table.columns):
+        kinds: list[str] = []
+        for row in table.data:
+            kind = _wb_type(row[i])
+            if kind != "none" and kind not in kinds:
+                kinds.append(kind)
+        allowed = [{"wb_type": "none"}] + [{"wb_type": k} for k in kinds]
+        type_map[column] = {"params": {"allowed_types": allowed}, "wb_type": "union"}
+    return {"params": {"type_map": type_map}, "wb_type": "typedDict"}
+
+
+def _wb_type(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string"
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder so files just created in it survive a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

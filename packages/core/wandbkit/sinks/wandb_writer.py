@@ -1,0 +1,322 @@
+"""The W&B writer sink: writes an offline W&B run's ``.wandb`` transaction log directly.
+
+The SDK path costs ~600 µs of CPU per row across the training process, wandb's SDK and
+wandb-core; a W&B run folder is in the end a log of protobuf records that ``wandb sync``
+uploads. This sink writes that log itself, on the flusher thread: one record per row, encoded
+by :mod:`wandbkit.sinks.wandb_proto` (no ``wandb`` import in the training process) and framed
+by :mod:`wandbkit.sinks.wandb_logfile`. The folder is the one wandb would make
+(``<store>/wandb/offline-run-<YYYYMMDD_HHMMSS>-<id>/`` with ``run-<id>.wandb``, ``files/media/``
+and a ``latest-run`` link), so ``wandbkit sync`` / ``wandb sync`` upload it unchanged.
+
+It writes the records wandb 0.31 writes for the same calls: header, run (config, tags, group,
+...), environment, one history record per step (rows logged at the same step are merged, as
+``wandb.log`` does; rows whose step goes backwards are counted and skipped, as wandb ignores
+them), summary, config, files (media), artifact (MD5 manifests; one ``run_table`` artifact per
+table), alert and exit. Where wandb writes two summary records per row, this writes one per
+batch with the last value of each key. It writes no system-metrics (stats), telemetry or
+console-output records.
+
+Flush/fsync: see :mod:`wandbkit.sinks.wandb_logfile` — every batch is written to the OS
+(``flush_interval``, 0.1 s by default), fsync every ``WANDBKIT_WANDB_FSYNC_S`` seconds (10) and
+at finish. The last step's row is held until a later step arrives or the run finishes (it may
+still receive values), as in wandb.
+
+Used for offline runs when the installed wandb is a version this was tested with
+(:data:`TESTED_WANDB`); otherwise, online, or with ``WANDBKIT_WANDB_WRITER=worker``, runs go
+through the SDK worker (:mod:`wandbkit.sinks.wandb_sink`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wandbkit.media import Histogram, Image, Table
+from wandbkit.sinks import wandb_proto as proto
+from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
+from wandbkit.sinks.wandb_files import Manifest, MediaWriter, client_id, fsync_dir
+from wandbkit.sinks.wandb_logfile import LogWriter
+
+if TYPE_CHECKING:
+    from wandbkit.rows import Row
+    from wandbkit.run import Run
+
+TESTED_WANDB = ((0, 31), (0, 32))  # [from, to): the wandb versions whose records this writes
+MIN_CONSUMER = "0.70.0"  # the header wandb 0.31 writes: the oldest reader of this format
+WRITER_ENV = "WANDBKIT_WANDB_WRITER"  # "worker" forces the SDK worker for offline runs too
+ALERT_WAIT_MS = 60_000  # wandb.alert's default wait_duration (1 minute)
+MEDIA = (Image, Histogram, Table)
+
+
+def wandb_version() -> str | None:
+    """The installed wandb's version, without importing wandb (None when not installed)."""
+    try:
+        return metadata.version("wandb")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def writer_unavailable() -> str | None:
+    """Why offline runs cannot use this writer (a one-line notice), or None when they can.
+
+    ``WANDBKIT_WANDB_WRITER=worker`` (or ``sdk``, ``0``, ``off``) chooses the SDK worker
+    without a notice.
+    """
+    choice = os.environ.get(WRITER_ENV, "").strip().lower()
+    if choice in ("worker", "sdk", "0", "off", "false", "no"):
+        return ""
+    version = wandb_version()
+    if version is None:
+        return "wandb is not installed"
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    low, high = TESTED_WANDB
+    if len(parts) != 2 or not low <= parts < high:
+        return (f"wandb {version} is outside the versions wandbkit's W&B writer was tested with "
+                f"(>={low[0]}.{low[1]},<{high[0]}.{high[1]}); offline runs go through the "
+                "wandb SDK (slower per row)")
+    return None
+
+
+def _env_list(name: str) -> list[str]:
+    return [t.strip() for t in os.environ.get(name, "").split(",") if t.strip()]
+
+
+class WandbWriterSink(Sink):
+    """Writes the run's W&B transaction log (offline), ready for ``wandbkit sync``."""
+
+    name = "wandb"
+
+    def __init__(self, store_root: Path) -> None:
+        self.store_root = store_root
+        self.run_id = ""
+        self.project = ""
+        self.entity: str | None = None
+        self.run_dir: Path | None = None
+        self.log: LogWriter | None = None
+        self.media: MediaWriter | None = None
+        self.items = proto.ItemEncoder()
+        self.num = 0
+        self.start_time = 0.0
+        self.last_step = -1
+        self.held: tuple[int, float, dict[str, Any]] | None = None  # the last step's row
+        self.changed: dict[str, Any] = {}  # summary values not yet written
+        self.media_summary: dict[str, Any] = {}
+        self.pre_records: list[bytes] = []  # media files/artifact records for the next row
+        self.rows = 0
+        self.dropped = 0
+        self.first_dropped: int | None = None
+
+    # --- records ---------------------------------------------------------------------------
+
+    def _next(self) -> int:
+        self.num += 1
+        return self.num
+
+    def _append(self, field: int, body: bytes) -> None:
+        assert self.log is not None
+        self.log.append(proto.record(self._next(), field, body))
+
+    def start(self, run: Run) -> None:
+        """Create the run folder and write the header, run and environment records."""
+        s = run.settings
+        self.run_id = run.id
+        self.project = s.project
+        self.entity = os.environ.get("WANDB_ENTITY") or None
+        self.start_time = run.started_at
+        stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(run.started_at))
+        wandb_dir = self.store_root / "wandb"
+        run_dir = wandb_dir / f"offline-run-{stamp}-{run.id}"
+        (run_dir / "files").mkdir(parents=True, exist_ok=True)
+        (run_dir / "logs").mkdir(exist_ok=True)
+        self.run_dir = run_dir
+        self.media = MediaWriter(run_dir / "files", run.id)
+        fsync_s = float(os.environ.get("WANDBKIT_WANDB_FSYNC_S", "10"))
+        self.log = LogWriter(run_dir / f"run-{run.id}.wandb", fsync_interval=fsync_s)
+        self.log.append(proto.record(self._next(), proto.REC_HEADER,
+                                     proto.header(wandb_version() or "", MIN_CONSUMER)))
+        resume = getattr(s, "resume", None)  # wandbkit.init(resume=...) where supported
+        self._append(proto.REC_RUN, proto.run_record(
+            run_id=run.id, project=s.project, entity=self.entity,
+            config={"_wandb": {}, **dict(run.config)},
+            group=s.group or os.environ.get("WANDB_RUN_GROUP"),
+            job_type=os.environ.get("WANDB_JOB_TYPE"),
+            name=s.name or os.environ.get("WANDB_NAME"), notes=os.environ.get("WANDB_NOTES"),
+            tags=list(s.tags) or _env_list("WANDB_TAGS"), host=socket.gethostname(),
+            start_time=run.started_at, resume=resume not in ("never",)))
+        self._append(proto.REC_ENVIRONMENT, proto.environment(
+            os_name=platform.platform(),
+            python=f"{platform.python_implementation()} {platform.python_version()}",
+            started_at=run.started_at, args=sys.argv[1:],
+            program=os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else None,
+            root=os.getcwd(), host=socket.gethostname(), executable=sys.executable,
+            cpu_count=os.cpu_count()))
+        self.log.flush()
+        _point_latest(wandb_dir, run_dir)
+        path = f"{self.entity}/{s.project}/{run.id}" if self.entity else f"{s.project}/{run.id}"
+        run._link("wandb", {"mode": "offline", "id": run.id, "path": path, "url": None,
+                            "dir": str(run_dir)})
+
+    def write(self, rows: list[Row]) -> None:
+        """One history record per step, then one summary record for the batch."""
+        assert self.log is not None
+        held = self.held
+        for row in rows:
+            step = row.step
+            if held is not None:
+                if step == held[0]:  # same step: wandb merges the values into one row
+                    merged = dict(held[2])
+                    merged.update(row.values)
+                    held = (step, row.time, merged)
+                    self.rows += 1
+                    continue
+                if step < held[0]:
+                    self._drop(step)
+                    continue
+                self._write_row(held)
+            elif step < self.last_step:
+                self._drop(step)
+                continue
+            held = (step, row.time, row.values)
+            self.rows += 1
+        self.held = held
+        self._write_summary()
+        self.log.flush()
+
+    def _drop(self, step: int) -> None:
+        self.dropped += 1
+        if self.first_dropped is None:
+            self.first_dropped = step
+
+    def _write_row(self, row: tuple[int, float, dict[str, Any]]) -> None:
+        step, t, values = row
+        self.last_step = step
+        for value in values.values():
+            if value.__class__ in MEDIA:
+                values = self._media(step, values)
+                break
+        full = {**values, "_step": step, "_runtime": t - self.start_time, "_timestamp": t}
+        self.log.append(self.items.history(self._next(), step, full))  # type: ignore[union-attr]
+        self.changed.update(full)
+
+    def _media(self, step: int, values: dict[str, Any]) -> dict[str, Any]:
+        """Write the row's media files (and their records) and describe them as wandb does."""
+        assert self.media is not None and self.log is not None
+        out = dict(values)
+        for key, value in values.items():
+            if value.__class__ not in MEDIA:
+                continue
+            described, new_files, table_art = self.media.convert(key, step, value)
+            out[key] = described
+            if new_files and table_art is None:
+                self._append(proto.REC_FILES, proto.files(new_files))
+            if table_art is not None:
+                self._append(proto.REC_ARTIFACT, proto.artifact(
+                    run_id=self.run_id, project=self.project, entity=self.entity,
+                    type="run_table", name=table_art.name, digest=table_art.manifest.digest(),
+                    metadata=None, aliases=["latest"], entries=table_art.manifest.entries,
+                    client_id=table_art.client_id,
+                    sequence_client_id=table_art.sequence_client_id))
+                self._append(proto.REC_FILES, proto.files(new_files))
+        return out
+
+    def _write_summary(self) -> None:
+        if self.changed:
+            self.log.append(self.items.summary(self._next(), self.changed))  # type: ignore[union-attr]
+            self.changed = {}
+
+    def update_summary(self, summary: dict[str, Any]) -> None:
+        """``run.summary[...] = ...``: a summary record with those keys."""
+        self._write_row_if_held_is_done()
+        self.log.append(self.items.summary(self._next(), {  # type: ignore[union-attr]
+            k: v for k, v in summary.items() if v.__class__ not in MEDIA}))
+        self.log.flush()  # type: ignore[union-attr]
+
+    def _write_row_if_held_is_done(self) -> None:
+        """Keep records in the order of the calls: a summary/config/alert written after a row
+        comes after it in the file (the held row is final unless the same step is logged
+        again, which W&B would then record as a second row)."""
+        if self.held is not None:
+            self._write_row(self.held)
+            self.held = None
+            self._write_summary()
+
+    def update_config(self, config: dict[str, Any]) -> None:
+        """``run.config.update(...)``: a config record."""
+        self._write_row_if_held_is_done()
+        self._append(proto.REC_CONFIG, proto.config_items(config))
+        self.log.flush()  # type: ignore[union-attr]
+
+    def alert(self, alert: AlertRecord) -> None:
+        """An alert record (W&B sends it when the run is synced)."""
+        self._write_row_if_held_is_done()
+        level = {"info": "INFO", "warn": "WARN", "error": "ERROR"}.get(alert.level, "WARN")
+        self._append(proto.REC_ALERT, proto.alert(alert.title, alert.text, level, ALERT_WAIT_MS))
+        self.log.flush()  # type: ignore[union-attr]
+
+    def log_artifact(self, artifact: ArtifactRecord) -> None:
+        """An artifact record whose manifest points at the files in place (no copy)."""
+        self._write_row_if_held_is_done()
+        manifest = Manifest.of(Path(artifact.path))
+        aliases = ["latest"] + [a for a in artifact.aliases if a != "latest"]
+        self._append(proto.REC_ARTIFACT, proto.artifact(
+            run_id=self.run_id, project=self.project, entity=self.entity, type=artifact.type,
+            name=artifact.name, digest=manifest.digest(), metadata=artifact.metadata or None,
+            aliases=aliases, entries=manifest.entries, client_id=client_id(),
+            sequence_client_id=client_id()))
+        self.log.flush()  # type: ignore[union-attr]
+
+    def finish(self, exit_code: int) -> dict[str, Any]:
+        """Write the held row, the runtime and the exit record; fsync and close."""
+        result: dict[str, Any] = {"mode": "offline", "where": str(self.run_dir), "url": None}
+        if self.log is None:
+            return {**result, "delivered": 0, "error": "the W&B run file was never opened"}
+        if self.held is not None:
+            self._write_row(self.held)
+            self.held = None
+        self._write_summary()
+        runtime = max(0, int(time.time() - self.start_time))
+        self.log.append(self.items.summary(self._next(), {"_wandb": {"runtime": runtime}}))
+        self._append(proto.REC_EXIT, proto.exit_record(exit_code, runtime))
+        self.log.close()
+        assert self.run_dir is not None
+        fsync_dir(self.run_dir)
+        result["delivered"] = self.rows
+        if self.dropped:
+            result["error"] = (f"W&B ignored {self.dropped} rows whose step went backwards "
+                               f"(first at step {self.first_dropped})")
+        return result
+
+
+def _point_latest(wandb_dir: Path, run_dir: Path) -> None:
+    """``wandb/latest-run`` -> this run, as wandb keeps it (replaced atomically)."""
+    link = wandb_dir / "latest-run"
+    tmp = wandb_dir / f".latest-run-{os.getpid()}"
+    try:
+        if tmp.is_symlink():
+            tmp.unlink()
+        tmp.symlink_to(run_dir.name)
+        os.replace(tmp, link)
+    except OSError:
+        pass  # a convenience link; never worth failing the run over
+
+
+def choose_wandb_sink(mode: str, store_root: Path) -> Sink:
+    """The W&B sink for ``mode``: this writer for offline runs where it applies, else the
+    SDK worker (online runs, untested wandb versions — with one notice — or when forced)."""
+    from wandbkit.sinks.wandb_sink import WandbSink
+
+    if mode == "offline":
+        reason = writer_unavailable()
+        if reason is None:
+            return WandbWriterSink(store_root)
+        if reason:
+            from wandbkit.console import warn_once
+
+            warn_once("wandb-writer-version", reason)
+    return WandbSink(mode, store_root)
