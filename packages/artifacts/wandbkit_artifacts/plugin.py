@@ -17,6 +17,12 @@ def wandbkit_checkpoint_save(request: Any) -> Any:
     from wandbkit_artifacts.manager import manager_for
 
     manager = manager_for(request.run, request.name)
+    keep_last = getattr(request, "keep_last", None)
+    if keep_last is not None:
+        manager.keep_last_k = keep_last
+    if getattr(request, "files", None) is not None:
+        return manager.register(request.step, request.files, metrics=request.metrics,
+                                aliases=request.aliases, force=request.force)
     return manager.save(request.step, request.model, request.optimizer, request.scheduler,
                         request.scaler, extra=request.extra, metrics=request.metrics,
                         aliases=request.aliases, force=request.force)
@@ -27,6 +33,10 @@ def wandbkit_checkpoint_load(request: Any) -> Any:
     """Load ``request.ref`` (name:alias, name:vN or a folder) into the objects given."""
     from wandbkit_artifacts.loader import load
 
+    if getattr(request, "resolve_only", False):
+        from wandbkit_artifacts.inplace import locate
+
+        return locate(request.ref, fallback=request.fallback)
     return load(request.ref, request.model, request.optimizer, request.scheduler, request.scaler,
                 map_location=request.map_location, fallback=request.fallback,
                 restore_rng=request.restore_rng)

@@ -7,6 +7,8 @@ Core does not write checkpoints itself: ``wandbkit-artifacts`` implements the tw
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,15 @@ class CheckpointRequest:
     aliases: list[str] = field(default_factory=list)
     run: Run | None = None
     force: bool = False
+    #: Files that already exist on disk (e.g. the folder a trainer just wrote) to register as
+    #: this version *in place*: a folder (every file under it), or ``{name in the version:
+    #: path}``. The plugin hard-links them into the version (a copy only where a link is
+    #: impossible) instead of serialising ``model``/``optimizer``/... again; the files must
+    #: not be modified afterwards. None (the default): write the objects given.
+    files: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None = None
+    #: Retention hint: keep the newest ``keep_last`` versions of ``name`` (versions holding
+    #: ``latest``, ``best`` or a user alias are kept too). None leaves the plugin's policy.
+    keep_last: int | None = None
 
 
 @dataclass
@@ -45,6 +56,9 @@ class LoadRequest:
     map_location: str = "cpu"
     fallback: bool = False
     restore_rng: bool = True
+    #: Only find (and verify) the version's local folder; load nothing and restore nothing.
+    #: The result's ``path`` is the folder (e.g. for ``Trainer.train(resume_from_checkpoint=)``).
+    resolve_only: bool = False
 
 
 _NO_PLUGIN = ("no checkpoint plugin is installed: `pip install wandbkit-artifacts` "
