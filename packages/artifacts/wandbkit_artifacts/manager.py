@@ -25,6 +25,7 @@ from wandbkit_artifacts.cleanup import DEFAULT_CACHE_CAP, GcReport, trim_cache, 
 from wandbkit_artifacts.digest import ALGORITHMS, DEFAULT_ALGORITHM
 from wandbkit_artifacts.errors import CheckpointError, check_name
 from wandbkit_artifacts.index import Index, Version
+from wandbkit_artifacts.inplace import LinkedFiles, files_to_register, link_files, register_version
 from wandbkit_artifacts.layout import tmp_dir_for, write_version
 from wandbkit_artifacts.snapshot import BufferPool, Snapshot, Snapshotter, dedupe_tied
 from wandbkit_artifacts.wandb_link import log_version, run_wandb_mode
@@ -203,6 +204,73 @@ class CheckpointManager:
             self._raise_deferred()
         return SaveResult(step, True, reason, future)
 
+    def register(self, step: int, files: Any, metrics: dict[str, Any] | None = None,
+                 aliases: list[str] | tuple[str, ...] = (), force: bool = False) -> SaveResult:
+        """Register existing files as a version at ``step``, in place, if the policy says so.
+
+        ``files`` is a folder (every file under it) or ``{name in the version: path}``. Each file
+        is hard-linked into the version on this thread (a copy, with a notice, only where a link
+        is impossible), so deleting the originals later (HF's checkpoint rotation) leaves the
+        version whole; digesting, listing, W&B logging and retention follow on the writer
+        thread as for :meth:`save`. The files must not be modified in place afterwards.
+        :raises CheckpointError: for a missing file or a bad name, or an earlier failed save.
+        """
+        self._raise_deferred()
+        if self._finished:
+            raise CheckpointError(f"checkpoint manager {self.name!r} is finished")
+        sources = files_to_register(files)
+        metrics = {k: _scalar(v) for k, v in (metrics or {}).items() if v is not None}
+        self._last = None  # nothing to save at finish: the files may be gone by then
+        rank = _rank()
+        ok, reason = (False, f"rank {rank}: only rank 0 saves") if rank else \
+            self.should_save(step, metrics, force)
+        if not ok:
+            return SaveResult(step, False, reason)
+        value = _as_float(metrics.get(self.metric)) if self.metric else None
+        if value is not None and (self._best is None or self._better(value, self._best)):
+            self._best = value
+        slot = self._free_slots.get() if self.async_save else 0
+        tmp = tmp_dir_for(self.parent)
+        try:
+            self._raise_deferred()
+            copied = link_files(tmp, sources)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if self.async_save:
+                self._free_slots.put(slot)
+            raise
+        if copied:
+            _warn(f"{self.name!r} step {step}: {len(copied)} file(s) could not be hard-linked "
+                  f"(another file system?) and were copied: {', '.join(copied[:3])}")
+        future: Future = Future()
+        self._last_saved_step = step
+        job = (LinkedFiles(tmp, copied), self._info(step, metrics), list(aliases), slot, future)
+        if self.async_save:
+            self._ensure_thread()
+            self._pending = [f for f in self._pending if not f.done()] + [future]
+            self._jobs.put(job)
+        else:
+            self._run_job(job)
+            self._raise_deferred()
+        return SaveResult(step, True, reason, future)
+
+    def _save_preempt(self, step: int, model: Any, optimizer: Any, scheduler: Any, scaler: Any,
+                      extra: dict[str, Any] | None, metrics: dict[str, Any] | None,
+                      aliases: list[str] | tuple[str, ...]) -> SaveResult:
+        """The preemption safe point: save ``step`` as ``preempt``, wait, end the run, exit."""
+        from wandbkit import preempt as preemption
+
+        self._in_preempt = True
+        try:
+            result = self.save(step, model, optimizer, scheduler, scaler, extra=extra,
+                               metrics=metrics, aliases=(*aliases, preemption.PREEMPT_ALIAS),
+                               force=True)
+            self.wait()  # whole on disk and listed before the run ends
+        finally:
+            self._in_preempt = False
+        preemption.act(saved_by=self)  # finishes the run (and this manager); exits by default
+        return result
+
     def _snapshot(self, slot: int, model: Any, optimizer: Any, scheduler: Any, scaler: Any,
                   extra: dict[str, Any] | None) -> Snapshot:
         snapper = Snapshotter(self._pool, slot)
@@ -256,10 +324,15 @@ class CheckpointManager:
             if self.async_save:
                 self._free_slots.put(slot)
 
-    def _write(self, snap: Snapshot, info: dict[str, Any], aliases: list[str]) -> Version:
-        tmp = tmp_dir_for(self.parent)
+    def _write(self, snap: Snapshot | LinkedFiles, info: dict[str, Any],
+               aliases: list[str]) -> Version:
+        linked = isinstance(snap, LinkedFiles)
+        tmp = snap.tmp if linked else tmp_dir_for(self.parent)
         try:
-            manifest = write_version(tmp, snap, info, self.digest)
+            if isinstance(snap, LinkedFiles):
+                manifest = register_version(tmp, info, self.digest, snap.copied)
+            else:
+                manifest = write_version(tmp, snap, info, self.digest)
             best = (self.metric, self.mode) if self.metric else None
             version = self.index.commit(self.name, tmp, self.parent, manifest, aliases, best,
                                         self.wandb_mode)
