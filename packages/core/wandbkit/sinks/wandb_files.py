@@ -16,8 +16,10 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import string
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,8 +149,18 @@ class MediaWriter:
         staged.write_text(json.dumps(doc, sort_keys=True, default=str))
         md5, size = file_md5(staged)
         manifest = Manifest([(f"{key}.table.json", md5, size, str(staged.resolve()))])
-        safe = "".join(c if c.isalnum() or c in "-_." else "" for c in key)
-        return TableArtifact(f"run-{self.run_id}-{safe}", manifest, client_id(), client_id())
+        name = artifact_name(f"run-{self.run_id}-{key}")
+        return TableArtifact(name, manifest, client_id(), client_id())
+
+
+def artifact_name(name: str) -> str:
+    """wandb's sanitised artifact name: other characters than ``[A-Za-z0-9_.-]`` dropped, and
+    then, to stay unique, ``-`` and the URL-safe base64 of the name's CRC-32."""
+    sanitized = re.sub(r"[^a-zA-Z0-9_\-.]+", "", name)
+    if sanitized == name:
+        return name
+    crc = zlib.crc32(name.encode()) & 0xFFFFFFFF
+    return f"{sanitized}-{base64.urlsafe_b64encode(crc.to_bytes(4, 'big')).rstrip(b'=').decode()}"
 
 
 def _column_types(table: Table) -> dict[str, Any]:

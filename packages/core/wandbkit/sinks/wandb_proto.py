@@ -231,7 +231,7 @@ def artifact(*, run_id: str, project: str, entity: str | None, type: str, name: 
         f_bytes(4, f_str(1, path) + f_str(2, md5) + f_int(4, size) + f_str(6, local))
         for path, md5, size, local in entries)
     manifest = (f_int(1, 1) + f_str(2, "wandb-storage-policy-v1")
-                + f_bytes(3, f_str(1, "storageLayout") + f_str(16, '"V2"')) + contents)
+                + f_bytes(3, f_str(1, "storageLayout") + f_str(2, '"V2"')) + contents)
     return (f_str(1, run_id) + f_str(2, project) + f_str(3, entity) + f_str(4, type)
             + f_str(5, name) + f_str(6, digest)
             + f_str(8, json.dumps(metadata, separators=(",", ":"), default=str) if metadata else "")

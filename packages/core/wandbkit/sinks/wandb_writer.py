@@ -52,6 +52,7 @@ MIN_CONSUMER = "0.70.0"  # the header wandb 0.31 writes: the oldest reader of th
 WRITER_ENV = "WANDBKIT_WANDB_WRITER"  # "worker" forces the SDK worker for offline runs too
 ALERT_WAIT_MS = 60_000  # wandb.alert's default wait_duration (1 minute)
 MEDIA = (Image, Histogram, Table)
+_MEDIA_SET = frozenset(MEDIA)
 
 
 def wandb_version() -> str | None:
@@ -127,17 +128,27 @@ class WandbWriterSink(Sink):
         s = run.settings
         self.run_id = run.id
         self.project = s.project
-        self.entity = os.environ.get("WANDB_ENTITY") or None
+        extra = dict(getattr(s, "wandb_init", None) or {})  # entity, notes, job_type
+        self.entity = extra.get("entity") or os.environ.get("WANDB_ENTITY") or None
         self.start_time = run.started_at
-        stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(run.started_at))
+        # A resumed run (another fragment of the same W&B run) keeps W&B's rule: steps before
+        # those already stored are dropped, and counted.
+        self.last_step = max(-1, int(getattr(s, "start_step", 0) or 0))
         wandb_dir = self.store_root / "wandb"
-        run_dir = wandb_dir / f"offline-run-{stamp}-{run.id}"
-        (run_dir / "files").mkdir(parents=True, exist_ok=True)
+        fsync_s = float(os.environ.get("WANDBKIT_WANDB_FSYNC_S", "10"))
+        started = run.started_at
+        while True:  # two fragments of one run started in the same second get distinct folders
+            stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(started))
+            run_dir = wandb_dir / f"offline-run-{stamp}-{run.id}"
+            (run_dir / "files").mkdir(parents=True, exist_ok=True)
+            try:
+                self.log = LogWriter(run_dir / f"run-{run.id}.wandb", fsync_interval=fsync_s)
+                break
+            except FileExistsError:
+                started += 1
         (run_dir / "logs").mkdir(exist_ok=True)
         self.run_dir = run_dir
         self.media = MediaWriter(run_dir / "files", run.id)
-        fsync_s = float(os.environ.get("WANDBKIT_WANDB_FSYNC_S", "10"))
-        self.log = LogWriter(run_dir / f"run-{run.id}.wandb", fsync_interval=fsync_s)
         self.log.append(proto.record(self._next(), proto.REC_HEADER,
                                      proto.header(wandb_version() or "", MIN_CONSUMER)))
         resume = getattr(s, "resume", None)  # wandbkit.init(resume=...) where supported
@@ -145,8 +156,9 @@ class WandbWriterSink(Sink):
             run_id=run.id, project=s.project, entity=self.entity,
             config={"_wandb": {}, **dict(run.config)},
             group=s.group or os.environ.get("WANDB_RUN_GROUP"),
-            job_type=os.environ.get("WANDB_JOB_TYPE"),
-            name=s.name or os.environ.get("WANDB_NAME"), notes=os.environ.get("WANDB_NOTES"),
+            job_type=extra.get("job_type") or os.environ.get("WANDB_JOB_TYPE"),
+            name=s.name or os.environ.get("WANDB_NAME"),
+            notes=extra.get("notes") or os.environ.get("WANDB_NOTES"),
             tags=list(s.tags) or _env_list("WANDB_TAGS"), host=socket.gethostname(),
             start_time=run.started_at, resume=resume not in ("never",)))
         self._append(proto.REC_ENVIRONMENT, proto.environment(
@@ -168,10 +180,14 @@ class WandbWriterSink(Sink):
         held = self.held
         for row in rows:
             step = row.step
+            values = row.values
+            if not _MEDIA_SET.isdisjoint(map(type, values.values())):
+                # media files and their records are written when logged, as wandb does
+                values = self._media(step, values)
             if held is not None:
                 if step == held[0]:  # same step: wandb merges the values into one row
                     merged = dict(held[2])
-                    merged.update(row.values)
+                    merged.update(values)
                     held = (step, row.time, merged)
                     self.rows += 1
                     continue
@@ -182,7 +198,7 @@ class WandbWriterSink(Sink):
             elif step < self.last_step:
                 self._drop(step)
                 continue
-            held = (step, row.time, row.values)
+            held = (step, row.time, values)
             self.rows += 1
         self.held = held
         self._write_summary()
@@ -196,10 +212,6 @@ class WandbWriterSink(Sink):
     def _write_row(self, row: tuple[int, float, dict[str, Any]]) -> None:
         step, t, values = row
         self.last_step = step
-        for value in values.values():
-            if value.__class__ in MEDIA:
-                values = self._media(step, values)
-                break
         full = {**values, "_step": step, "_runtime": t - self.start_time, "_timestamp": t}
         self.log.append(self.items.history(self._next(), step, full))  # type: ignore[union-attr]
         self.changed.update(full)
@@ -232,36 +244,23 @@ class WandbWriterSink(Sink):
 
     def update_summary(self, summary: dict[str, Any]) -> None:
         """``run.summary[...] = ...``: a summary record with those keys."""
-        self._write_row_if_held_is_done()
         self.log.append(self.items.summary(self._next(), {  # type: ignore[union-attr]
             k: v for k, v in summary.items() if v.__class__ not in MEDIA}))
         self.log.flush()  # type: ignore[union-attr]
 
-    def _write_row_if_held_is_done(self) -> None:
-        """Keep records in the order of the calls: a summary/config/alert written after a row
-        comes after it in the file (the held row is final unless the same step is logged
-        again, which W&B would then record as a second row)."""
-        if self.held is not None:
-            self._write_row(self.held)
-            self.held = None
-            self._write_summary()
-
     def update_config(self, config: dict[str, Any]) -> None:
         """``run.config.update(...)``: a config record."""
-        self._write_row_if_held_is_done()
         self._append(proto.REC_CONFIG, proto.config_items(config))
         self.log.flush()  # type: ignore[union-attr]
 
     def alert(self, alert: AlertRecord) -> None:
         """An alert record (W&B sends it when the run is synced)."""
-        self._write_row_if_held_is_done()
         level = {"info": "INFO", "warn": "WARN", "error": "ERROR"}.get(alert.level, "WARN")
         self._append(proto.REC_ALERT, proto.alert(alert.title, alert.text, level, ALERT_WAIT_MS))
         self.log.flush()  # type: ignore[union-attr]
 
     def log_artifact(self, artifact: ArtifactRecord) -> None:
         """An artifact record whose manifest points at the files in place (no copy)."""
-        self._write_row_if_held_is_done()
         manifest = Manifest.of(Path(artifact.path))
         aliases = ["latest"] + [a for a in artifact.aliases if a != "latest"]
         self._append(proto.REC_ARTIFACT, proto.artifact(
@@ -269,6 +268,15 @@ class WandbWriterSink(Sink):
             name=artifact.name, digest=manifest.digest(), metadata=artifact.metadata or None,
             aliases=aliases, entries=manifest.entries, client_id=client_id(),
             sequence_client_id=client_id()))
+        self.log.flush()  # type: ignore[union-attr]
+
+    def mark_preempting(self, _: None = None) -> None:
+        """The run is being preempted: W&B's ``preempting`` record (Record field 23, an empty
+        RunPreemptingRecord), what ``wandb.Run.mark_preempting()`` writes."""
+        if self.held is not None:  # the rows before the notice stay before it
+            self._write_row(self.held)
+            self.held = None
+        self._append(23, b"")
         self.log.flush()  # type: ignore[union-attr]
 
     def finish(self, exit_code: int) -> dict[str, Any]:
