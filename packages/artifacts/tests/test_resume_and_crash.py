@@ -49,7 +49,8 @@ def test_sigkill_mid_save_never_leaves_a_listed_version_that_fails():
             assert verify(v.ref) == [], v.ref
             assert load(v.ref).step == v.step
     assert versions, "the saver never committed a version: kill delays too short"
-    # leftovers of the killed saves are unlisted and gc removes them without touching listed ones
+    # leftovers of the killed saves are unlisted: gc removes the incomplete ones and lists
+    # complete ones again (killed between rename and COMMIT), never touching listed ones
     report = gc()
     parent = versions[0].path.parent
     assert not list(parent.glob(".tmp-*"))
@@ -57,7 +58,7 @@ def test_sigkill_mid_save_never_leaves_a_listed_version_that_fails():
     assert sorted(p.name for p in parent.glob("v*")) == listed
     assert all(verify(v.ref) == [] for v in list_versions("crash"))
     # at least one kill landed mid-save (a temporary or unlisted folder was left to clean)
-    assert report.removed, "no kill hit a save in progress"
+    assert report.removed or report.reindexed, "no kill hit a save in progress"
 
 
 def test_two_processes_saving_the_same_name_get_distinct_versions():

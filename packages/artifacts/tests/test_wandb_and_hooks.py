@@ -180,3 +180,94 @@ def test_a_failing_wandb_log_is_reported_not_a_failed_save(tiny, capfd):
     ckpt.finish()
     assert version.ref == "logfail:v0" and load("logfail:v0").step == 1
     assert "logging logfail:v0 to W&B failed" in capfd.readouterr().err
+
+
+def _blobs(folder: Path, n: int) -> Path:
+    import os
+    import time
+
+    folder.mkdir(parents=True)
+    for i in range(n):
+        f = folder / f"blob{i}"
+        f.write_bytes(b"x" * 1000)
+        stamp = time.time() - 100 + i  # blob0 is the least recently used
+        os.utime(f, (stamp, stamp))
+    return folder
+
+
+def test_a_wandb_cache_dir_the_user_set_is_trimmed_only_when_named(offline_env, tiny,
+                                                                   monkeypatch, tmp_path):
+    shared = tmp_path / "cluster-cache"
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(shared))
+    blobs = _blobs(shared / "artifacts" / "obj", 4)
+    model, _ = tiny
+    ckpt = CheckpointManager(None, "polite", async_save=False, wandb_cache_cap=0)
+    ckpt.save(1, model)
+    ckpt.finish()
+    report = gc(cache_cap=0)
+    assert len(list(blobs.iterdir())) == 4  # neither finish() nor gc() touched the user's cache
+    assert list(report.caches) == [str(offline_env / ".wandb-cache" / "artifacts")]
+    # named explicitly: trimmed like the store's own
+    report = gc(cache_cap=2500, cache_dir=shared / "artifacts")
+    assert sorted(p.name for p in blobs.iterdir()) == ["blob2", "blob3"]
+    assert report.caches[str(shared / "artifacts")] == 2000
+    ckpt = CheckpointManager(None, "opted", async_save=False, wandb_cache_cap=1000,
+                             trim_cache_dir=shared / "artifacts")
+    ckpt.save(1, model)
+    ckpt.finish()
+    assert [p.name for p in blobs.iterdir()] == ["blob3"]
+
+
+def test_index_transactions_are_fsynced_at_commit(offline_env):
+    # synchronous=FULL (2): the WAL is fsynced by every COMMIT; the store's default NORMAL (1)
+    # can lose the last commits to a power cut.
+    index = Index.open()
+    with index._conn() as c:
+        assert c.execute("PRAGMA synchronous").fetchone()[0] == 2
+    with index.store.connect() as other:
+        assert other.execute("PRAGMA synchronous").fetchone()[0] == 1
+
+
+def test_gc_lists_again_a_complete_version_whose_index_row_was_lost(offline_env, tiny):
+    import shutil
+    import sqlite3
+
+    model, opt = tiny
+    ckpt = CheckpointManager(None, "lost", async_save=False)
+    for step in (1, 2, 3):
+        ckpt.save(step, model, opt, metrics={"loss": 1.0 / step})
+    ckpt.finish()
+    v2 = Index.open().get("lost", 2)
+    assert v2 is not None
+    # What a power cut between the rename and the COMMIT reaching the disk leaves: the folder,
+    # no row, no alias, the counter not advanced.
+    db = Index.open().store.db_path
+    with sqlite3.connect(db) as c:
+        c.execute("DELETE FROM artifacts_versions WHERE name='lost' AND version=2")
+        c.execute("DELETE FROM artifacts_aliases WHERE name='lost' AND version=2")
+        c.execute("UPDATE artifacts_aliases SET version=1 WHERE name='lost' AND alias='latest'")
+        c.execute("UPDATE artifacts_counters SET next_version=2 WHERE name='lost'")
+    # and a broken unlisted folder: a copy whose weights were cut short
+    broken = v2.path.parent / "v7"
+    shutil.copytree(v2.path, broken)
+    with open(broken / "model.safetensors", "r+b") as fh:
+        fh.truncate(100)
+    assert [v.version for v in list_versions("lost")] == [0, 1]
+
+    dry = gc(dry_run=True)
+    assert dry.reindexed == [str(v2.path)] and str(broken) in dry.removed
+    assert [v.version for v in list_versions("lost")] == [0, 1]
+    report = gc()
+    assert report.reindexed == [str(v2.path)]
+    assert str(broken) in report.removed and not broken.exists()
+    assert str(v2.path) not in report.removed and v2.path.is_dir()
+    listed = {v.version: v for v in list_versions("lost")}
+    assert sorted(listed) == [0, 1, 2]
+    assert set(listed[2].aliases) == {"latest", "step-3"} and listed[2].step == 3
+    fresh = Tiny()
+    assert load("lost:latest", fresh).step == 3
+    assert torch.equal(fresh.embed.weight, model.embed.weight)
+    # the next save continues after it
+    ckpt = CheckpointManager(None, "lost", async_save=False)
+    assert ckpt.save(4, model).wait().version == 3
+    ckpt.finish()

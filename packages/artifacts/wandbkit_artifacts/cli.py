@@ -162,13 +162,17 @@ def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete n
                                          help="trim wandb's artifact cache to this size"),
            purge_unsynced: bool = typer.Option(False, "--purge-unsynced",
                                                help="also drop files kept for offline W&B uploads"),
+           cache_dir: Path | None = typer.Option(
+               None, "--cache-dir", help="also trim this cache folder (e.g. "
+               "$WANDB_CACHE_DIR/artifacts); without it only the store's own cache is trimmed"),
            as_json: bool = typer.Option(False, "--json"),
            store: Path | None = DirOption) -> None:
-    """Remove leftovers of crashed saves, retired versions and excess wandb cache."""
+    """Remove leftovers of crashed saves, retired versions and excess wandb cache; list again
+    complete versions the index lost."""
     from wandbkit_artifacts.cleanup import gc
 
     report = gc(store, dry_run=dry_run, cache_cap=_parse_size(cache_cap),
-                purge_unsynced=purge_unsynced)
+                purge_unsynced=purge_unsynced, cache_dir=cache_dir)
     if as_json:
         typer.echo(json.dumps({**report.to_dict(), "dry_run": dry_run}, indent=1))
         return
@@ -177,8 +181,11 @@ def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete n
         typer.echo(f"{verb} {p}")
     for p in report.kept_for_sync:
         typer.echo(f"kept until `wandbkit sync` applies its W&B deletion: {p}")
+    for p in report.reindexed:
+        typer.echo(f"{'would list' if dry_run else 'listed'} again (complete, not in the index): {p}")
+    caches = ", ".join(f"{d}: {_size(n)}" for d, n in report.caches.items())
     typer.echo(f"{verb} {len(report.removed)} item(s), {_size(report.freed)}; "
-               f"wandb artifact cache {report.cache_dir}: {_size(report.cache_size)}")
+               f"wandb artifact cache {caches}")
 
 
 @app.command("pull")

@@ -3,8 +3,12 @@
 Tables live in the shared wandbkit store (``Store.ensure_schema("artifacts", ...)``), so several
 processes can save at once: the busy timeout serialises writers and every change is one SQLite
 transaction. Committing a version renames its fsynced temporary folder into place *inside* the
-transaction that lists it: a crash before COMMIT leaves an unlisted folder (removed by ``gc``),
-never a listed version with missing files. Moving an alias is one ``INSERT OR REPLACE``.
+transaction that lists it: a crash before COMMIT leaves an unlisted folder, never a listed
+version with missing files. The index's transactions run with ``synchronous=FULL`` (the WAL is
+fsynced at every COMMIT), so a committed version stays listed after a power loss too; a
+complete version folder that still ends up unlisted (power lost between the rename and the
+COMMIT reaching the disk) is listed again by ``gc`` (:meth:`Index.relist`), never deleted.
+Moving an alias is one ``INSERT OR REPLACE``.
 """
 
 from __future__ import annotations
@@ -137,6 +141,9 @@ class Index:
         conn = self._conns.get(key)
         if conn is None:
             conn = self._conns[key] = self.store.connect()
+            # The store runs synchronous=NORMAL (a commit can be lost to a power cut, not to a
+            # killed process). A listed checkpoint must survive both: fsync the WAL per COMMIT.
+            conn.execute("PRAGMA synchronous=FULL")
         return _Tx(conn)
 
     # --- reading --------------------------------------------------------------------------
@@ -218,6 +225,40 @@ class Index:
         version = self.get(name, n)
         assert version is not None
         return version
+
+    def relist(self, folder: Path, manifest: dict[str, Any]) -> Version | None:
+        """List ``folder`` (``NAME/vN``, complete and verified by the caller) that has no index
+        row, under its own version number; None when it got listed meanwhile.
+
+        It gets ``step-N`` (unless another version holds it) and ``latest`` when it is the
+        newest listed version; ``best`` and user aliases are not known and stay where they are.
+        """
+        name, n = folder.parent.name, int(folder.name[1:])
+        step = int(manifest["step"])
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            if c.execute("SELECT 1 FROM artifacts_versions WHERE name=? AND version=?",
+                         (name, n)).fetchone():
+                c.execute("COMMIT")
+                return None
+            c.execute("INSERT INTO artifacts_versions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                      (name, n, str(folder.resolve()), step,
+                       json.dumps(manifest.get("metrics") or {}, default=repr), manifest["size"],
+                       manifest["created"], manifest["id"], manifest.get("run_id"),
+                       manifest.get("project"), None))
+            row = c.execute("SELECT next_version FROM artifacts_counters WHERE name=?",
+                            (name,)).fetchone()
+            if row is None or row[0] <= n:
+                c.execute("INSERT OR REPLACE INTO artifacts_counters VALUES (?, ?)", (name, n + 1))
+            c.execute("INSERT OR IGNORE INTO artifacts_aliases VALUES (?,?,?)",
+                      (name, f"step-{step}", n))
+            newest = c.execute("SELECT MAX(version) FROM artifacts_versions WHERE name=?",
+                               (name,)).fetchone()[0]
+            if newest == n:
+                c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)",
+                          (name, "latest", n))
+            c.execute("COMMIT")
+        return self.get(name, n)
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
         """Point ``alias`` at ``version`` (atomically replaces where it pointed before)."""

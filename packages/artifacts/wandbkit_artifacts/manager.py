@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wandbkit_artifacts import rng
-from wandbkit_artifacts.cleanup import DEFAULT_CACHE_CAP, GcReport, trim_cache, wandb_cache_dir
+from wandbkit_artifacts.cleanup import DEFAULT_CACHE_CAP, GcReport, trim_caches
 from wandbkit_artifacts.digest import ALGORITHMS, DEFAULT_ALGORITHM
 from wandbkit_artifacts.errors import CheckpointError, check_name
 from wandbkit_artifacts.index import Index, Version
@@ -73,8 +73,17 @@ class CheckpointManager:
     :param digest: ``"xxh3_128"`` (default, fast), ``"sha256"`` (tamper-evident) or ``"blake2b"``.
     :param log_to_wandb: log each version as a W&B Artifact when the run has a W&B sink.
     :param wandb_cache_cap: at :meth:`finish`, trim wandb's artifact cache under the store
-        (``<store>/.wandb-cache/artifacts`` or ``$WANDB_CACHE_DIR/artifacts``) to this many
-        bytes, least recently used first; None leaves it alone.
+        (``<store>/.wandb-cache/artifacts``, where the run's W&B worker keeps it unless
+        ``$WANDB_CACHE_DIR`` is set) to this many bytes, least recently used first; None leaves
+        it alone.
+    :param trim_cache_dir: also trim this folder (e.g. your ``$WANDB_CACHE_DIR/artifacts``) to
+        ``wandb_cache_cap`` at :meth:`finish`. Only a folder named here is trimmed: a cache
+        outside the store (often shared on a cluster) is never touched by default.
+    :param preempt: on a preemption signal (SIGTERM, SIGUSR1; see ``wandbkit.on_preempt``),
+        the next :meth:`save` is the safe point: it saves that step with the alias
+        ``preempt`` whatever the policy, waits for every write, then the run ends as
+        ``preempted`` and the process exits (``128 + signal``), ready to be requeued and
+        continued with :func:`wandbkit_artifacts.resume`.
     """
 
     def __init__(self, run: Any = None, name: str = "model", *, every_n_steps: int | None = None,
@@ -83,7 +92,8 @@ class CheckpointManager:
                  save_on_finish: bool = True, async_save: bool = True, max_in_flight: int = 1,
                  dir: str | Path | None = None, store_dir: str | Path | None = None,
                  digest: str = DEFAULT_ALGORITHM, log_to_wandb: bool = True,
-                 wandb_cache_cap: int | None = DEFAULT_CACHE_CAP) -> None:
+                 wandb_cache_cap: int | None = DEFAULT_CACHE_CAP, preempt: bool = False,
+                 trim_cache_dir: str | Path | None = None) -> None:
         check_name(name)
         if mode not in ("min", "max"):
             raise CheckpointError(f"mode={mode!r}: use 'min' or 'max'")
@@ -115,6 +125,7 @@ class CheckpointManager:
         self.max_in_flight = max_in_flight
         self.digest = digest
         self.wandb_cache_cap = wandb_cache_cap
+        self.trim_cache_dir = trim_cache_dir
         self.wandb_mode = run_wandb_mode(run) if log_to_wandb else None
         if store_dir is None and run is not None:
             store_dir = getattr(run, "store_dir", None)
@@ -132,6 +143,17 @@ class CheckpointManager:
         self._last_saved_step: int | None = None
         self._best: float | None = None
         self._finished = False
+        self.preempt = preempt
+        self._in_preempt = False
+        if preempt:
+            from wandbkit import preempt as preemption
+            from wandbkit.errors import UserError
+
+            try:
+                preemption.install()
+            except UserError as exc:
+                raise CheckpointError(f"preempt=True: {exc}") from None
+            preemption.claim_safe_point(self)  # run.log leaves the safe point to save()
         with _LOCK:
             _MANAGERS[(_run_id(run), name)] = self
         atexit.register(self._atexit)
@@ -167,6 +189,9 @@ class CheckpointManager:
         Async saves return once the state is copied; ``result.wait()`` gives the version.
         :raises CheckpointError: when an earlier background save failed (it is raised once).
         """
+        if self.preempt and not self._in_preempt and _preempt_pending():
+            return self._save_preempt(step, model, optimizer, scheduler, scaler, extra, metrics,
+                                      aliases)
         self._raise_deferred()
         if self._finished:
             raise CheckpointError(f"checkpoint manager {self.name!r} is finished")
@@ -405,8 +430,8 @@ class CheckpointManager:
                 saved = result.wait()
             self.wait()
             if self.wandb_cache_cap is not None:
-                trim_cache(wandb_cache_dir(self.index.root), self.wandb_cache_cap, False,
-                           GcReport())
+                trim_caches(self.index.root, self.wandb_cache_cap, False, GcReport(),
+                            self.trim_cache_dir)
         finally:
             self._finished = True
             if self._thread is not None:
@@ -414,6 +439,10 @@ class CheckpointManager:
                 self._thread.join()
             self._pool = None  # free the snapshot buffers (as large as the model + optimizer)
             atexit.unregister(self._atexit)
+            if self.preempt:
+                from wandbkit import preempt as preemption
+
+                preemption.release_safe_point(self)
             with _LOCK:
                 _MANAGERS.pop((_run_id(self.run), self.name), None)
         return saved
@@ -481,6 +510,13 @@ def managers_of(run: Any) -> list[CheckpointManager]:
     rid = _run_id(run)
     with _LOCK:
         return [m for (r, _), m in _MANAGERS.items() if r == rid]
+
+
+def _preempt_pending() -> bool:
+    """A preemption signal waits for this main thread's next safe point."""
+    preemption = sys.modules.get("wandbkit.preempt")
+    return bool(preemption is not None and preemption.pending
+                and threading.current_thread() is threading.main_thread())
 
 
 def _warn(message: str) -> None:

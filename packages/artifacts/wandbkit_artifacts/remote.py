@@ -6,7 +6,9 @@ reason that ends up in the "no checkpoint" message, so the user sees why each so
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from wandbkit_artifacts.errors import CheckpointError
@@ -39,8 +41,28 @@ def _project() -> str | None:
     return getattr(run, "project", None) or os.environ.get("WANDB_PROJECT")
 
 
+@contextlib.contextmanager
+def wandb_dirs_under(root: Path) -> Iterator[None]:
+    """wandb's folders (cache, staging data, artifacts) under the store root for the duration,
+    as the W&B worker has them, except those the user set."""
+    from wandbkit.settings import WANDB_DIRS
+
+    added = [var for var in WANDB_DIRS if not os.environ.get(var)]
+    for var in added:
+        os.environ[var] = str(root / WANDB_DIRS[var]) if WANDB_DIRS[var] else str(root)
+    try:
+        yield
+    finally:
+        for var in added:
+            os.environ.pop(var, None)
+
+
 def fetch_wandb(name: str, alias: str, root: Path, hf_repo: str | None = None) -> Path | None:
-    """Download ``name:alias`` (type ``model``) from W&B into ``root/checkpoints/.remote``."""
+    """Download ``name:alias`` (type ``model``) from W&B into ``root/checkpoints/.remote``.
+
+    wandb's download cache goes under the store root too (``<root>/.wandb-cache``), unless
+    ``$WANDB_CACHE_DIR`` is set: then wandb uses that folder, which stays the user's.
+    """
     reason = wandb_offline_reason()
     if reason:
         raise CheckpointError(reason)
@@ -49,9 +71,10 @@ def fetch_wandb(name: str, alias: str, root: Path, hf_repo: str | None = None) -
     project = _project()
     ref = f"{project}/{name}:{alias}" if project else f"{name}:{alias}"
     try:
-        art = wandb.Api().artifact(ref, type="model")
-        dest = root / "checkpoints" / ".remote" / "wandb" / name / art.version
-        art.download(root=str(dest))
+        with wandb_dirs_under(root):
+            art = wandb.Api().artifact(ref, type="model")
+            dest = root / "checkpoints" / ".remote" / "wandb" / name / art.version
+            art.download(root=str(dest))
     except Exception as exc:  # wandb raises CommError/ValueError/HTTP errors
         raise CheckpointError(f"W&B has no {ref}: {type(exc).__name__}: {exc}") from None
     return dest
