@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from wandbkit.store import RunRecord, Store
 
+_TEMPLATE_CHARS = {ord(c): f"&#{ord(c)};" for c in "${}`*_[]\\|~"}
+
 # ``downsample(x, y, n)`` returns the indices (into x and y) of at most ``n`` points to draw.
 Downsampler = Callable[["np.ndarray", "np.ndarray", int], "np.ndarray"]
 
@@ -139,8 +141,12 @@ class DashboardContext:
 
     @staticmethod
     def escape(text: Any) -> str:
-        """``text`` made safe for HTML/Markdown components (run names, tags, config, keys)."""
-        return html.escape(str(text), quote=True)
+        """``text`` made safe for HTML/Markdown components (run names, tags, config, keys).
+
+        Besides ``<>&"'``, the characters template engines and Markdown act on (``$ { } ` * _
+        [ ] \\``) become character references, so a name shows as typed and runs nothing.
+        """
+        return html.escape(str(text), quote=True).translate(_TEMPLATE_CHARS)
 
 
 def collect_panels() -> list[Panel]:

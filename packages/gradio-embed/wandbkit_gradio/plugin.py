@@ -1,0 +1,40 @@
+"""wandbkit entry point: core's dashboard tabs and the ``wandbkit dashboard`` command.
+
+Kept light: gradio loads inside the tab builders and the command, so ``wandbkit --help`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wandbkit import hookimpl
+from wandbkit.panels import Panel
+
+
+def _tab(name: str) -> Any:
+    def build(ctx: Any) -> None:
+        from wandbkit_gradio import tabs
+
+        getattr(tabs, name)(ctx)
+
+    build.__module__ = "wandbkit_gradio.tabs"
+    build.__qualname__ = name
+    return build
+
+
+@hookimpl
+def wandbkit_dashboard_panels(register: Any) -> None:
+    """Runs, Curves, Media and W&B."""
+    register(Panel(title="Runs", build=_tab("build_runs"), order=10))
+    register(Panel(title="Curves", build=_tab("build_curves"), order=20))
+    register(Panel(title="Media", build=_tab("build_media"), order=30))
+    register(Panel(title="W&B", build=_tab("build_wandb"), order=40))
+
+
+@hookimpl
+def wandbkit_register_commands(cli: Any) -> None:
+    """Add ``wandbkit dashboard``."""
+    from wandbkit_gradio.cli import dashboard
+
+    cli.command("dashboard")(dashboard)

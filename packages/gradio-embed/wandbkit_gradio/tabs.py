@@ -1,0 +1,280 @@
+"""Core's dashboard tabs — Runs, Curves, Media, W&B — built through the same panel hook as
+every plugin's. Event handlers are thin: they call :mod:`wandbkit_gradio.views`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from wandbkit.errors import UserError
+from wandbkit.panels import DashboardContext
+from wandbkit_gradio import views
+from wandbkit_gradio.component import WandbEmbed
+from wandbkit_gradio.embed import message_html
+
+
+def _choices(ctx: DashboardContext) -> list[tuple[str, str]]:
+    return [(views.run_label(r), r.id) for r in ctx.runs()]
+
+
+def _known(ctx: DashboardContext, run_ids: list[str] | None) -> list[str]:
+    known = {r.id for r in ctx.runs()}
+    return [r for r in (run_ids or []) if r in known]
+
+
+# --- Runs ------------------------------------------------------------------------------------
+
+
+def build_runs(ctx: DashboardContext) -> None:
+    """Filterable run table, the shared run selection and the CSV download."""
+    runs = ctx.runs()
+    options = views.filter_options(runs)
+    with gr.Row():
+        search = gr.Textbox(label="Search (id, name, group, tag, config)", scale=3)
+        projects = gr.Dropdown(options["projects"], multiselect=True, label="Project", scale=2,
+                               value=[ctx.project] if ctx.project else [])
+        states = gr.Dropdown(options["states"], multiselect=True, label="State", scale=2)
+        groups = gr.Dropdown(options["groups"], multiselect=True, label="Group", scale=2)
+        tags = gr.Dropdown(options["tags"], multiselect=True, label="Tags", scale=2)
+        reload = gr.Button("Reload", scale=1)
+    table = gr.Dataframe(views.runs_frame(runs), interactive=False, wrap=True,
+                         label="Runs (click a row to add it to the selection)",
+                         elem_id="wandbkit-runs-table", max_height=480)
+    with gr.Row():
+        selected = gr.Dropdown(_choices(ctx), multiselect=True, scale=4, allow_custom_value=True,
+                               value=[r.id for r in runs[:1]], label="Selected runs",
+                               elem_id="wandbkit-selected-runs")
+        download = gr.DownloadButton("Download selected runs' history (CSV)", scale=1)
+    note = gr.HTML("")
+    filters = [search, projects, states, groups, tags]
+
+    def refresh_table(text: str, proj: list[str], st: list[str], gr_: list[str],
+                      tg: list[str]) -> pd.DataFrame:
+        found = views.filter_runs(ctx.runs(), search=text, projects=proj, states=st,
+                                  groups=gr_, tags=tg)
+        return views.runs_frame(found)
+
+    for component in filters:
+        event = component.submit if isinstance(component, gr.Textbox) else component.change
+        event(refresh_table, filters, table, api_name=False, show_progress="hidden")
+    reload.click(refresh_table, filters, table, api_name="runs_table")
+    reload.click(lambda: gr.Dropdown(choices=_choices(ctx)), None, selected, api_name=False)
+
+    def add_clicked(current: list[str] | None, evt: gr.SelectData) -> Any:
+        row = getattr(evt, "row_value", None) or []
+        run_id = str(row[0]) if row else ""
+        current = list(current or [])
+        if run_id and run_id not in current:
+            current.append(run_id)
+        return current
+
+    table.select(add_clicked, [selected], selected, api_name=False)
+    if ctx.selection is not None:
+        selected.change(lambda ids: _known(ctx, ids), selected, ctx.selection, api_name=False)
+
+    def make_csv(run_ids: list[str] | None) -> tuple[Any, str]:
+        try:
+            return str(views.history_csv(ctx.store, _known(ctx, run_ids))), ""
+        except UserError as exc:
+            return None, message_html(str(exc), level="warning")
+
+    download.click(make_csv, selected, [download, note], api_name="history_csv")
+
+
+# --- Curves ----------------------------------------------------------------------------------
+
+
+def build_curves(ctx: DashboardContext) -> None:
+    """Multi-run, multi-metric overlay with smoothing, x-axis choice and live refresh."""
+    runs = ctx.runs()
+    first = [r.id for r in runs[:1]]
+    keys = views.metric_choices(ctx.store, first)
+    with gr.Row():
+        run_pick = gr.Dropdown(_choices(ctx), value=first, multiselect=True, label="Runs", scale=3,
+                               elem_id="wandbkit-curves-runs", allow_custom_value=True)
+        metric_pick = gr.Dropdown(keys, value=views.default_metrics(keys), multiselect=True,
+                                  label="Metrics", scale=3, elem_id="wandbkit-curves-metrics",
+                                  allow_custom_value=True)
+    with gr.Row():
+        smoothing = gr.Slider(0.0, 0.99, value=0.0, step=0.01, label="Smoothing (EMA weight)",
+                              scale=3)
+        x_axis = gr.Radio(list(views.X_AXES), value="step", label="X axis", scale=3)
+        show_raw = gr.Checkbox(value=True, label="Show raw under smoothed", scale=1)
+        live = gr.Checkbox(value=ctx.refresh_s > 0, label=f"Auto-refresh live runs "
+                           f"({ctx.refresh_s:g} s)", interactive=ctx.refresh_s > 0, scale=1)
+    plot = gr.LinePlot(x="x", y="value", color="series", height=460, x_title="step",
+                       y_title="value", label="Curves", elem_id="wandbkit-curves-plot")
+    note = gr.Textbox(label="Points", interactive=False, elem_id="wandbkit-curves-note")
+    inputs = [run_pick, metric_pick, smoothing, x_axis, show_raw]
+
+    def draw(run_ids: list[str] | None, metrics: list[str] | None, weight: float, x: str,
+             raw: bool) -> tuple[Any, str]:
+        run_ids = _known(ctx, run_ids)
+        if not run_ids or not metrics:
+            return views.curves_frame(ctx, [], [])[0], "pick at least one run and one metric"
+        try:
+            frame, text = views.curves_frame(ctx, run_ids, list(metrics), smoothing=weight,
+                                             x_axis=x, show_raw=raw)
+        except UserError as exc:
+            return views.curves_frame(ctx, [], [])[0], str(exc)
+        return gr.LinePlot(value=frame, x_title=x), text
+
+    def pick_metrics(run_ids: list[str] | None, current: list[str] | None) -> Any:
+        choices = views.metric_choices(ctx.store, _known(ctx, run_ids))
+        kept = [k for k in (current or []) if k in choices] or views.default_metrics(choices)
+        return gr.Dropdown(choices=choices, value=kept)
+
+    run_pick.change(pick_metrics, [run_pick, metric_pick], metric_pick, api_name=False)
+    for component in (metric_pick, x_axis, show_raw):
+        component.change(draw, inputs, [plot, note], api_name=False, show_progress="hidden")
+    smoothing.release(draw, inputs, [plot, note], api_name=False, show_progress="hidden")
+    gr.on([run_pick.change], draw, inputs, [plot, note], api_name="curves",
+          show_progress="hidden")
+    if ctx.selection is not None:
+        ctx.selection.change(lambda ids: ids or gr.skip(), ctx.selection, run_pick, api_name=False)
+    if ctx.refresh_s > 0:
+        timer = gr.Timer(ctx.refresh_s)
+
+        def tick(on: bool, *args: Any) -> Any:
+            if not on or not views.any_running(ctx.store, _known(ctx, args[0])):
+                return gr.skip(), gr.skip()
+            return draw(*args)
+
+        timer.tick(tick, [live, *inputs], [plot, note], api_name=False, show_progress="hidden")
+    demo = gr.context.Context.root_block
+    if demo is not None:
+        demo.load(draw, inputs, [plot, note], api_name=False, show_progress="hidden")
+
+
+# --- Media -----------------------------------------------------------------------------------
+
+
+def build_media(ctx: DashboardContext) -> None:
+    """Logged images, audio, video, histograms and tables with a step slider."""
+    runs = ctx.runs()
+    with_media = [r.id for r in runs if views.media_keys(ctx.store, r.id)]
+    first = with_media[0] if with_media else (runs[0].id if runs else None)
+    keys = views.media_keys(ctx.store, first)
+    steps = views.media_steps(ctx.store, first, keys[0] if keys else None)
+    with gr.Row():
+        run_pick = gr.Dropdown(_choices(ctx), value=first, label="Run", scale=2,
+                               allow_custom_value=True)
+        key_pick = gr.Dropdown(keys, value=keys[0] if keys else None, label="Media key", scale=2,
+                               allow_custom_value=True)
+        step = gr.Slider(steps[0] if steps else 0, max(steps[-1] if steps else 1, 1),
+                         value=steps[-1] if steps else 0, step=1, label="Step", scale=4,
+                         elem_id="wandbkit-media-step")
+    caption = gr.HTML("", elem_id="wandbkit-media-caption")
+    image = gr.Image(type="filepath", label="Image", interactive=False, visible=False,
+                     elem_id="wandbkit-media-image")
+    audio = gr.Audio(type="filepath", label="Audio", interactive=False, visible=False)
+    video = gr.Video(label="Video", interactive=False, visible=False)
+    hist = gr.BarPlot(x="bin", y="count", label="Histogram", visible=False)
+    table = gr.Dataframe(label="Table", interactive=False, visible=False)
+    outputs = [caption, image, audio, video, hist, table]
+
+    def show(run_id: str | None, key: str | None, at: float | None) -> list[Any]:
+        hidden = [gr.update(visible=False)] * 5
+        if not run_id or not key or run_id not in {r.id for r in ctx.runs()}:
+            return [message_html("pick a run and a media key"), *hidden]
+        try:
+            entry = views.media_at(ctx, run_id, key, int(at or 0))
+        except UserError as exc:
+            return [message_html(str(exc), level="error"), *hidden]
+        if entry is None:
+            return [message_html(f"nothing logged under {key} up to step {int(at or 0)}"), *hidden]
+        kind = entry["kind"]
+        text = f"{key} · step {entry['step']} · {kind}"
+        if entry["meta"].get("caption"):
+            text += f" · {entry['meta']['caption']}"
+        out: list[Any] = [message_html(text), *hidden]
+        if kind == "image":
+            out[1] = gr.update(value=entry["path"], visible=True)
+        elif kind == "audio":
+            out[2] = gr.update(value=entry["path"], visible=True)
+        elif kind == "video" and entry["meta"].get("format") == "gif":
+            out[1] = gr.update(value=entry["path"], visible=True)  # a GIF plays as an image
+        elif kind == "video":
+            out[3] = gr.update(value=entry["path"], visible=True)
+        elif kind == "histogram":
+            out[4] = gr.update(value=views.histogram_frame(entry), visible=True)
+        elif kind == "table" and entry.get("path"):
+            out[5] = gr.update(value=views.table_frame(entry), visible=True)
+        return out
+
+    def pick_run(run_id: str | None) -> Any:
+        keys = views.media_keys(ctx.store, run_id)
+        return gr.Dropdown(choices=keys, value=keys[0] if keys else None)
+
+    def pick_key(run_id: str | None, key: str | None) -> Any:
+        found = views.media_steps(ctx.store, run_id, key)
+        if not found:
+            return gr.Slider(minimum=0, maximum=1, value=0)
+        return gr.Slider(minimum=found[0], maximum=max(found[-1], found[0] + 1), value=found[-1])
+
+    run_pick.change(pick_run, run_pick, key_pick, api_name=False)
+    key_pick.change(pick_key, [run_pick, key_pick], step, api_name=False)
+    step.change(show, [run_pick, key_pick, step], outputs, api_name="media_view",
+                show_progress="hidden")
+    key_pick.change(show, [run_pick, key_pick, step], outputs, api_name=False,
+                    show_progress="hidden")
+    if ctx.selection is not None:
+        ctx.selection.change(lambda ids: ids[0] if ids else gr.skip(), ctx.selection, run_pick,
+                             api_name=False)
+    demo = gr.context.Context.root_block
+    if demo is not None:
+        demo.load(show, [run_pick, key_pick, step], outputs, api_name=False)
+
+
+# --- W&B -------------------------------------------------------------------------------------
+
+
+def build_wandb(ctx: DashboardContext) -> None:
+    """The run's W&B page embedded, or how to get it there (``wandbkit sync``) and the local
+    view; any W&B URL can be pasted too."""
+    runs = ctx.runs()
+    first = runs[0].id if runs else None
+    with gr.Row():
+        run_pick = gr.Dropdown(_choices(ctx), value=first, label="Run", scale=3,
+                               allow_custom_value=True)
+        ref_box = gr.Textbox(label="…or a W&B URL / ENTITY/PROJECT[/RUN_ID]", scale=3)
+        height = gr.Slider(240, 2000, value=720, step=20, label="Height (px)", scale=2)
+        jupyter = gr.Checkbox(value=True, label="?jupyter=true", scale=1)
+        refresh = gr.Button("Refresh", scale=1)
+    status = gr.HTML("", elem_id="wandbkit-wandb-status")
+    frame = WandbEmbed(None, elem_id="wandbkit-wandb-frame", visible=False)
+    local = gr.Dataframe(label="Local view (config and summary)", interactive=False, wrap=True)
+    inputs = [run_pick, ref_box, height, jupyter]
+
+    def view(run_id: str | None, reference: str, h: float, jup: bool,
+             reload: bool = False) -> list[Any]:
+        embed = {"height": int(h), "jupyter": jup, "refresh": reload}
+        if reference and reference.strip():
+            return [message_html(f"showing {reference.strip()}"),
+                    gr.update(value={**embed, "reference": reference}, visible=True),
+                    gr.update()]
+        if not run_id or run_id not in {r.id for r in ctx.runs()}:
+            return [message_html("pick a run, or paste a W&B URL"), gr.update(visible=False),
+                    gr.update(value=None)]
+        run = ctx.store.get_run(run_id)
+        text, url = views.wandb_status(ctx.store, run)
+        if url:
+            return [message_html(text), gr.update(value={**embed, "reference": url}, visible=True),
+                    views.local_summary(run)]
+        return [message_html(text, level="warning"), gr.update(visible=False),
+                views.local_summary(run)]
+
+    outputs = [status, frame, local]
+    run_pick.change(view, inputs, outputs, api_name="wandb_view")
+    ref_box.submit(view, inputs, outputs, api_name=False)
+    height.release(view, inputs, outputs, api_name=False)
+    jupyter.change(view, inputs, outputs, api_name=False)
+    refresh.click(lambda *a: view(*a, reload=True), inputs, outputs, api_name=False)
+    if ctx.selection is not None:
+        ctx.selection.change(lambda ids: ids[0] if ids else gr.skip(), ctx.selection, run_pick,
+                             api_name=False)
+    demo = gr.context.Context.root_block
+    if demo is not None:
+        demo.load(view, inputs, outputs, api_name=False)

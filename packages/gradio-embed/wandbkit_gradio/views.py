@@ -1,0 +1,346 @@
+"""The dashboard's data: plain functions from the store to tables, curves and media.
+
+No gradio here: each function takes the :class:`wandbkit.panels.DashboardContext` (or a store)
+and returns pandas frames, strings or paths, so they are tested without a browser; the tabs
+wire them to components.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wandbkit.errors import UserError
+from wandbkit.panels import DashboardContext
+from wandbkit.store import RunRecord, Store
+from wandbkit_gradio.smoothing import ema
+
+X_AXES = ("step", "relative time (s)", "wall time")
+RUN_COLUMNS = ["id", "name", "project", "state", "group", "tags", "started", "duration"]
+MAX_METRIC_COLUMNS = 6
+_PREFERRED = re.compile(r"(loss|acc|accuracy|f1|perplexity|reward|score|lr)$", re.IGNORECASE)
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def run_label(run: RunRecord) -> str:
+    """``name (id)``, or the id when the run has no name of its own."""
+    return f"{run.name} ({run.id})" if run.name and run.name != run.id else run.id
+
+
+def filter_options(runs: list[RunRecord]) -> dict[str, list[str]]:
+    """The values the Runs tab's filters offer: projects, states, groups and tags present."""
+    return {
+        "projects": sorted({r.project for r in runs}),
+        "states": sorted({r.state for r in runs}),
+        "groups": sorted({r.group for r in runs if r.group}),
+        "tags": sorted({t for r in runs for t in r.tags}),
+    }
+
+
+def filter_runs(runs: list[RunRecord], *, search: str = "", projects: Iterable[str] = (),
+                states: Iterable[str] = (), groups: Iterable[str] = (),
+                tags: Iterable[str] = ()) -> list[RunRecord]:
+    """Runs matching every filter given (an empty filter matches all).
+
+    :param search: case-insensitive text found in the id, name, group, a tag or a config value.
+    :param tags: runs carrying all these tags.
+    """
+    projects, states, groups, tags = set(projects), set(states), set(groups), set(tags)
+    needle = search.strip().lower()
+    out = []
+    for run in runs:
+        if projects and run.project not in projects:
+            continue
+        if states and run.state not in states:
+            continue
+        if groups and (run.group or "") not in groups:
+            continue
+        if tags and not tags.issubset(run.tags):
+            continue
+        if needle:
+            haystack = " ".join([run.id, run.name or "", run.group or "", *run.tags,
+                                 *(f"{k}={v}" for k, v in run.config.items())]).lower()
+            if needle not in haystack:
+                continue
+        out.append(run)
+    return out
+
+
+def key_metrics(runs: list[RunRecord], limit: int = MAX_METRIC_COLUMNS) -> list[str]:
+    """The summary keys worth a column: numeric, most common across ``runs``, losses and
+    accuracies first."""
+    counts: Counter[str] = Counter()
+    for run in runs:
+        for key, value in run.summary.items():
+            if isinstance(value, (int, float)) and not key.startswith("_"):
+                counts[key] += 1
+    ranked = sorted(counts, key=lambda k: (not _PREFERRED.search(k), -counts[k], k))
+    return ranked[:limit]
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+
+
+def _duration(run: RunRecord) -> str:
+    end = run.finished_at
+    if end is None:
+        end = time.time() if run.state == "running" else getattr(run, "heartbeat_at", None)
+    if end is None:
+        return ""
+    minutes, sec = divmod(int(max(end - run.started_at, 0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}"
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    return value if isinstance(value, (int, str)) else str(value)
+
+
+def runs_frame(runs: list[RunRecord], metrics: list[str] | None = None) -> pd.DataFrame:
+    """The Runs table: one row per run, the identity columns then ``metrics`` (summary
+    values; default :func:`key_metrics`). Cells are text or numbers: the table shows them as
+    text, never as HTML."""
+    metrics = key_metrics(runs) if metrics is None else metrics
+    rows = []
+    for run in runs:
+        rows.append([run.id, run.name or "", run.project, run.state, run.group or "",
+                     ", ".join(run.tags), _when(run.started_at), _duration(run),
+                     *(_cell(run.summary.get(k, "")) for k in metrics)])
+    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *metrics])
+
+
+def _safe_csv(value: Any) -> Any:
+    # Spreadsheet apps run cells starting with = + - @ as formulas (CSV injection): quote them.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def history_csv(store: Store, run_ids: list[str], dest: Path | None = None) -> Path:
+    """Write the full logged history of ``run_ids`` to one CSV (``run_id, run_name, step,
+    time`` then one column per key) and return its path.
+
+    :raises UserError: when no run is selected or a run is unknown.
+    """
+    if not run_ids:
+        raise UserError("select one or more runs first (tick them in the Selected runs box)")
+    runs = [store.get_run(r) for r in run_ids]
+    keys: list[str] = []
+    for run in runs:
+        keys.extend(k for k in store.keys(run.id) if k not in keys)
+    folder = dest or Path(tempfile.mkdtemp(prefix="wandbkit-csv-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    name = runs[0].id if len(runs) == 1 else f"{len(runs)}-runs"
+    path = folder / f"wandbkit-history-{name}.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow([_safe_csv(c) for c in ["run_id", "run_name", "step", "time", *keys]])
+        for run in runs:
+            with store._reader() as conn:
+                for step, t, data in conn.execute(
+                        "SELECT step, time, data FROM history WHERE run_id=? ORDER BY rowid",
+                        (run.id,)):
+                    values = _loads(data)
+                    writer.writerow([run.id, _safe_csv(run.name or ""), step, f"{t:.3f}",
+                                     *(_safe_csv(values.get(k, "")) for k in keys)])
+    return path
+
+
+def _loads(data: str) -> dict[str, Any]:
+    import json
+
+    return json.loads(data)
+
+
+# --- curves ----------------------------------------------------------------------------------
+
+
+def metric_choices(store: Store, run_ids: list[str]) -> list[str]:
+    """Keys logged by any of the runs, sorted."""
+    keys: set[str] = set()
+    for run_id in run_ids:
+        keys.update(store.keys(run_id))
+    return sorted(keys)
+
+
+def default_metrics(choices: list[str], limit: int = 2) -> list[str]:
+    """A starting choice: loss-like keys first."""
+    ranked = sorted(choices, key=lambda k: (not _PREFERRED.search(k), "val" in k, k))
+    return ranked[:limit]
+
+
+def curves_frame(ctx: DashboardContext, run_ids: list[str], keys: list[str], *,
+                 smoothing: float = 0.0, x_axis: str = "step",
+                 show_raw: bool = True) -> tuple[pd.DataFrame, str]:
+    """The Curves chart's data: one line per (run, key), downsampled to ``ctx.max_points``.
+
+    :param smoothing: EMA weight in ``[0, 1)`` applied to the drawn points (as W&B smooths
+        the points it sampled); 0 draws the raw values.
+    :param x_axis: one of :data:`X_AXES`.
+    :param show_raw: with smoothing, also draw the raw values (faint, as W&B does).
+    :returns: a long frame (``x``, ``value``, ``series``) and a one-line note (points drawn,
+        downsampling, values that could not be drawn).
+    :raises UserError: for an unknown x-axis or smoothing outside ``[0, 1)``.
+    """
+    if x_axis not in X_AXES:
+        raise UserError(f"x-axis {x_axis!r} is not one of {', '.join(X_AXES)}")
+    if not 0.0 <= smoothing < 1.0:
+        raise UserError(f"smoothing must be in [0, 1), got {smoothing}")
+    frames: list[pd.DataFrame] = []
+    notes: list[str] = []
+    labels = _unique_labels(ctx.store, run_ids)
+    for run_id in run_ids:
+        for key, series in ctx.series(run_id, keys).items():
+            values = series.values
+            finite = np.isfinite(values)
+            hidden = int((~finite).sum())
+            if hidden:
+                notes.append(f"{labels[run_id]} · {key}: {hidden} NaN/Inf value(s) not drawn")
+            if series.downsampled:
+                notes.append(f"{labels[run_id]} · {key}: {len(values):,} of {series.total:,} "
+                             "points (MinMaxLTTB, spikes kept)")
+            x = _x_values(series, x_axis)
+            name = f"{labels[run_id]} · {key}"
+            if smoothing > 0:
+                frames.append(pd.DataFrame({"x": x[finite], "value": ema(values, smoothing)[finite],
+                                            "series": name}))
+                if show_raw:
+                    frames.append(pd.DataFrame({"x": x[finite], "value": values[finite],
+                                                "series": f"{name} (raw)"}))
+            else:
+                frames.append(pd.DataFrame({"x": x[finite], "value": values[finite],
+                                            "series": name}))
+    if not frames:
+        return pd.DataFrame({"x": [], "value": [], "series": []}), "no numeric values to draw"
+    frame = pd.concat(frames, ignore_index=True)
+    drawn = f"{len(frame):,} points in {frame['series'].nunique()} line(s)"
+    return frame, "; ".join([drawn, *notes])
+
+
+def _x_values(series: Any, x_axis: str) -> np.ndarray:
+    if x_axis == "step":
+        return series.steps
+    if x_axis == "relative time (s)":
+        return series.times - series.times[0] if len(series.times) else series.times
+    return pd.to_datetime(series.times, unit="s").to_numpy()
+
+
+def _unique_labels(store: Store, run_ids: list[str]) -> dict[str, str]:
+    runs = {r: store.get_run(r) for r in run_ids}
+    names = Counter(r.name or r.id for r in runs.values())
+    return {rid: (r.name or r.id) if names[r.name or r.id] == 1 else run_label(r)
+            for rid, r in runs.items()}
+
+
+def any_running(store: Store, run_ids: list[str]) -> bool:
+    """True when one of the runs is still running (the Curves tab refreshes only then)."""
+    return any(store.get_run(r).state == "running" for r in run_ids)
+
+
+# --- media -----------------------------------------------------------------------------------
+
+
+MEDIA_KINDS = ("image", "audio", "video", "histogram", "table")
+
+
+def media_keys(store: Store, run_id: str | None) -> list[str]:
+    """Media keys a run logged (images, audio, video, histograms, tables), sorted."""
+    if not run_id:
+        return []
+    return sorted({m["key"] for m in store.media(run_id)})
+
+
+def media_steps(store: Store, run_id: str | None, key: str | None) -> list[int]:
+    """The steps at which ``key`` was logged, ascending."""
+    if not run_id or not key:
+        return []
+    return sorted({m["step"] for m in store.media(run_id) if m["key"] == key})
+
+
+def media_at(ctx: DashboardContext, run_id: str, key: str, step: int) -> dict[str, Any] | None:
+    """The entry of ``key`` logged at ``step`` (or the last one before it), its file checked
+    to be inside the store (``path`` then absolute), or None when nothing was logged yet.
+
+    :raises UserError: when the entry's file is outside the store or missing.
+    """
+    entries = [m for m in ctx.store.media(run_id) if m["key"] == key and m["step"] <= step]
+    if not entries:
+        return None
+    entry = dict(entries[-1])
+    if entry.get("path"):
+        entry["path"] = str(ctx.media_path(entry["path"]))
+    return entry
+
+
+def histogram_frame(entry: dict[str, Any]) -> pd.DataFrame:
+    """A logged histogram as ``bin`` (centre) and ``count`` columns."""
+    counts = entry["meta"].get("counts", [])
+    edges = entry["meta"].get("edges", [])
+    centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=False)]
+    return pd.DataFrame({"bin": centres, "count": counts})
+
+
+def table_frame(entry: dict[str, Any]) -> pd.DataFrame:
+    """A logged table's rows (read from its file inside the store)."""
+    import json
+
+    data = json.loads(Path(entry["path"]).read_text())
+    return pd.DataFrame(data["data"], columns=data["columns"])
+
+
+# --- W&B -------------------------------------------------------------------------------------
+
+
+def local_summary(run: RunRecord) -> pd.DataFrame:
+    """Config and summary of a run as ``section, key, value`` rows (text)."""
+    rows = [["run", k, str(v)] for k, v in (("id", run.id), ("name", run.name or ""),
+                                            ("project", run.project), ("state", run.state),
+                                            ("group", run.group or ""),
+                                            ("tags", ", ".join(run.tags)),
+                                            ("wandb mode", run.wandb_mode or ""))]
+    rows += [["config", k, str(_cell(v))] for k, v in sorted(run.config.items())]
+    rows += [["summary", k, str(_cell(v))] for k, v in sorted(run.summary.items())]
+    return pd.DataFrame(rows, columns=["section", "key", "value"])
+
+
+def wandb_status(store: Store, run: RunRecord) -> tuple[str, str | None]:
+    """What the W&B tab says about a run, and its W&B URL when it has one.
+
+    :returns: ``(text, url)``: the URL when the run is on W&B (online, or synced and linked),
+        else a plain-text explanation of how to get it there (``wandbkit sync``).
+    """
+    if run.wandb_url:
+        return f"W&B run {run.wandb_path or run.wandb_id or run.id}", run.wandb_url
+    synced = store.synced_at(run.id)
+    if run.wandb_mode == "offline" or run.wandb_dir:
+        if synced:
+            return (f"Run {run.id} was uploaded by `wandbkit sync` on {_when(synced)}, but the "
+                    "store has no URL for it: open it from your W&B project page, or paste its "
+                    "URL above. The local view is below.", None)
+        return (f"Run {run.id} was logged offline, so W&B has no page for it yet. Upload it "
+                f"with:\n\n    wandbkit sync {run.id}\n\n(needs `wandb login` or "
+                "WANDB_API_KEY and network). Until then, the local view is below and in the "
+                "Curves and Media tabs.", None)
+    return (f"Run {run.id} was not sent to W&B (W&B mode: {run.wandb_mode or 'none'}). The "
+            "local view is below.", None)
