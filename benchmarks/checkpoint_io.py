@@ -2,7 +2,11 @@
 
 For a model of ``--mb`` MB of fp32 weights plus its Adam state (2x more), in one run:
 
-  (a) raw      write + fsync the same bytes with plain file I/O (the disk's floor)
+  (a) raw      write + fsync the same bytes with plain file I/O and the save's parallelism:
+               one file per tensor group (weights; optimizer state), each written by its own
+               thread at the same time, then all fsynced at once on parallel threads, as the
+               save does (the disk's floor for what the save does)
+  (a1) raw, 1  the same bytes through one thread into one file and one fsync (for reference)
   (b) save     a synchronous CheckpointManager save: safetensors + torch.save, digests,
                manifest, fsync, rename, index -- with xxh3-128 (the default) and SHA-256
   (m) memcpy   copying the same tensors into preallocated CPU buffers (floor of a snapshot)
@@ -22,6 +26,7 @@ import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -41,23 +46,47 @@ def build(mb: int, device: str) -> tuple[torch.nn.Module, torch.optim.Optimizer]
     return model, opt
 
 
-def all_tensors(model: torch.nn.Module, opt: torch.optim.Optimizer) -> list[torch.Tensor]:
-    """Every tensor a checkpoint holds (weights and optimizer state)."""
-    out = [t.detach() for t in model.state_dict().values()]
-    for state in opt.state.values():
-        out += [v for v in state.values() if isinstance(v, torch.Tensor)]
-    return out
+def tensor_groups(model: torch.nn.Module, opt: torch.optim.Optimizer) -> list[list[torch.Tensor]]:
+    """The tensors of each file a checkpoint writes: the weights, the optimizer state."""
+    weights = [t.detach() for t in model.state_dict().values()]
+    state = [v for s in opt.state.values() for v in s.values()
+             if isinstance(v, torch.Tensor) and v.dim() > 0]
+    return [weights, state]
 
 
-def raw_write(tensors: list[torch.Tensor], folder: Path) -> float:
-    """(a) write the bytes of every tensor to one file and fsync it."""
-    start = time.perf_counter()
-    with open(folder / "raw.bin", "wb", buffering=0) as fh:
+def _write_file(path: Path, tensors: list[torch.Tensor]) -> Path:
+    with open(path, "wb", buffering=0) as fh:
         for t in tensors:
             view = memoryview(t.cpu().reshape(-1).view(torch.uint8).numpy())
             while len(view):
                 view = view[fh.write(view):]
-        os.fsync(fh.fileno())
+    return path
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def raw_write(groups: list[list[torch.Tensor]], folder: Path, pool: ThreadPoolExecutor) -> float:
+    """(a) one file per group, written by parallel threads, then fsynced in parallel."""
+    paths = [folder / f"raw{i}.bin" for i in range(len(groups))]
+    start = time.perf_counter()
+    written = list(pool.map(_write_file, paths, groups))
+    list(pool.map(_fsync, written))
+    elapsed = time.perf_counter() - start
+    for path in paths:
+        path.unlink()
+    return elapsed
+
+
+def raw_write_serial(tensors: list[torch.Tensor], folder: Path) -> float:
+    """(a1) every tensor into one file from one thread, one fsync."""
+    start = time.perf_counter()
+    _fsync(_write_file(folder / "raw.bin", tensors))
     elapsed = time.perf_counter() - start
     (folder / "raw.bin").unlink()
     return elapsed
@@ -83,7 +112,9 @@ def main() -> None:
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, opt = build(args.mb, device)
-    tensors = all_tensors(model, opt)
+    groups = tensor_groups(model, opt)
+    tensors = [t for g in groups for t in g]
+    pool = ThreadPoolExecutor(max_workers=len(groups))  # the save: 2 writers, 2 fsync threads
     total = sum(t.numel() * t.element_size() for t in tensors)
     print(f"{device}: {total / 2**20:.0f} MB per checkpoint ({args.mb} MB weights + Adam), "
           f"{torch.get_num_threads()} threads, median of {args.repeats}")
@@ -98,12 +129,15 @@ def main() -> None:
         async_mgr = CheckpointManager(None, "bench_async", async_save=True)
         managers = (sync_sha, sync_xxh, async_mgr)
         async_mgr.save(0, model, opt).wait()  # first save allocates the reusable buffers
-        times: dict[str, list[float]] = {k: [] for k in ("a", "b_sha", "b_xxh", "m", "c", "d")}
+        times: dict[str, list[float]] = {k: [] for k in ("a", "a1", "b_sha", "b_xxh", "m", "c",
+                                                          "d")}
         for step in range(1, args.warmup + args.repeats + 1):
             if step == args.warmup + 1:
                 times = {k: [] for k in times}
             os.sync()  # each measurement starts with no dirty pages left by the previous one
-            times["a"].append(raw_write(tensors, folder))
+            times["a"].append(raw_write(groups, folder, pool))
+            os.sync()
+            times["a1"].append(raw_write_serial(tensors, folder))
             for key, mgr in (("b_sha", sync_sha), ("b_xxh", sync_xxh)):
                 os.sync()
                 start = time.perf_counter()
@@ -130,7 +164,9 @@ def main() -> None:
     best = {k: min(v) for k, v in times.items()}
     t = {k: statistics.median(v) for k, v in times.items()}
     gbs = total / 2**30
-    print(f"(a) raw write+fsync       {t['a']:.3f} s  {gbs / t['a']:.2f} GB/s")
+    print(f"(a) raw write+fsync       {t['a']:.3f} s  {gbs / t['a']:.2f} GB/s  "
+          f"({len(groups)} files, {len(groups)} threads, parallel fsync)")
+    print(f"(a1) raw, 1 thread/file   {t['a1']:.3f} s  {gbs / t['a1']:.2f} GB/s  (reference)")
     print(f"(b) save, sha256          {t['b_sha']:.3f} s  {gbs / t['b_sha']:.2f} GB/s")
     print(f"(b) save, xxh3_128        {t['b_xxh']:.3f} s  {gbs / t['b_xxh']:.2f} GB/s")
     print(f"(m) copy into buffers     {t['m']:.3f} s")
