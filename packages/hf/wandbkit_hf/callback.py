@@ -87,12 +87,14 @@ class WandbkitCallback(TrainerCallback):
     :param final_model: at the end of training, make the final model a version with alias
         ``final`` (the last checkpoint's files when it holds the final weights, else a save).
     :param run: a wandbkit run to log into (default: the active run, else a new one).
+    :param dir: the local store of runs this callback starts (default ``$WANDBKIT_DIR``).
     """
 
     def __init__(self, project: str | None = None, name: str | None = None,
                  tags: list[str] | None = None, group: str | None = None, mode: str = "auto",
                  checkpoints: bool = True, checkpoint_name: str | None = None,
-                 final_model: bool = True, run: wandbkit.Run | None = None) -> None:
+                 final_model: bool = True, run: wandbkit.Run | None = None,
+                 dir: str | os.PathLike[str] | None = None) -> None:
         self.project = project
         self.name = name
         self.tags = list(tags or [])
@@ -102,6 +104,7 @@ class WandbkitCallback(TrainerCallback):
         self.checkpoint_name = checkpoint_name
         self.final_model = final_model
         self.run: wandbkit.Run | None = run
+        self.dir = dir
         self.trainer: Any = None
         self._owns_run = False
         self._eval_names: tuple[str, ...] = ()
@@ -153,7 +156,8 @@ class WandbkitCallback(TrainerCallback):
                 self.run, self._owns_run = active, False
             else:
                 self.run = wandbkit.init(project=self._project(), name=self.name or args.run_name,
-                                         tags=self.tags, group=self.group, mode=self.mode)
+                                         tags=self.tags, group=self.group, mode=self.mode,
+                                         dir=self.dir)
                 self._owns_run = True
         trainer = self.trainer
         config = run_config(args, model, getattr(trainer, "train_dataset", None),
@@ -178,7 +182,7 @@ class WandbkitCallback(TrainerCallback):
         search = self._search or _implicit_search(self, args)
         self.run = wandbkit.init(project=self._project(), name=f"{search['group']}-{trial}",
                                  tags=[*self.tags, "hp-search"], group=search["group"],
-                                 mode=self.mode)
+                                 mode=self.mode, dir=self.dir)
         self._owns_run = True
         number = getattr(getattr(self.trainer, "_trial", None), "number", None)
         search["runs"][str(number) if number is not None else trial] = self.run.id

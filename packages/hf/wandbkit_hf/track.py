@@ -51,6 +51,7 @@ def hyperparameter_search(trainer: Any, *, direction: str = "minimize", **kwargs
                "hp_search/direction": direction}
     with wandbkit.init(project=callback._project(), name=f"{search['group']}-summary",
                        group=search["group"], tags=["hp-search-summary"], mode=callback.mode,
+                       dir=callback.dir,
                        config={"best_hyperparameters": dict(best.hyperparameters)}) as run:
         run.summary.update(summary)
     return best
