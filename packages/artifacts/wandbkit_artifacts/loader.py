@@ -231,8 +231,35 @@ def load(ref: str, model: Any = None, optimizer: Any = None, scheduler: Any = No
     return out
 
 
+RESUME_ALIASES = ("preempt", "latest")
+
+
+def newest_ref(name: str, index: Index) -> str:
+    """``NAME:preempt`` or ``NAME:latest``, whichever names the newer version (by step, then
+    version); ``NAME:latest`` when neither is listed here (W&B or the Hub may have it)."""
+    found = [v for v in (index.resolve(name, a) for a in RESUME_ALIASES) if v is not None]
+    if not found:
+        return f"{name}:latest"
+    newest = max(found, key=lambda v: (v.step, v.version))
+    return f"{name}:v{newest.version}"
+
+
 def resume(ref: str, model: Any = None, optimizer: Any = None, scheduler: Any = None,
-           scaler: Any = None, **kwargs: Any) -> LoadedCheckpoint:
-    """Like :func:`load`, restoring the RNG states too; continue training at ``result.step + 1``."""
+           scaler: Any = None, *, missing_ok: bool = False,
+           **kwargs: Any) -> LoadedCheckpoint | None:
+    """Like :func:`load`, restoring the RNG states too; continue training at ``result.step + 1``.
+
+    A bare ``NAME`` resumes from ``NAME:preempt`` or ``NAME:latest``, whichever is newer (the
+    checkpoint saved on a preemption signal, or a regular save after it).
+    With ``missing_ok=True`` a name with no version yet returns None (a first start).
+    """
     kwargs.setdefault("restore_rng", True)
-    return load(ref, model, optimizer, scheduler, scaler, **kwargs)
+    if not _is_path(ref) and ":" not in ref:
+        check_name(ref)
+        ref = newest_ref(ref, Index.open(kwargs.get("store_dir")))
+    try:
+        return load(ref, model, optimizer, scheduler, scaler, **kwargs)
+    except UnknownReference:
+        if missing_ok:
+            return None
+        raise

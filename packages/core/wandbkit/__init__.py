@@ -4,6 +4,10 @@
 >>> with wandbkit.init(project="demo", mode="offline") as run:
 ...     run.log({"train/loss": 0.5})
 
+It is also a drop-in for wandb's module-level API (:mod:`wandbkit.dropin`): ``import wandbkit as
+wandb`` runs a wandb training script unchanged (``wandb.init``, ``wandb.log``, ``wandb.config``,
+``wandb.run``, ...; see ``docs/wandb-compat.md``).
+
 Plugins implement the hooks in :mod:`wandbkit.hookspecs` and mark them with ``hookimpl``.
 """
 
@@ -11,9 +15,46 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from wandbkit.hookspecs import hookimpl
-from wandbkit.media import Histogram, Image, Table
-from wandbkit.run import Run, finish, get_run, init
+from typing import Any as _Any
 
-__all__ = ["Histogram", "Image", "Run", "Table", "__version__", "finish", "get_run", "hookimpl",
-           "init"]
+from wandbkit import dropin as _dropin
+from wandbkit import lifecycle as _lifecycle
+from wandbkit.dropin import (
+    AlertLevel,
+    Settings,
+    alert,
+    config,
+    define_metric,
+    finish,
+    init,
+    log,
+    login,
+    save,
+    summary,
+    unwatch,
+    watch,
+)
+from wandbkit.dropin_artifacts import Artifact, log_artifact, use_artifact
+from wandbkit.errors import WandbkitError as Error
+from wandbkit.hookspecs import hookimpl
+from wandbkit.media import Audio, Histogram, Image, Table, Video
+from wandbkit.preempt import check_preempt, on_preempt, preempted
+from wandbkit.run import Run, get_run
+
+# ``wandbkit.run`` is the active run (None before init), as ``wandb.run`` is; the module that
+# defines Run stays importable as ``from wandbkit.run import ...``.
+del run  # noqa: F821 (the submodule binding the import above created)
+
+
+def __getattr__(name: str) -> _Any:
+    if name == "run":
+        return _lifecycle.current()
+    if name in _dropin.UNSUPPORTED:
+        return _dropin.Unsupported(name)
+    raise AttributeError(f"module 'wandbkit' has no attribute {name!r}")
+
+
+__all__ = ["AlertLevel", "Artifact", "Audio", "Error", "Histogram", "Image", "Run", "Settings",
+           "Table", "Video", "__version__", "alert", "check_preempt", "config", "define_metric",
+           "finish", "get_run", "hookimpl", "init", "log", "log_artifact", "login", "on_preempt",
+           "preempted", "save", "summary", "unwatch", "use_artifact", "watch"]

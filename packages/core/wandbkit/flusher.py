@@ -14,16 +14,20 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from wandbkit.console import set_thread_scope
 from wandbkit.convert import Converter
 from wandbkit.lifecycle import block_signals_in_this_thread
 from wandbkit.plugins import call_each, get_plugin_manager, report_failure
 from wandbkit.report import SinkReport
 from wandbkit.sinks.base import AlertRecord, Sink
+from wandbkit.store import HEARTBEAT_S
 
 if TYPE_CHECKING:
     from wandbkit.run import Run
 
 ROW, SUMMARY, CONFIG, ALERT, ARTIFACT = "row", "summary", "config", "alert", "artifact"
+METRIC = "metric"  # a MetricDefinition from run.define_metric
+PREEMPTING = "preempting"  # the run is being preempted (wandbkit.preempt)
 MAX_BATCH = 5_000
 
 
@@ -71,8 +75,10 @@ class Flusher(threading.Thread):
     def run(self) -> None:
         """Start the sinks, then deliver batches until stopped."""
         block_signals_in_this_thread()
+        set_thread_scope(self.run_ref.id)  # warnings from here are once per run, not per process
         for sink in list(self.live):
             self._guard(sink, "start", sink.start, self.run_ref)
+        next_beat = time.monotonic() + HEARTBEAT_S
         while True:
             self.wake.wait(self.interval)
             self.wake.clear()
@@ -81,6 +87,10 @@ class Flusher(threading.Thread):
             self._drain()
             if stopping:
                 break
+            if time.monotonic() >= next_beat:  # the run is alive even when nothing is logged
+                next_beat = time.monotonic() + HEARTBEAT_S
+                for sink in list(self.live):
+                    self._guard(sink, "heartbeat", sink.heartbeat)
         for sink in self.sinks:
             self._apply_links()  # the W&B sink reports where it wrote just before finishing
             report = self.reports[sink.name]
@@ -188,7 +198,8 @@ class Flusher(threading.Thread):
 
 _FAILED = object()
 _METHODS = {SUMMARY: "update_summary", CONFIG: "update_config", ALERT: "alert",
-            ARTIFACT: "log_artifact"}
+            ARTIFACT: "log_artifact", METRIC: "define_metric",
+            PREEMPTING: "mark_preempting"}
 
 
 def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRecord:
@@ -196,4 +207,5 @@ def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRe
     return AlertRecord(title=title, text=text, level=level, step=step, time=time.time())
 
 
-__all__ = ["ALERT", "ARTIFACT", "CONFIG", "ROW", "SUMMARY", "Flusher", "alert_record"]
+__all__ = ["ALERT", "ARTIFACT", "CONFIG", "METRIC", "PREEMPTING", "ROW", "SUMMARY", "Flusher",
+           "alert_record"]

@@ -23,7 +23,10 @@ _lock = threading.Lock()
 _current: Run | None = None
 _installed = False
 _previous_sigterm: Any = None
-_uncaught = False
+# The run that was active when an exception went uncaught (sys.excepthook): a script ends
+# there, so that run finishes as failed at exit. In a REPL the session goes on; a run started
+# afterwards did not fail because of it.
+_uncaught: Run | None = None
 
 
 def current() -> Run | None:
@@ -33,9 +36,10 @@ def current() -> Run | None:
 
 def remember(run: Run) -> None:
     """Make ``run`` the active run and install the exit handlers (once)."""
-    global _current
+    global _current, _uncaught
     with _lock:
         _current = run
+        _uncaught = None  # an earlier exception (REPL) is not this run's failure
         _install()
 
 
@@ -57,14 +61,16 @@ def _install() -> None:
 
     def excepthook(*args: Any) -> None:
         global _uncaught
-        _uncaught = True
+        _uncaught = _current
         previous_hook(*args)
 
     sys.excepthook = excepthook
     os.register_at_fork(after_in_child=_after_fork_in_child)
     if threading.current_thread() is threading.main_thread():
         handler = signal.getsignal(signal.SIGTERM)
-        if handler is not signal.SIG_IGN:
+        # wandbkit.on_preempt's handler stays: it defers to this one on a second signal
+        preempt_handler = getattr(sys.modules.get("wandbkit.preempt"), "_on_signal", None)
+        if handler is not signal.SIG_IGN and handler is not preempt_handler:
             _previous_sigterm = handler
             signal.signal(signal.SIGTERM, _on_sigterm)
 
@@ -83,12 +89,12 @@ def block_signals_in_this_thread() -> None:
 def _at_exit() -> None:
     run = _current
     if run is not None and run._owner_pid == os.getpid():
-        run.finish(exit_code=1 if _uncaught else 0)
+        run.finish(exit_code=1 if _uncaught is run else 0)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     run = _current
-    if run is not None and run._owner_pid == os.getpid():
+    if run is not None and run._owner_pid == os.getpid() and run.report is None:
         run.finish(exit_code=128 + signum)
     previous = _previous_sigterm
     if callable(previous):

@@ -13,15 +13,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from wandbkit import lifecycle
+from wandbkit import lifecycle, preempt
 from wandbkit.console import warn, warn_once
 from wandbkit.convert import prepare
 from wandbkit.errors import UserError
-from wandbkit.flusher import ALERT, ARTIFACT, CONFIG, ROW, SUMMARY, Flusher, alert_record
+from wandbkit.flusher import ALERT, ARTIFACT, CONFIG, METRIC, PREEMPTING, ROW, SUMMARY, Flusher, alert_record
 from wandbkit.plugins import call_each, collect
 from wandbkit.report import RunReport
+from wandbkit.resume import forget_run_id_file
+from wandbkit.resume import plan as plan_resume
 from wandbkit.settings import RunSettings, check_mode, resolve_wandb_mode
-from wandbkit.sinks.base import ArtifactRecord, Sink
+from wandbkit.sinks.base import ArtifactRecord, MetricDefinition, Sink
 from wandbkit.store import default_root
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -45,11 +47,41 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
         super().__setitem__(key, value)
         self._run._enqueue((self._kind, {key: value}))
 
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
-        """Update and forward the changed keys."""
-        changes = dict(other, **kwargs)
+    def update(self, other: Any = (), /, allow_val_change: bool | None = None,  # type: ignore[override]
+               **kwargs: Any) -> None:
+        """Update and forward the changed keys. ``other`` may also be an argparse namespace or a
+        dataclass; ``allow_val_change`` is accepted for wandb's sake (changes are always allowed)."""
+        if isinstance(other, (dict, list, tuple)):
+            changes = dict(other, **kwargs)
+        else:  # a namespace or dataclass
+            changes = {**_config_dict(other), **kwargs}
         super().update(changes)
         self._run._enqueue((self._kind, changes))
+
+    def setdefaults(self, defaults: dict[str, Any]) -> None:
+        """Set the keys of ``defaults`` that are not set yet (wandb's ``config.setdefaults``)."""
+        missing = {k: v for k, v in dict(defaults).items() if k not in self}
+        if missing:
+            self.update(missing)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain dict copy."""
+        return dict(self)
+
+    # Attribute access, as wandb's config and summary allow (``config.lr``).
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"{self._kind} has no key {key!r}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key.startswith("_"):
+            object.__setattr__(self, key, value)
+        else:
+            self[key] = value
 
 
 def _config_dict(config: Any) -> dict[str, Any]:
@@ -85,6 +117,18 @@ class Run:
         self._finish_lock = threading.RLock()
         self._finishing = False
         self._step_lock = threading.Lock()
+        # commit=False accumulation (W&B's partial rows): see _log_accumulating.
+        self.metric_definitions: dict[str, MetricDefinition] = {}
+        self._pending: dict[str, Any] | None = None
+        self._pending_step = 0
+        self._pending_lock = threading.RLock()
+        # How the run ended (finished, failed, preempted): set by finish() before the sinks close.
+        self.final_state: str | None = None
+        # A resumed run continues after the steps already stored (see wandbkit.resume).
+        self._floor = settings.start_step - 1
+        if settings.fragment:
+            self._counter = itertools.count(settings.start_step)
+            self._last_step = self._floor
 
     # --- identity ------------------------------------------------------------------------
 
@@ -113,14 +157,21 @@ class Run:
 
     # --- hot path ----------------------------------------------------------------------------
 
-    def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
+    def log(self, metrics: dict[str, Any], step: int | None = None,
+            commit: bool | None = None) -> None:
         """Record ``metrics`` at ``step`` (default: the next step) and return at once.
 
         Values: numbers, numpy scalars/arrays, torch tensors on any device (read later by the
         background flusher, one device copy per batch: do not modify them in place afterwards),
-        nested dicts (flattened to ``a/b``), :class:`wandbkit.Image`, ``Histogram``, ``Table``.
-        Blocks only when the bounded queue is full, so nothing is ever dropped.
+        nested dicts (flattened to ``a/b``), :class:`wandbkit.Image`, ``Histogram``, ``Table``,
+        ``Audio``, ``Video``. Blocks only when the bounded queue is full, so nothing is ever dropped.
+
+        ``commit=False`` accumulates the values into the current step until a committing call
+        (``commit=True``, a call without ``commit``, or a later ``step``), as ``wandb.log`` does.
         """
+        if commit is not None or self._pending is not None:
+            self._log_accumulating(metrics, step, commit)
+            return
         if self._state is not _RUNNING:
             self._log_after_end()
             return
@@ -134,6 +185,8 @@ class Run:
                 step = next(self._counter)
             else:
                 self._counter = itertools.count(step + 1)
+                if step <= self._floor:
+                    self._warn_step_back(step)
             self._last_step = step
             self._rows += 1
             queue.append((ROW, step, time.time(), values))
@@ -141,6 +194,92 @@ class Run:
             self._flusher.wake.set()  # type: ignore[union-attr]
             if len(queue) >= self._queue_size:
                 self._flusher.wait_for_room()  # type: ignore[union-attr]
+        if preempt.pending:  # a preemption signal arrived: this is a safe point
+            preempt.at_log_point()
+
+    def interrupt(self, error: BaseException) -> None:
+        """Make the next ``log`` call raise ``error`` on the thread that logs; callable from any
+        thread (a ``wandbkit_rows_logged`` hook on the flusher, say). Sweeps use it to stop a
+        trial that hyperband pruned inside the user's own loop."""
+        self._pending_error = error
+
+    def _warn_step_back(self, step: int) -> None:
+        warn_once(f"resume-step:{self.id}", (
+            f"run {self.id} was resumed after step {self._floor}, but step {step} was logged: "
+            "the local store keeps such rows, W&B ignores them (its steps only increase). "
+            f"Restart training from a checkpoint of step {self._floor} (e.g. the 'preempt' one) "
+            "to continue the curves without a gap or overlap."))
+
+    # --- resuming and preemption ---------------------------------------------------------------
+
+    @property
+    def resumed(self) -> bool:
+        """True when this process continues a run that an earlier process started."""
+        return self.settings.fragment > 0
+
+    def preempt_point(self) -> bool:
+        """A safe point for preemption (see :func:`wandbkit.check_preempt`)."""
+        return preempt.check_preempt()
+
+    def _mark_preempting(self) -> None:
+        """Tell the sinks, in order with the rows, that the run is being preempted."""
+        self._enqueue((PREEMPTING, None))
+
+    def _log_accumulating(self, metrics: dict[str, Any], step: int | None,
+                          commit: bool | None, wandb_rules: bool = False) -> None:
+        """W&B's partial-history rules: values gather in one pending row at the current step.
+
+        A different ``step`` commits the pending row first. ``commit`` defaults to True. With
+        ``wandb_rules`` (the module-level ``wandbkit.log``, as ``wandb.log``), ``commit``
+        defaults to False when ``step`` is given, and an earlier step is ignored with a notice.
+        """
+        if self._state is not _RUNNING:
+            self._log_after_end()
+            return
+        values = prepare(metrics)
+        with self._pending_lock:
+            current = self._pending_step if self._pending is not None else self._last_step + 1
+            if step is not None and step != current:
+                if step < current and wandb_rules:
+                    warn_once(f"step-back:{self.id}", f"log(step={step}) is before the current "
+                              f"step {current}: ignored, as wandb does (further ones silently)")
+                    return
+                self._commit_pending()
+                current = step
+            if self._pending is None:
+                self._pending, self._pending_step = {}, current
+            self._pending.update(values)
+            if commit is None:
+                commit = step is None or not wandb_rules
+            if commit:
+                self._commit_pending()
+
+    def _commit_pending(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+            if pending:
+                self.log(pending, step=self._pending_step)
+            elif pending is not None:
+                self._last_step = max(self._last_step, self._pending_step)
+
+    def define_metric(self, name: str, step_metric: str | None = None,
+                      summary: str | None = None, goal: str | None = None,
+                      hidden: bool | None = None, step_sync: bool | None = None) -> MetricDefinition:
+        """Say how a metric (or a ``prefix/*`` glob) is summarised and plotted, as W&B's
+        ``define_metric``: ``summary`` is ``min``, ``max``, ``mean``, ``last``, ``first``, ``none``
+        or a comma-separated list of them; ``step_metric`` names its x-axis key.
+
+        The local store keeps each aggregate in the run's summary (``{"min": v}``, W&B's
+        shape), ``wandbkit show`` lists the definitions, and the W&B sink calls
+        ``wandb.define_metric`` with the same arguments.
+
+        :raises UserError: for an unknown summary or goal.
+        """
+        definition = MetricDefinition.build(name, step_metric=step_metric, summary=summary,
+                                            goal=goal, hidden=hidden, step_sync=step_sync)
+        self.metric_definitions[definition.name] = definition
+        self._enqueue((METRIC, definition))
+        return definition
 
     def _log_after_end(self) -> None:
         if self._state == _FORKED:
@@ -211,8 +350,13 @@ class Run:
             flusher.wake.set()
         return True
 
-    def finish(self, exit_code: int = 0, quiet: bool = False) -> RunReport:
-        """Deliver every row to every sink, close them and report what each received."""
+    def finish(self, exit_code: int = 0, quiet: bool = False, *,
+               state: str | None = None) -> RunReport:
+        """Deliver every row to every sink, close them and report what each received.
+
+        ``state`` overrides how the run is recorded (default: ``finished`` for exit code 0,
+        else ``failed``); wandbkit's preemption handling passes ``preempted``.
+        """
         with self._finish_lock:
             if self.report is not None:
                 return self.report
@@ -221,7 +365,10 @@ class Run:
             if not self._finishing:
                 self._finishing = True  # a plugin may log here; it must not finish twice
                 call_each("wandbkit_run_finishing", run=self)
+            if self._pending is not None and self._state is _RUNNING:
+                self._commit_pending()  # a last commit=False row, as wandb.finish commits it
             started = time.monotonic()
+            self.final_state = state or ("finished" if exit_code == 0 else "failed")
             self._state = _FINISHED
             flusher = self._flusher
             assert flusher is not None
@@ -233,6 +380,8 @@ class Run:
                 sinks=[flusher.reports[s.name] for s in flusher.sinks], exit_code=exit_code,
                 seconds=time.monotonic() - started)
         lifecycle.forget(self)
+        if self.final_state == "finished" and self.settings.id_source == "file":
+            forget_run_id_file(self.id)  # a clean end: the next start is a new run
         if not quiet and os.environ.get("WANDBKIT_QUIET", "") in ("", "0"):
             for line in self.report.lines():
                 warn(line)
@@ -251,20 +400,33 @@ class Run:
 def init(project: str | None = None, name: str | None = None, config: Any = None,
          tags: Iterable[str] | None = None, group: str | None = None, mode: str = "auto",
          dir: str | os.PathLike[str] | None = None, sinks: Iterable[str] | None = None,
-         queue_size: int = 100_000, flush_interval: float = 0.1) -> Run:
+         queue_size: int = 100_000, flush_interval: float = 0.1, id: str | None = None,
+         resume: str | bool | None = None, wandb_init: dict[str, Any] | None = None) -> Run:
     """Start a run and return it at once; sinks start on a background thread.
+
+    :func:`wandbkit.init` (:mod:`wandbkit.dropin`) also takes every argument of
+    ``wandb.init`` and calls this.
 
     :param project: project name (default ``$WANDBKIT_PROJECT``, else ``"wandbkit"``).
     :param name: display name.
     :param config: hyperparameters (dict, dataclass or argparse namespace).
     :param tags: labels for filtering.
-    :param group: groups runs (e.g. the ranks or folds of one experiment).
+    :param group: groups runs (e.g. the ranks or folds of one experiment); default
+        ``$WANDBKIT_RUN_GROUP`` (sweep agents set it for the programs they start).
     :param mode: ``auto`` (online when logged in to W&B, else offline), ``online``,
         ``offline``, or ``disabled`` (no W&B; the local store still records the run).
     :param dir: local store root (default ``$WANDBKIT_DIR`` or ``./wandbkit-runs``).
     :param sinks: keep only the sinks with these names (e.g. ``["store"]``).
     :param queue_size: rows held in memory before ``log`` blocks.
     :param flush_interval: seconds between deliveries to the sinks.
+    :param id: the run's id (default: a new 8-character id, or the environment's with
+        ``resume="auto"``); 1-64 letters, digits, ``_``, ``.``, ``-``.
+    :param resume: W&B's meanings: ``None``/``"never"`` (a new run), ``"allow"`` (continue
+        ``id`` if stored), ``"must"`` (continue it, or fail), ``"auto"``/``True`` (``allow``
+        with the id from ``$WANDBKIT_RUN_ID``, Slurm's job id or ``.wandbkit-run-id``);
+        default ``$WANDBKIT_RESUME``. See :mod:`wandbkit.resume` for the step rule.
+    :param wandb_init: further ``wandb.init`` arguments for the W&B sink (entity, notes,
+        job_type, save_code).
     """
     check_mode(mode)
     if queue_size < 2:
@@ -273,14 +435,18 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     if previous is not None:
         warn(f"finishing run {previous.id} before starting a new one")
         previous.finish()
+    store_dir = Path(dir).expanduser().resolve() if dir else default_root().resolve()
+    chosen_id = plan_resume(id, resume, store_dir, new_run_id)
     settings = RunSettings(
         project=project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit",
-        name=name, group=group, tags=tuple(tags or ()), mode=mode,
-        wandb_mode=resolve_wandb_mode(mode),
-        store_dir=Path(dir).expanduser().resolve() if dir else default_root().resolve(),
+        name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
+        tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
+        store_dir=store_dir,
         sinks=tuple(sinks) if sinks is not None else None,
-        queue_size=queue_size, flush_interval=flush_interval)
-    run = Run(settings, _config_dict(config), new_run_id())
+        queue_size=queue_size, flush_interval=flush_interval, resume=chosen_id.resume,
+        id_source=chosen_id.id_source, fragment=chosen_id.fragment,
+        start_step=chosen_id.start_step, wandb_init=dict(wandb_init or {}))
+    run = Run(settings, {**chosen_id.stored_config, **_config_dict(config)}, chosen_id.run_id)
     chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
     run._start(chosen)
     lifecycle.remember(run)

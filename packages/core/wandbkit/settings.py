@@ -6,6 +6,7 @@ import netrc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from wandbkit.errors import UserError
@@ -36,6 +37,17 @@ class RunSettings:
     sinks: tuple[str, ...] | None = None
     queue_size: int = 100_000
     flush_interval: float = 0.1
+    # Resuming (see wandbkit.resume): the resume mode asked for, where the id came from
+    # (new, argument, WANDBKIT_RUN_ID, slurm, file), which process of the run this is (0 for
+    # the first; each resume adds one, and the W&B sink writes it as a separate offline
+    # fragment of the same W&B run) and the first step after those already stored.
+    resume: str | None = None
+    id_source: str = "new"
+    fragment: int = 0
+    start_step: int = 0
+    # Further wandb.init arguments wandbkit itself does not use (entity, notes, job_type,
+    # save_code): W&B sinks pass them on to wandb.init.
+    wandb_init: dict[str, Any] = field(default_factory=dict)
 
 
 def check_mode(mode: str) -> str:

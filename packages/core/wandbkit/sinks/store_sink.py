@@ -33,6 +33,7 @@ class LocalStoreSink(Sink):
         self.explicit_summary: dict[str, Any] = {}
         self.metrics = MetricSummaries()  # define_metric's aggregates
         self.media_dir = root / "media"
+        self.run: Run | None = None
 
     def start(self, run: Run) -> None:
         """Create the run's record (state ``running``)."""
@@ -41,12 +42,43 @@ class LocalStoreSink(Sink):
         self.run_id = run.id
         self.media_dir = self.root / "media" / run.id
         s = run.settings
+        self.run = run
+        if s.fragment:
+            self._resume(run)
+        else:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO runs (id, project, name, group_name, tags, state,"
+                " started_at, config, summary, host, pid, wandb_mode, heartbeat_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run.id, s.project, s.name, s.group, json.dumps(list(s.tags)), "running",
+                 run.started_at, dumps(dict(run.config)), "{}", socket.gethostname(),
+                 os.getpid(), s.wandb_mode, now()))
         self.conn.execute(
-            "INSERT OR REPLACE INTO runs (id, project, name, group_name, tags, state, started_at,"
-            " config, summary, host, pid, wandb_mode) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (run.id, s.project, s.name, s.group, json.dumps(list(s.tags)), "running",
-             run.started_at, dumps(dict(run.config)), "{}", socket.gethostname(), os.getpid(),
-             s.wandb_mode))
+            "INSERT OR REPLACE INTO run_fragments (run_id, fragment, started_at, state, host, pid,"
+            " start_step, wandb_mode) VALUES (?,?,?,?,?,?,?,?)",
+            (run.id, s.fragment, run.started_at, "running", socket.gethostname(), os.getpid(),
+             s.start_step, s.wandb_mode))
+
+    def _resume(self, run: Run) -> None:
+        """Continue the stored run: running again here, config merged, summary kept."""
+        assert self.conn is not None
+        s = run.settings
+        row = self.conn.execute("SELECT config, summary, tags FROM runs WHERE id=?",
+                                (run.id,)).fetchone()
+        config = {**json.loads(row[0]), **dict(run.config)} if row else dict(run.config)
+        self.summary = json.loads(row[1]) if row else {}
+        tags = list(dict.fromkeys([*(json.loads(row[2]) if row else []), *s.tags]))
+        self.conn.execute(
+            "UPDATE runs SET state='running', finished_at=NULL, exit_code=NULL, config=?, tags=?,"
+            " host=?, pid=?, wandb_mode=?, heartbeat_at=?, resumed=?, synced_at=NULL,"
+            " name=COALESCE(?, name), group_name=COALESCE(?, group_name) WHERE id=?",
+            (dumps(config), json.dumps(tags), socket.gethostname(), os.getpid(), s.wandb_mode,
+             now(), s.fragment, s.name, s.group, run.id))
+
+    def heartbeat(self) -> None:
+        """Say the run's process is alive (how a run on another host is told from a crashed one)."""
+        if self.conn is not None:
+            self.conn.execute("UPDATE runs SET heartbeat_at=? WHERE id=?", (now(), self.run_id))
 
     def write(self, rows: list[Row]) -> None:
         """One history row per logged row (its scalars as JSON), media as files + index rows."""
@@ -80,8 +112,8 @@ class LocalStoreSink(Sink):
                 self.conn.executemany("INSERT OR IGNORE INTO run_keys VALUES (?,?)", new_keys)
             if media:
                 self.conn.executemany("INSERT INTO media VALUES (?,?,?,?,?,?,?)", media)
-            self.conn.execute("UPDATE runs SET summary=? WHERE id=?",
-                              (dumps(self._summary()), self.run_id))
+            self.conn.execute("UPDATE runs SET summary=?, heartbeat_at=? WHERE id=?",
+                              (dumps(self._summary()), now(), self.run_id))
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -155,13 +187,20 @@ class LocalStoreSink(Sink):
             " WHERE id=?",
             (info.get("mode"), info.get("id"), info.get("path"), info.get("url"),
              info.get("dir"), self.run_id))
+        self.conn.execute("UPDATE run_fragments SET wandb_mode=?, wandb_dir=? WHERE run_id=?"
+                          " AND fragment=?", (info.get("mode"), info.get("dir"), self.run_id,
+                                              self.run.settings.fragment))
 
     def finish(self, exit_code: int) -> dict[str, Any]:
-        """Mark the run finished (or failed) and close the connection."""
+        """Mark the run finished, failed or preempted (``run.final_state``) and close."""
         assert self.conn is not None
-        state = "finished" if exit_code == 0 else "failed"
-        self.conn.execute("UPDATE runs SET state=?, finished_at=?, exit_code=? WHERE id=?",
-                          (state, now(), exit_code, self.run_id))
+        state = getattr(self.run, "final_state", None) or ("finished" if exit_code == 0 else "failed")
+        when = now()
+        self.conn.execute("UPDATE runs SET state=?, finished_at=?, exit_code=?, heartbeat_at=?"
+                          " WHERE id=?", (state, when, exit_code, when, self.run_id))
+        self.conn.execute("UPDATE run_fragments SET state=?, finished_at=?, exit_code=?"
+                          " WHERE run_id=? AND fragment=?",
+                          (state, when, exit_code, self.run_id, self.run.settings.fragment))
         self.conn.close()
         self.conn = None
         return {"where": str(self.root)}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from wandbkit.console import warn
 from wandbkit.lifecycle import block_signals_in_this_thread
 from wandbkit.settings import wandb_environment
-from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
+from wandbkit.sinks.base import AlertRecord, ArtifactRecord, MetricDefinition, Sink
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -74,7 +74,9 @@ class WandbSink(Sink):
             "project": s.project, "name": s.name, "group": s.group, "tags": list(s.tags),
             "config": dict(run.config), "id": run.id, "dir": str(self.store_root),
             "mode": self.mode, "parent_pid": os.getpid(), "program": sys.argv[0] or None,
-            "init_timeout": INIT_TIMEOUT_S,
+            "init_timeout": INIT_TIMEOUT_S, "extra": dict(s.wandb_init),
+            # resuming: W&B's resume mode online; the steps W&B already has end before start_step
+            "resume": s.resume, "fragment": s.fragment, "start_step": s.start_step,
         }))
 
     def _listen(self) -> None:
@@ -129,6 +131,14 @@ class WandbSink(Sink):
     def log_artifact(self, artifact: ArtifactRecord) -> None:
         """Forward an artifact to log."""
         self._send(("artifact", asdict(artifact)))
+
+    def define_metric(self, definition: MetricDefinition) -> None:
+        """Forward a metric definition (the worker calls ``wandb.define_metric``)."""
+        self._send(("define_metric", {"name": definition.name, **definition.wandb_kwargs()}))
+
+    def mark_preempting(self, _: None = None) -> None:
+        """Forward the preemption notice (the worker calls ``run.mark_preempting()``)."""
+        self._send(("preempting", None))
 
     def finish(self, exit_code: int) -> dict[str, Any]:
         """Ask the worker to finish wandb's run and wait for its figures."""

@@ -9,22 +9,25 @@ script would otherwise run twice).
 
 Protocol (pickled messages over two inherited pipe fds): the parent sends ``("init", params)``
 then ``("rows", [...])``, ``("summary", d)``, ``("config", d)``, ``("alert", d)``,
-``("artifact", d)`` and finally ``("finish", exit_code)``; the worker answers ``("started",
-info)``, ``("note", text)`` for one-line messages and ``("finished", report)``.
+``("artifact", d)``, ``("define_metric", kwargs)`` and finally ``("finish", exit_code)``; the
+worker answers ``("started", info)``, ``("note", text)`` for one-line messages and
+``("finished", report)``.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-from wandbkit.media import Histogram, Image, Table
+from wandbkit.media import MEDIA_TYPES, Audio, Histogram, Image, Table, Video
 
 
 def _reader(conn: Connection, inbox: queue.Queue[Any]) -> None:
@@ -50,6 +53,8 @@ class WandbHost:
         self.last_step = -1
         self.errors: list[str] = []
         self.mode = "offline"
+        self._media_tmp: str | None = None  # encoded audio/video handed to wandb as files
+        self._media_files = 0
 
     def note(self, text: str) -> None:
         """Send a one-line message for the parent to print."""
@@ -64,7 +69,12 @@ class WandbHost:
         kwargs = dict(project=params["project"], name=params.get("name"),
                       config=params.get("config") or {}, tags=params.get("tags") or None,
                       group=params.get("group"), id=params["id"], dir=params["dir"],
-                      resume="allow", reinit="create_new")
+                      resume=_wandb_resume(params.get("resume")), reinit="create_new")
+        kwargs.update(params.get("extra") or {})  # entity, notes, job_type, save_code
+        # A resumed run's steps continue after the stored ones: W&B's rule drops earlier ones.
+        # Offline, wandb does not know them (each process writes its own fragment), so apply
+        # the rule here and count what it drops, online and offline alike.
+        self.last_step = max(self.last_step, int(params.get("start_step") or 0))
         settings: dict[str, Any] = dict(console="off", x_stats_pid=params["parent_pid"],
                                         init_timeout=params.get("init_timeout", 30.0),
                                         program=params.get("program"))
@@ -94,7 +104,7 @@ class WandbHost:
                     self.first_dropped = step
                 continue
             self.last_step = step
-            if any(isinstance(v, (Image, Histogram, Table)) for v in values.values()):
+            if any(isinstance(v, MEDIA_TYPES) for v in values.values()):
                 values = {k: self._to_wandb(v) for k, v in values.items()}
             self.run.log(values, step=step)
             self.rows += 1
@@ -107,6 +117,18 @@ class WandbHost:
             return wandb.Histogram(np_histogram=(value.counts.tolist(), value.edges.tolist()))
         if isinstance(value, Table):
             return wandb.Table(columns=value.columns, data=value.data)
+        if isinstance(value, (Audio, Video)):
+            # wandb encodes arrays with soundfile/moviepy; a file of the encoded bytes needs
+            # neither. wandb copies it into the run folder when logged.
+            if self._media_tmp is None:
+                self._media_tmp = tempfile.mkdtemp(prefix="wandbkit-media-")
+            self._media_files += 1
+            path = os.path.join(self._media_tmp, f"{self._media_files}.{value.format}")
+            with open(path, "wb") as f:
+                f.write(value.encoded)
+            if isinstance(value, Audio):
+                return wandb.Audio(path, caption=value.caption)
+            return wandb.Video(path, caption=value.caption, format=value.format)
         return value
 
     def artifact(self, record: dict[str, Any]) -> None:
@@ -140,13 +162,27 @@ class WandbHost:
             self.alert(payload)
         elif kind == "artifact":
             self.artifact(payload)
+        elif kind == "define_metric":
+            self.run.define_metric(**payload)
+        elif kind == "preempting":
+            # Online: W&B shows the run as preempted rather than crashed. Offline: wandb writes
+            # a `preempting` record into the run's file; `wandbkit sync` uploads it.
+            self.run.mark_preempting()
 
     def finish(self, exit_code: int) -> dict[str, Any]:
         """``wandb.finish`` and the delivery figures."""
         if self.run is not None:
             self.run.finish(exit_code=exit_code)
+        if self._media_tmp is not None:
+            shutil.rmtree(self._media_tmp, ignore_errors=True)
         return {"rows": self.rows, "dropped": self.dropped, "first_dropped": self.first_dropped,
                 "errors": self.errors, "mode": self.mode}
+
+
+def _wandb_resume(mode: str | None) -> str:
+    """wandb's ``resume=``: wandbkit checked the id against its store already, so ``auto``
+    (whose id came from the environment) and no mode are ``allow``; must/never go through."""
+    return mode if mode in ("must", "never") else "allow"
 
 
 def main(read_fd: int, write_fd: int) -> int:
@@ -180,8 +216,10 @@ def main(read_fd: int, write_fd: int) -> int:
             if len(host.errors) < 20:
                 host.errors.append(text)
             if len(host.errors) == 1:
-                host.note("W&B sink error (further ones are counted): " + text)
-                traceback.print_exc(file=sys.stderr)
+                host.note("W&B sink error (further ones are counted; WANDBKIT_DEBUG=1 shows the "
+                          "traceback): " + (text.splitlines() or [""])[0][:500])
+                if os.environ.get("WANDBKIT_DEBUG"):
+                    traceback.print_exc(file=sys.stderr)
     report = host.finish(exit_code)
     try:
         out.send(("finished", report))

@@ -37,9 +37,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wandbkit.media import Histogram, Image, Table
+from wandbkit.media import MEDIA_TYPES
+from wandbkit.metric_summary import REC_METRIC, MetricSummaries, metric_record_body
 from wandbkit.sinks import wandb_proto as proto
-from wandbkit.sinks.base import AlertRecord, ArtifactRecord, Sink
+from wandbkit.sinks.base import AlertRecord, ArtifactRecord, MetricDefinition, Sink
 from wandbkit.sinks.wandb_files import Manifest, MediaWriter, client_id, fsync_dir
 from wandbkit.sinks.wandb_logfile import LogWriter
 
@@ -51,7 +52,7 @@ TESTED_WANDB = ((0, 31), (0, 32))  # [from, to): the wandb versions whose record
 MIN_CONSUMER = "0.70.0"  # the header wandb 0.31 writes: the oldest reader of this format
 WRITER_ENV = "WANDBKIT_WANDB_WRITER"  # "worker" forces the SDK worker for offline runs too
 ALERT_WAIT_MS = 60_000  # wandb.alert's default wait_duration (1 minute)
-MEDIA = (Image, Histogram, Table)
+MEDIA = MEDIA_TYPES
 _MEDIA_SET = frozenset(MEDIA)
 
 
@@ -112,6 +113,7 @@ class WandbWriterSink(Sink):
         self.rows = 0
         self.dropped = 0
         self.first_dropped: int | None = None
+        self.metric_summaries = MetricSummaries()  # define_metric's aggregates, as wandb-core keeps
 
     # --- records ---------------------------------------------------------------------------
 
@@ -213,6 +215,9 @@ class WandbWriterSink(Sink):
         step, t, values = row
         self.last_step = step
         full = {**values, "_step": step, "_runtime": t - self.start_time, "_timestamp": t}
+        if self.metric_summaries.definitions:
+            for key, value in values.items():
+                self.metric_summaries.observe(key, value)
         self.log.append(self.items.history(self._next(), step, full))  # type: ignore[union-attr]
         self.changed.update(full)
 
@@ -239,7 +244,8 @@ class WandbWriterSink(Sink):
 
     def _write_summary(self) -> None:
         if self.changed:
-            self.log.append(self.items.summary(self._next(), self.changed))  # type: ignore[union-attr]
+            changed = self.metric_summaries.apply(self.changed)
+            self.log.append(self.items.summary(self._next(), changed))  # type: ignore[union-attr]
             self.changed = {}
 
     def update_summary(self, summary: dict[str, Any]) -> None:
@@ -251,6 +257,12 @@ class WandbWriterSink(Sink):
     def update_config(self, config: dict[str, Any]) -> None:
         """``run.config.update(...)``: a config record."""
         self._append(proto.REC_CONFIG, proto.config_items(config))
+        self.log.flush()  # type: ignore[union-attr]
+
+    def define_metric(self, definition: MetricDefinition) -> None:
+        """``run.define_metric``: a metric record; the summary then keeps its aggregates."""
+        self.metric_summaries.define(definition)
+        self._append(REC_METRIC, metric_record_body(definition))
         self.log.flush()  # type: ignore[union-attr]
 
     def alert(self, alert: AlertRecord) -> None:
