@@ -132,6 +132,9 @@ def _pb_history(num: int, step: int, values: dict[str, object]) -> bytes:
     {"ключ/λ": 1e-300, "x" * 200: -3, "long": "z" * 300, "nan": math.nan, "inf": -math.inf},
     {"img": {"_type": "image-file", "path": "media/images/a.png", "width": 4}, "n": 2 ** 40},
     {f"k{i}": i * 0.1 for i in range(120)},
+    {"x": 0.1, "y": -7, "z": 1e300, "w": -2.5e-300},  # numbers only: the fast path
+    {"x": 0.1, "huge": 10 ** 70},  # a 71-character value: the fast path falls back
+    {"x": 0.1, "y" * 150: 2.0},  # a head longer than one varint byte
 ])
 @pytest.mark.parametrize("step", [0, 1, 127, 128, 10 ** 9])
 def test_hand_encoded_history_is_the_bytes_protobuf_makes(values: dict[str, object],
