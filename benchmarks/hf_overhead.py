@@ -1,0 +1,167 @@
+"""What tracking costs HF's Trainer: ``report_to="none"`` vs the built-in W&B callback vs wandbkit.
+
+One process, CPU, one torch thread: the tiny GPT-2 of ``wandbkit_hf.tiny`` (2 layers, 32 wide),
+batch 16, the same steps for every variant, a log every step (``logging_steps=1``: the worst
+case for a logger), no evaluation and no checkpoints (so every variant does the same training
+work). Variants:
+
+  none     ``report_to="none"``, no callback;
+  wandb    ``report_to="wandb"``: transformers' ``WandbCallback`` (offline), plus the
+           ``wandb.finish()`` it leaves to the user;
+  wandbkit ``report_to="none"`` + ``WandbkitCallback`` (offline W&B sink + local store).
+
+Each round runs every variant once, in a seeded random order (``--seed``). Before each run an
+uncounted wait lets the child processes (W&B worker, wandb-core) go idle. Timed per run:
+
+  step time  the interval between consecutive ``on_step_begin`` calls, so it includes the
+             previous step's ``on_log`` (the Trainer logs after ``on_step_end``); the run's
+             median;
+  total      ``trainer.train()`` from call to return, plus ``wandb.finish()`` for the built-in
+             callback (wandbkit finishes its own run inside ``train()``), plus the drain: a wait
+             until every child process is idle, for every variant, so background work a variant
+             leaves behind counts against it.
+
+Targets (issue #13): wandbkit's median step ratio to ``none`` <= 1.03 (median over >= 3
+interleaved runs) and its total overhead over ``none`` below the built-in callback's.
+
+    python benchmarks/hf_overhead.py                  # 5 rounds x 60 steps, ~2-3 min on 2 cores
+    python benchmarks/hf_overhead.py --rounds 3 --steps 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_env import CpuMeter, Quiet, offline_wandb_dirs  # noqa: E402
+
+VARIANTS = ("none", "wandb", "wandbkit")
+
+
+def _step_timer() -> Any:
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.begins: list[float] = []
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.begins.append(time.perf_counter())
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.begins.append(time.perf_counter())  # closes the last step's interval
+
+        def intervals(self) -> list[float]:
+            return [b - a for a, b in zip(self.begins, self.begins[1:], strict=False)]
+
+    return StepTimer()
+
+
+def run_once(variant: str, steps: int, work: Path, data: Any, quiet: Quiet,
+             meter: CpuMeter) -> dict[str, float]:
+    """One training of ``steps`` steps with ``variant``; returns its timings."""
+    from transformers import Trainer, TrainingArguments
+
+    from wandbkit_hf import WandbkitCallback
+    from wandbkit_hf.tiny import tiny_gpt2
+
+    timer = _step_timer()
+    callbacks: list[Any] = [timer]
+    if variant == "wandbkit":
+        callbacks.append(WandbkitCallback(project="hf-overhead", checkpoints=False))
+    args = TrainingArguments(
+        output_dir=str(work / f"out-{variant}"), max_steps=steps, per_device_train_batch_size=16,
+        learning_rate=3e-3, logging_steps=1, save_strategy="no", eval_strategy="no",
+        report_to="wandb" if variant == "wandb" else "none", use_cpu=True,
+        dataloader_num_workers=0, seed=0, disable_tqdm=True, run_name=f"bench-{variant}")
+    trainer = Trainer(model=tiny_gpt2(), args=args, train_dataset=data, callbacks=callbacks)
+    quiet.wait()
+    cpu0 = meter.sample()
+    start = time.perf_counter()
+    trainer.train()
+    if variant == "wandb":
+        import wandb
+
+        wandb.finish()  # the built-in callback leaves its run open
+    quiet.settle()
+    total = time.perf_counter() - start
+    cpu1 = meter.sample()
+    intervals = timer.intervals()
+    return {"median_step": statistics.median(intervals[1:]),  # the first includes warm-up
+            "total": total, "cpu": (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    opts = parser.parse_args()
+    if opts.rounds < 3:
+        parser.error("--rounds must be at least 3 (the target is a median over >= 3 runs)")
+
+    import torch
+    import transformers
+
+    from wandbkit_hf.tiny import synthetic_dataset
+
+    torch.set_num_threads(1)
+    transformers.logging.set_verbosity_error()
+    work = Path(tempfile.mkdtemp(prefix="hf-overhead-"))
+    offline_wandb_dirs(work)
+    os.environ.setdefault("WANDBKIT_DIR", str(work / "store"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    data = synthetic_dataset(16 * opts.steps, seed=0)
+    meter = CpuMeter()
+    quiet = Quiet(meter, max_s=10.0)
+    rng = random.Random(opts.seed)
+
+    # one uncounted warm-up of each: imports, first wandb start-up, allocator
+    for variant in VARIANTS:
+        run_once(variant, 3, work, data, quiet, meter)
+
+    results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+    for r in range(opts.rounds):
+        order = list(VARIANTS)
+        rng.shuffle(order)
+        for variant in order:
+            results[variant].append(run_once(variant, opts.steps, work, data, quiet, meter))
+        print(f"round {r + 1}/{opts.rounds} ({' '.join(order)}): " + ", ".join(
+            f"{v} {results[v][-1]['median_step'] * 1e3:.2f} ms/step {results[v][-1]['total']:.2f} s"
+            for v in VARIANTS), flush=True)
+
+    med = {v: {k: statistics.median(x[k] for x in results[v]) for k in results[v][0]}
+           for v in VARIANTS}
+    print(f"\n{opts.rounds} interleaved rounds x {opts.steps} steps, tiny GPT-2, CPU, 1 thread, "
+          "logging every step")
+    print(f"{'variant':10} {'median step':>12} {'train() total':>14} {'CPU (all procs)':>16}")
+    for v in VARIANTS:
+        print(f"{v:10} {med[v]['median_step'] * 1e3:9.2f} ms {med[v]['total']:12.2f} s "
+              f"{med[v]['cpu']:14.2f} s")
+    step_ratio = med["wandbkit"]["median_step"] / med["none"]["median_step"]
+    builtin_ratio = med["wandb"]["median_step"] / med["none"]["median_step"]
+    over_kit = med["wandbkit"]["total"] - med["none"]["total"]
+    over_builtin = med["wandb"]["total"] - med["none"]["total"]
+    print(f"\nmedian step ratio wandbkit/none: {step_ratio:.3f} (target <= 1.03: "
+          f"{'met' if step_ratio <= 1.03 else 'NOT met'}); built-in wandb/none: "
+          f"{builtin_ratio:.3f}")
+    print(f"train() total overhead over none: wandbkit {over_kit:+.2f} s, built-in wandb "
+          f"{over_builtin:+.2f} s (target: wandbkit below the built-in: "
+          f"{'met' if over_kit < over_builtin else 'NOT met'})")
+    print(f"CPU (all processes) over none: wandbkit "
+          f"{med['wandbkit']['cpu'] - med['none']['cpu']:+.2f} s, built-in wandb "
+          f"{med['wandb']['cpu'] - med['none']['cpu']:+.2f} s (less noisy than wall time on a "
+          "shared machine)")
+    print(f"quiet-wait timeouts: {quiet.timeouts}")
+
+
+if __name__ == "__main__":
+    main()
