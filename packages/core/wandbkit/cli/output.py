@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -10,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from wandbkit.metric_summary import load_definitions
 from wandbkit.plugins import PluginInfo
 from wandbkit.store import RunRecord, Store
 
@@ -73,9 +75,20 @@ def print_runs(records: list[RunRecord]) -> None:
         return
     table = Table("id", "project", "name", "state", "started", "W&B")
     for r in records:
-        table.add_row(r.id, r.project, r.name or "", r.state, when(r.started_at),
-                      r.wandb_url or (r.wandb_mode or ""))
+        table.add_row(r.id, r.project, r.name or "", state_text(r.state, r.resumed),
+                      when(r.started_at), r.wandb_url or (r.wandb_mode or ""))
     console().print(table)
+
+
+STATE_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "crashed": "red",
+               "preempted": "yellow"}
+
+
+def state_text(state: str, resumed: int = 0) -> str:
+    """A run's state for tables, coloured, with how often it was resumed."""
+    style = STATE_STYLE.get(state)
+    text = f"[{style}]{state}[/]" if style else state
+    return text + (f" (resumed ×{resumed})" if resumed else "")
 
 
 def main_loss_key(keys: list[str]) -> str | None:
@@ -103,14 +116,31 @@ def run_details(store: Store, run_ref: str) -> dict[str, Any]:
         "sparkline": sparkline(loss),
         "media": len(store.media(record.id)),
         "alerts": store.alerts(record.id),
+        "fragments": store.fragments(record.id),
+        "metrics": [dataclasses.asdict(m) for m in load_definitions(store, record.id)],
     }
+
+
+def print_fragments(fragments: list[dict[str, Any]]) -> None:
+    """The processes that ran one run (a resumed run has several), first to last."""
+    table = Table("#", "started", "ended", "state", "exit", "host", "pid", "from step", "W&B",
+                  title="processes", title_justify="left")
+    for f in fragments:
+        table.add_row(str(f["fragment"]), when(f["started_at"]), when(f["finished_at"]),
+                      state_text(f["state"]), "" if f["exit_code"] is None else str(f["exit_code"]),
+                      f["host"] or "", str(f["pid"] or ""), str(f["start_step"]),
+                      f["wandb_dir"] or (f["wandb_mode"] or ""))
+    console().print(table)
 
 
 def print_run(d: dict[str, Any]) -> None:
     """The ``wandbkit show`` view."""
     out = console()
     out.print(f"[bold]{d['id']}[/] {d['name'] or ''}  project [cyan]{d['project']}[/]  "
-              f"state {d['state']}  steps {d['steps']}  started {when(d['started_at'])}")
+              f"state {state_text(d['state'], d.get('resumed', 0))}  steps {d['steps']}  "
+              f"started {when(d['started_at'])}")
+    if len(d.get("fragments") or []) > 1 or d["state"] == "crashed":
+        print_fragments(d.get("fragments") or [])
     if d.get("wandb_mode"):
         where = d.get("wandb_url") or d.get("wandb_dir") or ""
         out.print(f"W&B: {d['wandb_mode']} {where}")
@@ -124,6 +154,10 @@ def print_run(d: dict[str, Any]) -> None:
         for key, value in sorted(data.items()):
             table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
         out.print(table)
+    for m in d.get("metrics", []):
+        out.print(f"metric {m['name']}: summary {','.join(m['summary']) or 'last'}"
+                  + (f", x-axis {m['step_metric']}" if m["step_metric"] else "")
+                  + (f", goal {m['goal']}" if m["goal"] else ""))
     if d["media"]:
         out.print(f"{d['media']} media files")
     for alert in d["alerts"]:

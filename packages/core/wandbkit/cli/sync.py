@@ -2,6 +2,10 @@
 
 ``wandb sync`` prints "No API key configured" and still exits 0 when nobody is logged in, so
 the login is checked first, and wandb's output is read for errors afterwards.
+
+A resumed run has one offline folder per process that ran it (its fragments). They go up in
+the order they ran, to one W&B run (``wandb sync --id``); a later sync uploads only the
+fragments started since the last one.
 """
 
 from __future__ import annotations
@@ -33,7 +37,28 @@ def runs_to_sync(store: Store, refs: list[str]) -> list[RunRecord]:
                                 f"(its W&B mode was {r.wandb_mode or 'unknown'})")
         return records
     return [r for r in store.runs() if r.wandb_mode == "offline" and r.wandb_dir
-            and store.synced_at(r.id) is None]
+            and fragments_to_sync(store, r)]
+
+
+def fragments_to_sync(store: Store, record: RunRecord) -> list[str]:
+    """The run's offline folders not uploaded yet, in the order they ran."""
+    synced = store.synced_at(record.id)
+    fragments = [f for f in store.fragments(record.id)
+                 if f["wandb_mode"] == "offline" and f["wandb_dir"]]
+    if not fragments:  # a run written before fragments were kept
+        return [record.wandb_dir] if record.wandb_dir and synced is None else []
+    return list(dict.fromkeys(f["wandb_dir"] for f in fragments
+                              if synced is None or f["started_at"] > synced))
+
+
+def wandb_sync_command(store: Store, record: RunRecord, dirs: list[str]) -> list[str]:
+    """The ``wandb sync`` command line for ``dirs`` of one run: several fragments go to one
+    W&B run (``--id``; wandb uploads them in start-time order), as does a fragment added
+    after an earlier sync."""
+    command = [sys.executable, "-m", "wandb", "sync"]
+    if len(dirs) > 1 or len(store.fragments(record.id)) > 1:
+        command += ["--id", record.wandb_id or record.id, "--project", record.project]
+    return command + dirs
 
 
 def sync_runs(store: Store, refs: list[str]) -> int:
@@ -62,9 +87,11 @@ def sync_runs(store: Store, refs: list[str]) -> int:
 
 def _wandb_sync(store: Store, record: RunRecord) -> tuple[bool, str]:
     assert record.wandb_dir is not None
-    if not Path(record.wandb_dir).exists():
-        return False, f"{record.wandb_dir} no longer exists"
-    proc = subprocess.run([sys.executable, "-m", "wandb", "sync", record.wandb_dir],
+    dirs = fragments_to_sync(store, record) or [record.wandb_dir]
+    missing = [d for d in dirs if not Path(d).exists()]
+    if missing:
+        return False, f"{missing[0]} no longer exists"
+    proc = subprocess.run(wandb_sync_command(store, record, dirs),
                           env=wandb_environment(store.root), capture_output=True, text=True,
                           timeout=3600)
     text = (proc.stdout + proc.stderr).strip()

@@ -70,7 +70,7 @@ class LocalStoreSink(Sink):
         tags = list(dict.fromkeys([*(json.loads(row[2]) if row else []), *s.tags]))
         self.conn.execute(
             "UPDATE runs SET state='running', finished_at=NULL, exit_code=NULL, config=?, tags=?,"
-            " host=?, pid=?, wandb_mode=?, heartbeat_at=?, resumed=?, synced_at=NULL,"
+            " host=?, pid=?, wandb_mode=?, heartbeat_at=?, resumed=?,"
             " name=COALESCE(?, name), group_name=COALESCE(?, group_name) WHERE id=?",
             (dumps(config), json.dumps(tags), socket.gethostname(), os.getpid(), s.wandb_mode,
              now(), s.fragment, s.name, s.group, run.id))
