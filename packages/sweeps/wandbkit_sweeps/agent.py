@@ -1,0 +1,383 @@
+"""Agents: claim a trial, run it as a wandbkit run, report what the run logged, repeat.
+
+Two entry styles, as in W&B:
+
+- a Python function, called in this process with the trial's config (and the run, if it
+  takes a second argument). It logs with ``run.log`` as usual; the ``wandbkit_rows_logged``
+  hook hands every value of the sweep's metric to the trial (intermediate values for
+  hyperband), and a pruned trial's next ``run.log`` raises :class:`TrialPruned`.
+- ``program``/``command``: a subprocess with W&B's macros expanded. The program reports
+  through its own wandbkit run (the sweeps plugin links that run to the trial and gives it
+  the trial's config and group); the agent reads the run's history from the store. A pruned
+  program gets SIGTERM.
+
+A trial that raises or exits non-zero is marked failed and the agent goes on; Ctrl-C marks
+the running trial failed (``interrupted``) so ``sweep run --resume`` can run it again.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from wandbkit.console import warn
+from wandbkit.store import Store, default_root
+from wandbkit_sweeps.engine import Heartbeat, Sweep, claim_trial
+from wandbkit_sweeps.macros import expand
+from wandbkit_sweeps.space import suggest
+
+TrainFn = Callable[..., Any]
+POLL_S = 0.2
+LINK_MIGRATIONS = ["""
+    CREATE TABLE sweeps_trial_runs (
+        sweep_id TEXT NOT NULL,
+        trial INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        time REAL NOT NULL,
+        PRIMARY KEY (sweep_id, trial, run_id)
+    ) WITHOUT ROWID
+"""]
+
+
+class TrialPruned(optuna.TrialPruned):
+    """Raised by ``run.log`` inside a trial that hyperband stopped."""
+
+
+@dataclass
+class Monitor:
+    """What one trial's run has logged of the sweep's metric, fed to the pruner."""
+
+    trial: optuna.Trial
+    metric: str | None
+    prune: bool
+    values: list[float] = field(default_factory=list)
+    pruned: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def observe(self, value: Any) -> bool:
+        """Record one value; True when hyperband says stop now. W&B's iteration is the index
+        of the value in the metric's history, so that is the step the pruner sees."""
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return False
+        with self.lock:
+            self.values.append(float(value))
+            if not self.prune:
+                return False
+            self.trial.report(float(value), step=len(self.values) - 1)
+            if not self.pruned and self.trial.should_prune():
+                self.pruned = True
+                return True
+        return False
+
+
+_MONITORS: dict[str, Monitor] = {}
+
+
+def observe_rows(run: Any, rows: list[Any]) -> None:
+    """The ``wandbkit_rows_logged`` hook body: feed the metric to the run's trial, if any."""
+    monitor = _MONITORS.get(run.id)
+    if monitor is None or monitor.metric is None:
+        return
+    for row in rows:
+        if monitor.metric in row.values and monitor.observe(row.values[monitor.metric]):
+            run.interrupt(TrialPruned(f"hyperband stopped trial {monitor.trial.number} after "
+                                      f"{len(monitor.values)} values of {monitor.metric}"))
+            return
+
+
+@dataclass
+class Outcome:
+    """How one trial ended."""
+
+    number: int
+    state: str
+    value: float | None = None
+    run_id: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+def run_agent(sweep: Sweep, train_fn: TrainFn | None = None, *, count: int | None = None,
+              mode: str = "auto", store_dir: str | Path | None = None,
+              on_trial: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Run trials of ``sweep`` until it is done or ``count`` trials ran here."""
+    if train_fn is None and not (sweep.spec.program or sweep.spec.command):
+        from wandbkit.errors import UserError
+
+        raise UserError(f"sweep {sweep.id} has neither `program` nor `command`: give a Python "
+                        "train function (wandbkit_sweeps.run / agent) or add `program` to the file")
+    outcomes: list[Outcome] = []
+    while count is None or len(outcomes) < count:
+        trial = claim_trial(sweep)
+        if trial is None:
+            break
+        outcome = run_trial(sweep, trial, train_fn, mode=mode, store_dir=store_dir)
+        outcomes.append(outcome)
+        if on_trial is not None:
+            on_trial(outcome)
+    return outcomes
+
+
+def run_trial(sweep: Sweep, trial: optuna.Trial, train_fn: TrainFn | None, *, mode: str = "auto",
+              store_dir: str | Path | None = None) -> Outcome:
+    """Run one claimed trial to its end and tell the study how it went."""
+    spec = sweep.spec
+    config = suggest(trial, spec)
+    trial.set_user_attr("config", config)
+    trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
+    monitor = Monitor(trial, spec.metric_name, prune=spec.hyperband is not None)
+    root = Path(store_dir).expanduser() if store_dir else default_root()
+    with Heartbeat(sweep, trial):
+        try:
+            if train_fn is not None:
+                outcome = _run_function(sweep, trial, config, train_fn, monitor, mode, root)
+            else:
+                outcome = _run_program(sweep, trial, config, monitor, mode, root)
+        except KeyboardInterrupt:
+            trial.set_user_attr("interrupted", True)
+            sweep.study.tell(trial, state=TrialState.FAIL)
+            raise
+    return _tell(sweep, trial, outcome, monitor)
+
+
+def _tell(sweep: Sweep, trial: optuna.Trial, outcome: Outcome, monitor: Monitor) -> Outcome:
+    spec = sweep.spec
+    if outcome.state == "complete":
+        if spec.metric_name is None:
+            trial.set_user_attr("no_metric", True)
+            outcome.value = 0.0  # Optuna needs a value; `sweep show` ignores it
+        elif outcome.value is None:
+            outcome.state = "failed"
+            outcome.error = (f"the run never logged {spec.metric_name!r} (a number): log it with "
+                             "run.log, or fix metric.name")
+    if outcome.run_id:
+        trial.set_user_attr("run_id", outcome.run_id)
+    if outcome.error:
+        trial.set_user_attr("error", outcome.error[-2000:])
+    if outcome.state == "complete":
+        sweep.study.tell(trial, outcome.value)
+        target = spec.target
+        if target is not None and spec.metric_name and (
+                outcome.value <= target if spec.goal == "minimize" else outcome.value >= target):
+            sweep.finish(f"target {spec.metric_name}={target} reached by trial {trial.number}")
+    elif outcome.state == "pruned":
+        outcome.value = monitor.values[-1] if monitor.values else None
+        sweep.study.tell(trial, state=TrialState.PRUNED)
+    else:
+        sweep.study.tell(trial, state=TrialState.FAIL)
+        warn(f"sweep {sweep.id}: trial {trial.number} failed: "
+             f"{(outcome.error or '').strip().splitlines()[-1:] or ['']}"[:400])
+    return outcome
+
+
+def _final_value(summary: dict[str, Any], monitor: Monitor) -> float | None:
+    explicit = summary.get(monitor.metric) if monitor.metric else None
+    if isinstance(explicit, (int, float)) and not isinstance(explicit, bool) and math.isfinite(explicit):
+        return float(explicit)
+    return monitor.values[-1] if monitor.values else None
+
+
+# --- a Python function ------------------------------------------------------------------------
+
+
+def _run_function(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], train_fn: TrainFn,
+                  monitor: Monitor, mode: str, root: Path) -> Outcome:
+    import wandbkit
+
+    run = wandbkit.init(project=sweep.project, name=f"{sweep.id}-{trial.number}", config=config,
+                        group=sweep.id, tags=["sweep", sweep.spec.method], mode=mode, dir=root)
+    trial.set_user_attr("run_id", run.id)
+    _MONITORS[run.id] = monitor
+    outcome = Outcome(trial.number, "complete", run_id=run.id, config=config)
+    exit_code = 0
+    try:
+        result = _call(train_fn, dict(config), run)
+        if isinstance(result, dict) and result:
+            run.log(result)
+        elif isinstance(result, (int, float)) and not isinstance(result, bool) and monitor.metric:
+            run.log({monitor.metric: result})
+    except TrialPruned:
+        outcome.state = "pruned"
+    except KeyboardInterrupt:
+        run.finish(exit_code=130, quiet=True)
+        raise
+    except Exception:
+        outcome.state, outcome.error = "failed", traceback.format_exc()
+        exit_code = 1
+    finally:
+        if run.report is None:
+            run.finish(exit_code=exit_code, quiet=True)
+        _MONITORS.pop(run.id, None)
+    if outcome.state == "complete":
+        outcome.value = _final_value(dict(run.summary), monitor)
+    return outcome
+
+
+def _call(train_fn: TrainFn, config: dict[str, Any], run: Any) -> Any:
+    try:
+        positional = [p for p in inspect.signature(train_fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        positional = [None]  # a builtin or C callable: give it the config only
+    if len(positional) >= 2:
+        return train_fn(config, run)
+    if len(positional) == 1:
+        return train_fn(config)
+    return train_fn()
+
+
+# --- a program or command -----------------------------------------------------------------------
+
+
+def link_run(run: Any) -> None:
+    """In a program an agent started: give its first run the trial's config and record which
+    run it is (``wandbkit_run_started``)."""
+    sweep_id = os.environ.get("WANDBKIT_SWEEP_ID")
+    number = os.environ.get("WANDBKIT_SWEEP_TRIAL")
+    if not sweep_id or number is None or os.environ.get("_WANDBKIT_SWEEP_LINKED") == "1":
+        return
+    os.environ["_WANDBKIT_SWEEP_LINKED"] = "1"  # one run per trial: later runs are the program's own
+    try:
+        params = json.loads(os.environ.get("WANDBKIT_SWEEP_PARAMS", "{}"))
+    except ValueError:
+        params = {}
+    missing = {k: v for k, v in params.items() if k not in run.config}
+    if missing:
+        run.config.update(missing)
+    store = Store.open(run.store_dir)
+    store.ensure_schema("sweeps", LINK_MIGRATIONS)
+    conn = store.connect()
+    try:
+        conn.execute("INSERT OR IGNORE INTO sweeps_trial_runs VALUES (?,?,?,?)",
+                     (sweep_id, int(number), run.id, time.time()))
+    finally:
+        conn.close()
+
+
+class _StoreReader:
+    """Reads the linked run's new history rows from the store, incrementally."""
+
+    def __init__(self, root: Path, sweep_id: str, number: int) -> None:
+        self.store = Store.open(root)
+        self.store.ensure_schema("sweeps", LINK_MIGRATIONS)
+        self.sweep_id, self.number = sweep_id, number
+        self.run_id: str | None = None
+        self.last_rowid = 0
+
+    def poll(self, monitor: Monitor) -> bool:
+        """Feed new values to ``monitor``; True when the trial should stop now."""
+        conn = self.store.connect()
+        try:
+            if self.run_id is None:
+                row = conn.execute("SELECT run_id FROM sweeps_trial_runs WHERE sweep_id=? AND trial=?"
+                                   " ORDER BY time LIMIT 1", (self.sweep_id, self.number)).fetchone()
+                if row is None:
+                    return False
+                self.run_id = row[0]
+                monitor.trial.set_user_attr("run_id", self.run_id)
+            rows = conn.execute("SELECT rowid, data FROM history WHERE run_id=? AND rowid>? "
+                                "ORDER BY rowid", (self.run_id, self.last_rowid)).fetchall()
+        finally:
+            conn.close()
+        stop = False
+        for rowid, data in rows:
+            self.last_rowid = rowid
+            values = json.loads(data)
+            if monitor.metric in values and monitor.observe(values[monitor.metric]):
+                stop = True
+        return stop
+
+    def summary(self) -> dict[str, Any]:
+        """The run's explicit summary as stored (empty before it is linked)."""
+        if self.run_id is None:
+            return {}
+        return self.store.get_run(self.run_id).summary
+
+
+def _run_program(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], monitor: Monitor,
+                 mode: str, root: Path) -> Outcome:
+    spec = sweep.spec
+    workdir = Path(tempfile.mkdtemp(prefix=f"sweep-{sweep.id}-{trial.number}-"))
+    argv = expand(spec.command, spec.program, config, json_file=workdir / "params.json")
+    env = dict(os.environ, WANDBKIT_SWEEP_ID=sweep.id, WANDBKIT_SWEEP_TRIAL=str(trial.number),
+               WANDBKIT_SWEEP_PARAMS=json.dumps(config), WANDBKIT_RUN_GROUP=sweep.id,
+               WANDBKIT_PROJECT=sweep.project, WANDBKIT_DIR=str(root.resolve()))
+    env.pop("_WANDBKIT_SWEEP_LINKED", None)
+    if mode != "auto":
+        env["WANDB_MODE"] = {"disabled": "disabled", "offline": "offline"}.get(mode, mode)
+    trial.set_user_attr("command", argv)
+    reader = _StoreReader(root, sweep.id, trial.number)
+    outcome = Outcome(trial.number, "complete", config=config)
+    try:
+        proc = subprocess.Popen(argv, env=env)
+    except OSError as exc:
+        outcome.state, outcome.error = "failed", f"cannot start {argv[:3]}: {exc}"
+        return outcome
+    try:
+        while proc.poll() is None:
+            time.sleep(POLL_S)
+            if monitor.metric and reader.poll(monitor):
+                proc.send_signal(signal.SIGTERM)  # the program's run finishes with code 143
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    except KeyboardInterrupt:
+        _stop(proc)
+        raise
+    if monitor.metric:
+        reader.poll(monitor)
+    outcome.run_id = reader.run_id
+    if monitor.pruned:
+        outcome.state = "pruned"
+    elif proc.returncode != 0:
+        outcome.state, outcome.error = "failed", f"{' '.join(argv)} exited with code {proc.returncode}"
+    elif monitor.metric and reader.run_id is None:
+        outcome.state = "failed"
+        outcome.error = (f"{' '.join(argv)} never started a wandbkit run, so {monitor.metric!r} is "
+                         "unknown: call wandbkit.init() in the program")
+    else:
+        outcome.value = _final_value(reader.summary(), monitor)
+    return outcome
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def worker_main(sweep_id: str, storage: str | None, store_dir: str | None, train_fn: TrainFn | None,
+                count: int | None, mode: str) -> None:
+    """Entry point of a worker process (spawned by ``sweep run --workers K``)."""
+    from wandbkit_sweeps.engine import open_sweep
+
+    try:
+        sweep = open_sweep(sweep_id, storage=storage, store_dir=store_dir)
+        run_agent(sweep, train_fn, count=count, mode=mode, store_dir=store_dir)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,35 @@
+"""wandbkit entry point: the ``sweep`` commands, the metric watcher, the Sweeps tab, the demo
+stage. Kept light: Optuna loads only when a sweep is used."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from wandbkit import hookimpl
+
+
+@hookimpl
+def wandbkit_register_commands(cli: Any) -> None:
+    """Add ``wandbkit sweep validate|run|agent|show``."""
+    from wandbkit_sweeps.cli import app
+
+    cli.add_typer(app, name="sweep")
+
+
+@hookimpl
+def wandbkit_rows_logged(run: Any, rows: list[Any]) -> None:
+    """Hand a trial's metric values to its Optuna trial (only in a process running trials)."""
+    agent = sys.modules.get("wandbkit_sweeps.agent")
+    if agent is not None and agent._MONITORS:
+        agent.observe_rows(run, rows)
+
+
+@hookimpl
+def wandbkit_run_started(run: Any) -> None:
+    """In a program a sweep agent started: link its run to the trial and give it the config."""
+    if os.environ.get("WANDBKIT_SWEEP_ID") and os.environ.get("_WANDBKIT_SWEEP_LINKED") != "1":
+        from wandbkit_sweeps.agent import link_run
+
+        link_run(run)
