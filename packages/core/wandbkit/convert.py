@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from wandbkit.console import warn_once
-from wandbkit.media import Histogram, Image, Table
+from wandbkit.media import MEDIA_TYPES, Histogram
 from wandbkit.rows import Row
 
 PLAIN = frozenset((float, int, bool, str))
-MEDIA = (Image, Histogram, Table)
+MEDIA = MEDIA_TYPES
 
 
 @dataclass(slots=True)
@@ -106,7 +106,7 @@ class Converter:
     def _nonfinite(self, key: str, value: float, step: int) -> None:
         self.nonfinite += 1
         warn_once(f"nonfinite:{key}", f"{key} is {value} at step {step} (kept and counted; "
-                                      "reported once per key)")
+                                      "reported once per key and run)")
 
     def _read_device_values(self, pending: list[tuple[dict[str, Any], str, DeviceValue, int]]
                             ) -> None:

@@ -99,6 +99,21 @@ def wandbkit_run_synced(record: RunRecord, store_dir: Path) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def wandbkit_watch(run: Run, model: Any, log: str | None, log_freq: int) -> Any:
+    """Watch a model for ``wandbkit.watch`` (wandb's ``watch``); the first non-None result wins.
+
+    :param run: the active run to log to.
+    :param model: the object passed to ``watch`` (e.g. a ``torch.nn.Module``); return ``None``
+        for a model you do not handle.
+    :param log: what to log: ``"gradients"``, ``"parameters"``, ``"all"`` or ``None``
+        (wandb's meanings).
+    :param log_freq: log every this many training steps (backward passes).
+        Called on the caller's thread. Return a handle with a ``remove()`` method, which
+        ``wandbkit.unwatch()`` calls to stop watching.
+    """
+
+
 # --- metrics ------------------------------------------------------------------------------
 
 

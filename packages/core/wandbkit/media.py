@@ -1,16 +1,22 @@
-"""Media values for ``run.log``: images, histograms and tables.
+"""Media values for ``run.log``: images, histograms, tables, audio and video.
 
 They are plain, picklable containers of numpy data, so they travel through the same queue as
 scalars and reach every sink (the W&B sink turns them into ``wandb.Image`` and friends; the
-local store writes files). Torch tensors are accepted and moved to numpy when constructed, on the caller's
-thread: for a CUDA tensor that copy waits for the GPU. Media are logged at intervals, so this
-is not a per-step cost; a plugin that builds them every step should pass numpy it copied
-asynchronously (the torch tracker does).
+local store writes files). Audio and video keep their encoded bytes (WAV, GIF, MP4, ...): arrays
+are encoded here with the standard library (WAV) and Pillow (GIF), so neither ``soundfile`` nor
+``moviepy`` is needed; other formats are taken from files. Torch tensors are accepted and
+moved to numpy when constructed, on the caller's thread: for a CUDA tensor that copy waits
+for the GPU. Media are logged at intervals, so this is not a per-step cost; a plugin that
+builds them every step should pass numpy it copied asynchronously (the torch tracker does).
 """
 
 from __future__ import annotations
 
+import io
+import os
+import wave
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,14 +30,22 @@ def _to_numpy(data: Any) -> np.ndarray:
 
 @dataclass
 class Image:
-    """An image: numpy ``HxW``/``HxWxC`` (uint8, or float in 0..1), a PIL image, or a torch
-    ``CxHxW``/``HxWxC`` tensor."""
+    """An image: numpy ``HxW``/``HxWxC`` (uint8, or float in 0..1), a PIL image, a torch
+    ``CxHxW``/``HxWxC`` tensor, or the path of an image file."""
 
     data: Any
     caption: str | None = None
     pixels: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.data, (str, os.PathLike)):
+            from PIL import Image as PILImage
+
+            path = Path(self.data)
+            if not path.is_file():
+                raise ValueError(f"Image: no image file at {path}")
+            with PILImage.open(path) as opened:
+                self.data = opened.copy()
         if hasattr(self.data, "convert") and hasattr(self.data, "size"):  # PIL.Image
             self.pixels = np.asarray(self.data.convert("RGB" if self.data.mode != "L" else "L"))
         else:
@@ -63,8 +77,12 @@ class Histogram:
     counts: Any = None
     edges: Any = None
     num_bins: int = 64
+    np_histogram: Any = None  # wandb's form: (counts, edges), as numpy.histogram returns
 
     def __post_init__(self) -> None:
+        if self.np_histogram is not None:
+            self.counts, self.edges = self.np_histogram
+            self.np_histogram = None
         if self.counts is not None:
             if self.edges is None:
                 raise ValueError("Histogram(counts=...) also needs edges=")
@@ -89,18 +107,136 @@ class Histogram:
 
 @dataclass
 class Table:
-    """A table of rows under named columns; cells are numbers or strings."""
+    """A table of rows under named columns; cells are numbers or strings.
 
-    columns: list[str]
-    data: list[list[Any]]
+    Also built as W&B's is: ``Table(columns=[...])`` then ``add_data(...)`` per row, or
+    ``Table(dataframe=df)`` from a pandas DataFrame.
+    """
+
+    columns: list[str] | None = None
+    data: list[list[Any]] | None = None
+    dataframe: Any = None
 
     def __post_init__(self) -> None:
+        if self.dataframe is not None:
+            frame, self.dataframe = self.dataframe, None
+            self.columns = [str(c) for c in frame.columns]
+            self.data = frame.values.tolist()
+        self.data = [list(row) for row in (self.data or [])]
+        if self.columns is None:
+            width = len(self.data[0]) if self.data else 0
+            self.columns = [f"col{i + 1}" for i in range(width)]  # W&B's default names
         self.columns = [str(c) for c in self.columns]
-        self.data = [list(row) for row in self.data]
         for i, row in enumerate(self.data):
-            if len(row) != len(self.columns):
-                raise ValueError(f"Table row {i} has {len(row)} cells for "
-                                 f"{len(self.columns)} columns {self.columns}")
+            self._check(i, row)
+
+    def _check(self, i: int, row: list[Any]) -> None:
+        if len(row) != len(self.columns or ()):
+            raise ValueError(f"Table row {i} has {len(row)} cells for "
+                             f"{len(self.columns or ())} columns {self.columns}")
+
+    def add_data(self, *cells: Any) -> None:
+        """Append one row (one value per column)."""
+        row = list(cells)
+        self._check(len(self.data or ()), row)
+        assert self.data is not None
+        self.data.append(row)
 
 
-MEDIA_TYPES = (Image, Histogram, Table)
+def _read_media_file(what: str, path: str | os.PathLike[str], formats: tuple[str, ...]) -> tuple[bytes, str]:
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in formats:
+        raise ValueError(f"{what}: {path} is not one of the formats {', '.join(formats)}")
+    if not path.is_file():
+        raise ValueError(f"{what}: no file at {path}")
+    return path.read_bytes(), fmt
+
+
+AUDIO_FORMATS = ("wav", "mp3", "flac", "ogg", "m4a", "aac")
+
+
+@dataclass
+class Audio:
+    """A sound clip: the path of an audio file (WAV, MP3, FLAC, OGG, ...), or samples as a
+    numpy array / tensor (``N`` or ``N x channels``, float in -1..1 or int16) with
+    ``sample_rate``, written as 16-bit WAV."""
+
+    data: Any
+    sample_rate: int | None = None
+    caption: str | None = None
+    encoded: bytes = field(init=False, repr=False)
+    format: str = field(init=False, default="wav")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, (str, os.PathLike)):
+            self.encoded, self.format = _read_media_file("Audio", self.data, AUDIO_FORMATS)
+        else:
+            if not self.sample_rate or self.sample_rate <= 0:
+                raise ValueError("Audio(samples) needs sample_rate= (samples per second)")
+            self.encoded = _wav_bytes(_to_numpy(self.data), int(self.sample_rate))
+            self.format = "wav"
+        self.data = None
+
+
+def _wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    if samples.ndim != 2:
+        raise ValueError(f"Audio needs N or N x channels samples, got shape {samples.shape}")
+    if samples.dtype != np.int16:
+        floats = np.clip(np.nan_to_num(samples.astype(np.float64)), -1.0, 1.0)
+        samples = np.round(floats * 32767).astype(np.int16)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(samples.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return out.getvalue()
+
+
+VIDEO_FORMATS = ("gif", "mp4", "webm", "ogg")
+
+
+@dataclass
+class Video:
+    """A video: the path of a GIF/MP4/WebM/OGG file, or frames as a uint8 array / tensor
+    ``T x C x H x W`` (W&B's layout; ``C`` 1 or 3), encoded as an animated GIF with Pillow
+    at ``fps`` frames per second. MP4/WebM from frames would need an encoder wandbkit does
+    not ship (W&B uses moviepy): write the file yourself and pass its path."""
+
+    data: Any
+    caption: str | None = None
+    fps: int = 4
+    format: str | None = None
+    encoded: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, (str, os.PathLike)):
+            self.encoded, self.format = _read_media_file("Video", self.data, VIDEO_FORMATS)
+        else:
+            if self.format not in (None, "gif"):
+                raise ValueError(f"Video(frames, format={self.format!r}): frames are encoded as "
+                                 "GIF only (an MP4/WebM encoder such as moviepy is not part of "
+                                 "wandbkit); use format='gif' or pass the path of a video file")
+            self.encoded, self.format = _gif_bytes(_to_numpy(self.data), self.fps), "gif"
+        self.data = None
+
+
+def _gif_bytes(frames: np.ndarray, fps: int) -> bytes:
+    from PIL import Image as PILImage
+
+    if frames.ndim != 4 or frames.shape[1] not in (1, 3, 4):
+        raise ValueError(f"Video needs T x C x H x W frames (C 1, 3 or 4), got shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        frames = np.clip(np.nan_to_num(frames.astype(np.float64)), 0, 255).astype(np.uint8)
+    hwc = np.transpose(frames[:, :3], (0, 2, 3, 1))
+    images = [PILImage.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in hwc]
+    out = io.BytesIO()
+    images[0].save(out, format="GIF", save_all=True, append_images=images[1:],
+                   duration=max(1, round(1000 / max(fps, 1))), loop=0)
+    return out.getvalue()
+
+
+MEDIA_TYPES = (Image, Histogram, Table, Audio, Video)

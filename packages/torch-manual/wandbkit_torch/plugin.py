@@ -40,3 +40,16 @@ def wandbkit_register_demo_stages(register: Callable[[Any], None]) -> None:
 
     for stage in stages():
         register(stage)
+
+
+@hookimpl
+def wandbkit_watch(run: Any, model: Any, log: str | None, log_freq: int) -> Any:
+    """``wandbkit.watch(model)`` for a ``torch.nn.Module``: gradient/parameter histograms."""
+    import sys
+
+    torch = sys.modules.get("torch")  # a model of ours means torch is imported already
+    if torch is None or not isinstance(model, torch.nn.Module):
+        return None
+    from wandbkit_torch.watch import ModelWatch
+
+    return ModelWatch(run, model, log, log_freq)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wandbkit.media import Histogram, Image, Table
+from wandbkit.media import Audio, Histogram, Image, Table, Video
 
 _CLIENT_ID_ALPHABET = string.ascii_lowercase + string.digits
 MANIFEST_HEADER = b"wandb-artifact-manifest-v1\n"
@@ -103,6 +103,8 @@ class MediaWriter:
             return self._image(key, step, value)
         if isinstance(value, Table):
             return self._table(key, step, value)
+        if isinstance(value, (Audio, Video)):
+            return self._encoded(key, step, value)
         raise TypeError(f"{key}: not a media value: {type(value).__name__}")
 
     def _save(self, subdir: str, key: str, step: int, data: bytes, ext: str) -> tuple[str, str]:
@@ -112,6 +114,18 @@ class MediaWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return rel, sha
+
+    def _encoded(self, key: str, step: int, value: Audio | Video
+                 ) -> tuple[dict[str, Any], list[str], None]:
+        """Audio and video: their encoded bytes, as wandb.Audio/wandb.Video store a file."""
+        audio = isinstance(value, Audio)
+        rel, sha = self._save("audio" if audio else "videos", key, step, value.encoded,
+                              f".{value.format}")
+        out: dict[str, Any] = {"_type": "audio-file" if audio else "video-file", "path": rel,
+                               "sha256": sha, "size": len(value.encoded)}
+        if value.caption:
+            out["caption"] = value.caption
+        return out, [rel], None
 
     def _image(self, key: str, step: int, image: Image
                ) -> tuple[dict[str, Any], list[str], None]:

@@ -1,0 +1,192 @@
+"""``import wandbkit as wandb``: wandb scripts in four common styles run unchanged but for that line.
+
+Each script in ``tests/drop_in_scripts/`` is run twice in subprocesses, side by side: as
+written (``import wandb``, the real SDK, offline) and with the import line swapped. Both W&B
+offline run folders are read back with ``wandb leet inspect``; the history (keys, values,
+steps), the config and the defined-metric summaries must be the same, and each script's own
+expectations must hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.wandb_records import wandb_records
+from wandbkit.store import Store
+
+SCRIPTS = Path(__file__).parent / "drop_in_scripts"
+REAL, KIT = "wandb", "wandbkit"
+
+
+def _start(script: str, variant: str, tmp: Path, args: list[str], env_extra: dict[str, str]
+           ) -> tuple[subprocess.Popen[str], Path]:
+    source = (SCRIPTS / script).read_text()
+    if variant == KIT:
+        assert "\nimport wandb\n" in source
+        source = source.replace("\nimport wandb\n", "\nimport wandbkit as wandb\n", 1)
+    work = tmp / variant
+    work.mkdir()
+    (work / script).write_text(source)
+    env = dict(os.environ)
+    env.update({"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDBKIT_DIR": str(work / "store"),
+                "WANDB_DIR": str(work), "WANDB_CACHE_DIR": str(work / "cache"),
+                "WANDB_DATA_DIR": str(work / "data"), **env_extra})
+    if variant == KIT:
+        env.pop("WANDB_DIR")  # wandbkit puts W&B's folder under its store, as it does by default
+    proc = subprocess.Popen([sys.executable, script, *args], cwd=work, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return proc, work
+
+
+def run_both(script: str, tmp: Path, args: list[str] | None = None,
+             env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Run the script with wandb and with wandbkit at once; what each W&B run folder holds."""
+    started = {v: _start(script, v, tmp, args or [], env or {}) for v in (REAL, KIT)}
+    out: dict[str, dict[str, Any]] = {}
+    for variant, (proc, work) in started.items():
+        stdout, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 0, f"{variant} {script} failed:\n{stdout}\n{stderr}"
+        run_dirs = {p.resolve() for p in work.rglob("offline-run-*") if p.is_dir()}
+        assert len(run_dirs) == 1, f"{variant}: expected one W&B run folder, got {run_dirs}"
+        run_dir = run_dirs.pop()
+        out[variant] = {**_read(run_dir), "stderr": stderr, "work": work, "run_dir": run_dir}
+    return out
+
+
+def _read(run_dir: Path) -> dict[str, Any]:
+    records = wandb_records(run_dir)
+    history = [{k: v for k, v in r["history"]["item"].items() if k == "_step" or not k.startswith("_")}
+               for r in records if r.get("type") == "history"]
+    config: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    metrics = {}
+    for r in records:
+        if r.get("type") == "run":
+            config.update(_config(r["run"].get("config")))
+        elif r.get("type") == "config":
+            config.update(_config(r["config"]))
+        elif r.get("type") == "summary":
+            summary.update(r["summary"].get("update", {}))
+        elif r.get("type") == "metric":
+            metrics[r["metric"]["name"]] = r["metric"]
+    config.pop("_wandb", None)
+    run = next(r["run"] for r in records if r.get("type") == "run")
+    return {"history": history, "config": config, "summary": summary, "metrics": metrics,
+            "run": run}
+
+
+def _config(record: Any) -> dict[str, Any]:
+    """Config items as a dict, whichever form the inspector prints them in."""
+    if not record:
+        return {}
+    if isinstance(record, dict) and "update" in record:
+        items = record["update"]
+        if isinstance(items, dict):  # the inspector prints values decoded
+            return dict(items)
+        return {i["key"]: json.loads(i["valueJson"]) for i in items}
+    return dict(record)
+
+
+def nested(summary: dict[str, Any], key: str) -> Any:
+    """A summary value that is a dict, whether written whole (``value_json``) or as nested keys
+    (``key.min``: the same summary on W&B's server)."""
+    if key in summary:
+        return summary[key]
+    return {k[len(key) + 1:]: v for k, v in summary.items() if k.startswith(f"{key}.")}
+
+
+def assert_same_history(both: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    real, kit = both[REAL]["history"], both[KIT]["history"]
+    assert [sorted(r) for r in kit] == [sorted(r) for r in real]
+    for k_row, r_row in zip(kit, real, strict=True):
+        assert k_row == pytest.approx(r_row)
+    return real
+
+
+def test_nanogpt_style_script(tmp_path: Path) -> None:
+    both = run_both("nanogpt_style.py", tmp_path)
+    history = assert_same_history(both)
+    assert [row["iter"] for row in history] == [0, 5, 10, 15, 20]
+    assert [row["_step"] for row in history] == [0, 1, 2, 3, 4]
+    assert set(history[0]) == {"_step", "iter", "train/loss", "val/loss", "lr", "mfu"}
+    assert history[2]["train/loss"] == pytest.approx(4.0 / 11)
+    for variant in (REAL, KIT):
+        config = both[variant]["config"]
+        assert config["learning_rate"] == 6e-4 and config["wandb_run_name"] == "gpt2-tiny"
+        assert both[variant]["run"]["project"] == "owt"
+    assert both[KIT]["config"] == both[REAL]["config"]
+    assert both[KIT]["run"]["display_name"] == both[REAL]["run"]["display_name"] == "gpt2-tiny"
+    # the local store has the same run: its name, config and history
+    store = Store.open(both[KIT]["work"] / "store")
+    (record,) = store.runs()
+    assert (record.project, record.name, record.state) == ("owt", "gpt2-tiny", "finished")
+    assert [v for _, v in store.history(record.id)["iter"]] == [0, 5, 10, 15, 20]
+
+
+def test_argparse_style_script(tmp_path: Path) -> None:
+    both = run_both("argparse_style.py", tmp_path, args=["--lr", "0.25", "--epochs", "4"])
+    history = assert_same_history(both)
+    # the config read back through wandb.config.lr drove the loop: w <- w - 0.25 * 2 (w - 1)
+    w, expected = 3.0, []
+    for _ in range(4):
+        w -= 0.25 * 2 * (w - 1.0)
+        expected.append(w)
+    assert [row["w"] for row in history] == pytest.approx(expected)
+    for variant in (REAL, KIT):
+        config = both[variant]["config"]
+        assert (config["lr"], config["epochs"], config["optimizer"]) == (0.25, 4, "sgd")
+        assert both[variant]["summary"]["best_loss"] == pytest.approx(min(r["loss"] for r in history))
+        assert both[variant]["run"]["tags"] == ["baseline"]
+        assert both[variant]["run"]["job_type"] == "train"
+
+
+def test_commit_false_script(tmp_path: Path) -> None:
+    both = run_both("commit_false_style.py", tmp_path)
+    history = assert_same_history(both)
+    assert [row["_step"] for row in history] == [*range(8), 20, 22]
+    assert set(history[1]) == {"_step", "train/loss", "train/grad_norm", "val/loss", "val/acc", "lr"}
+    assert set(history[0]) == {"_step", "train/loss", "train/grad_norm", "lr"}
+    assert history[8] == {"_step": 20, "eval/score": 1.5, "eval/extra": 2}
+    assert history[9] == {"_step": 22, "late": 3, "last": 5}  # step 21 came too late
+    for variant in (REAL, KIT):
+        summary = both[variant]["summary"]
+        assert nested(summary, "val/loss") == {"min": pytest.approx(0.4)}
+        assert nested(summary, "val/acc") == {"max": pytest.approx(0.7), "mean": pytest.approx(0.4)}
+        metrics = both[variant]["metrics"]
+        assert metrics["val/loss"]["summary"] == {"min": True}
+        assert metrics["val/acc"]["summary"] == {"max": True, "mean": True}
+    # wandbkit says once that the late step was ignored
+    assert both[KIT]["stderr"].count("log(step=21) is before the current step 22") == 1
+    # the local store applies the same definitions, and `wandbkit show` lists them
+    store = Store.open(both[KIT]["work"] / "store")
+    (record,) = store.runs()
+    assert record.summary["val/loss"] == {"min": pytest.approx(0.4)}
+    shown = subprocess.run([str(Path(sys.executable).parent / "wandbkit"), "show", record.id],
+                           env={**os.environ, "WANDBKIT_DIR": str(store.root)},
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "metric val/loss: summary min" in shown.stdout
+    assert "metric val/acc: summary max,mean" in shown.stdout
+
+
+def test_sweep_style_script(tmp_path: Path) -> None:
+    # what a sweep agent hands the run: wandb's parameter file, named by the environment
+    params = tmp_path / "sweep-params.yaml"
+    params.write_text("wandb_version: 1\nlearning_rate:\n  value: 0.1\noptimizer:\n  value: sgd\n")
+    both = run_both("sweep_style.py", tmp_path, env={"WANDB_SWEEP_PARAM_PATH": str(params)})
+    history = assert_same_history(both)
+    score, expected = 0.0, []
+    for _ in range(5):
+        score += 0.1 * 16 / 2  # the sweep's learning rate, the defaults' batch size and layers
+        expected.append(1.0 / (1.0 + score) + 0.1)  # optimizer sgd from the sweep
+    assert [row["val_loss"] for row in history] == pytest.approx(expected)
+    for variant in (REAL, KIT):
+        config = both[variant]["config"]
+        assert (config["learning_rate"], config["optimizer"], config["batch_size"]) == (0.1, "sgd", 16)
