@@ -148,17 +148,20 @@ def test_resume_by_alias_repeats_the_uninterrupted_losses(tmp_path: Path,
 
 def test_joins_an_active_run_and_leaves_it_open(tmp_path: Path, offline_env: Path) -> None:
     with wandbkit.init(project="hf-test", mode="offline") as run:
-        callback = WandbkitCallback(checkpoints=False)
+        for step in range(5):  # the user's own logging before the Trainer runs
+            run.log({"pre/x": step}, step=step)
         trainer = tiny_trainer(tmp_path / "out", max_steps=2)
         wandbkit_hf.track(trainer, checkpoints=False)
+        wandbkit_hf.track(trainer)  # idempotent: one callback
         assert sum(isinstance(cb, WandbkitCallback) for cb in trainer.callback_handler.callbacks) == 1
         trainer.train()
         assert run.report is None  # the user's run: still open for more logging
         run.log({"after/hf": 1.0})
-    del callback
     assert len(wandb_run_dirs(offline_env)) == 1
     h = read_run(run_dir_of(offline_env, run.id))["history"]
-    assert {1, 2} <= set(h) and "train/loss" in h[2]
+    # the Trainer's rows come after the run's own (none dropped), global_step as their x-axis
+    assert [h[s]["train/global_step"] for s in (6, 7)] == [1, 2]
+    assert "train/loss" in h[7] and "after/hf" in h[8] and h[4]["pre/x"] == 4
 
 
 def test_hyperparameter_search_one_grouped_run_per_trial_best_marked(tmp_path: Path,

@@ -114,6 +114,7 @@ class WandbkitCallback(TrainerCallback):
         self._search: dict[str, Any] | None = None  # set by hyperparameter_search
         self._train_started = 0.0
         self._trial: str | None = None
+        self._step_offset = 0
 
     # --- attaching ----------------------------------------------------------------------------
 
@@ -159,6 +160,10 @@ class WandbkitCallback(TrainerCallback):
                                          tags=self.tags, group=self.group, mode=self.mode,
                                          dir=self.dir)
                 self._owns_run = True
+        # A run joined mid-way may already be past step 0: our rows go after its last step
+        # (W&B drops steps that go backwards); train/global_step stays the plotted x-axis.
+        self._step_offset = self.run.step + 1 if not self._owns_run and self.run.step >= 0 else 0
+        self._define_metrics()
         trainer = self.trainer
         config = run_config(args, model, getattr(trainer, "train_dataset", None),
                             getattr(trainer, "eval_dataset", None))
@@ -166,6 +171,17 @@ class WandbkitCallback(TrainerCallback):
             config["hp_search"] = {"trial": trial, "params": state.trial_params
                                    or _trial_params(trainer)}
         self.run.config.update(config)  # type: ignore[union-attr]
+
+    def _define_metrics(self) -> None:
+        define = getattr(self.run, "define_metric", None)
+        if define is None:
+            return
+        try:
+            define("train/global_step")
+            for space in ("train/*", "eval/*", "test/*"):
+                define(space, step_metric="train/global_step", step_sync=True)
+        except Exception as exc:  # an older core, or a sink that refuses: keep logging
+            _notice(f"define_metric failed ({type(exc).__name__}: {exc}); plotting by step")
 
     def _trial_label(self, state: Any) -> str:
         number = getattr(getattr(self.trainer, "_trial", None), "number", None)
@@ -202,7 +218,7 @@ class WandbkitCallback(TrainerCallback):
         history, summary = split_logs(logs, self._eval_names)
         if history:
             history["train/global_step"] = state.global_step
-            self.run.log(history, step=state.global_step)
+            self.run.log(history, step=self._step_offset + state.global_step)
         if summary:
             self.run.summary.update(summary)
 
@@ -222,7 +238,7 @@ class WandbkitCallback(TrainerCallback):
         history, summary = split_logs(metrics, self._eval_names)
         if history:
             self.run.log({**history, "train/global_step": state.global_step},
-                         step=max(state.global_step, self.run.step))
+                         step=max(self._step_offset + state.global_step, self.run.step))
         if summary:
             self.run.summary.update(summary)
 
