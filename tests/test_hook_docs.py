@@ -5,9 +5,15 @@
 - Every documented heading names a hook that exists, with the right signature.
 - The example in each hook's section is valid Python that implements that hook with
   parameter names taken from the spec, and ``firstresult`` hooks say so.
+- The heading's parameters are those of the spec's real signature (``inspect.signature`` of the
+  function in ``hookspecs.py``), and the spec's docstring documents each of them
+  (``:param name:``) and no other.
 - Every hook has a test: a function named ``test_hook_<name>`` (or ``test_hook_<name>_...``)
   in a module under ``tests/``, where ``<name>`` is the hook's name WITHOUT the ``wandbkit_``
-  prefix (``test_hook_register_sinks`` for ``wandbkit_register_sinks``).
+  prefix (``test_hook_register_sinks`` for ``wandbkit_register_sinks``), and every such test
+  reaches the hook through its real caller: it never calls the hook machinery (``call_each``,
+  ``collect``, ``pm.hook.wandbkit_...``), an implementation (``wandbkit_...(...)``) or what a
+  plugin registered (``panel.build(...)``, ``check.fn(...)``) itself.
 """
 
 from __future__ import annotations
@@ -68,14 +74,41 @@ def doc_section(name: str) -> str:
 
 
 @functools.cache
+def test_functions() -> dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Every top-level test function under tests/: name -> (file, node)."""
+    out: dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    for path in TESTS.rglob("test_*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                out[node.name] = (str(path.relative_to(ROOT)), node)
+    return out
+
+
 def hook_test_names() -> frozenset[str]:
     """Names of every test function defined in a module under tests/."""
-    names: set[str] = set()
-    for path in TESTS.rglob("test_*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                names.add(node.name)
-    return frozenset(names)
+    return frozenset(test_functions())
+
+
+# Calling these from a hook test means the test plays the caller itself.
+MACHINERY = {"call_each", "collect"}
+REGISTERED_CALLABLES = {"build", "fn", "function"}  # Panel.build, SmokeCheck.fn, HookImpl.function
+
+
+def self_driven_calls(node: ast.AST) -> list[str]:
+    """Calls in a test body that drive a hook by hand instead of through its real caller."""
+    found = []
+    for call in ast.walk(node):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        if isinstance(func, ast.Name) and (func.id in MACHINERY or func.id.startswith(PREFIX)):
+            found.append(f"{func.id}(...) at line {call.lineno}")
+        elif isinstance(func, ast.Attribute) and (
+                func.attr.startswith(PREFIX) or func.attr in REGISTERED_CALLABLES
+                or func.attr in MACHINERY):
+            found.append(f"{ast.unparse(func)}(...) at line {call.lineno}")
+    return found
 
 
 def test_hookspecs_found() -> None:
@@ -141,6 +174,38 @@ def test_hook_firstresult_is_documented(name: str) -> None:
     assert (said.group(1) == "yes") == bool(opts.get("firstresult")), (
         f"docs say firstresult {said.group(1)} for {name}; hookspecs.py says "
         f"{bool(opts.get('firstresult'))}")
+
+
+@pytest.mark.parametrize("name", sorted(hook_specs()))
+def test_hook_spec_documents_each_parameter(name: str) -> None:
+    """The spec's docstring has one ``:param x:`` per parameter of its real signature."""
+    fn = getattr(hookspecs, name)
+    documented = re.findall(r":param (\w+):", inspect.getdoc(fn) or "")
+    assert documented == list(hook_specs()[name].parameters), (
+        f"hookspecs.{name} documents {documented}; its signature is {hook_specs()[name]}")
+
+
+def test_self_driven_calls_are_found() -> None:
+    """The check below catches what it claims to (else it could never fail)."""
+    sample = ast.parse(
+        "def test_hook_x(panels, pm):\n"
+        "    call_each('wandbkit_run_synced', record=None, store_dir=None)\n"
+        "    panels[0].build({})\n"
+        "    pm.hook.wandbkit_run_started(run=None)\n"
+        "    wandbkit.init(project='p').finish()\n")
+    found = self_driven_calls(sample)
+    assert [f.split("(")[0] for f in found] == ["call_each", "panels[0].build",
+                                                "pm.hook.wandbkit_run_started"]
+
+
+@pytest.mark.parametrize("name", sorted(hook_specs()))
+def test_hook_tests_use_the_real_caller(name: str) -> None:
+    """Every ``test_hook_<name>*`` reaches the hook through the code that calls it for users."""
+    wanted = f"test_hook_{name.removeprefix(PREFIX)}"
+    for test, (path, node) in test_functions().items():
+        if test == wanted or test.startswith(wanted + "_"):
+            bad = self_driven_calls(node)
+            assert not bad, f"{path}::{test} drives the hook itself: {', '.join(bad)}"
 
 
 @pytest.mark.parametrize("name", sorted(hook_specs()))

@@ -37,7 +37,7 @@ from wandbkit.panels import Panel, collect_panels
 from wandbkit.plugins import call_each, get_plugin_manager, plugin_infos
 from wandbkit.rows import Row
 from wandbkit.sinks.base import Sink
-from wandbkit.smoke import SmokeCheck, Verdict, collect_smoke_checks
+from wandbkit.smoke import SmokeCheck, Verdict
 from wandbkit.store import Store
 
 Register = Callable[[object, str], object]
@@ -50,7 +50,7 @@ def register_plugin() -> Iterator[Register]:
     added: list[object] = []
 
     def register(plugin: object, name: str) -> object:
-        # A unique name: failures are reported once per plugin name and process.
+        # A unique name: failures are reported once per plugin name and run.
         pm.register(plugin, name=f"{name}-{uuid.uuid4().hex[:6]}")
         added.append(plugin)
         return plugin
@@ -265,25 +265,94 @@ def test_hook_run_finishing(register_plugin: Register) -> None:
     assert [i["_step"] for i in history_items(run.wandb["dir"])] == [0, 1]
 
 
-def test_hook_run_synced(register_plugin: Register) -> None:
-    """Plugins receive the store's RunRecord of a finished run when it is synced."""
-    seen: list[Any] = []
+class SyncObserver:
+    """Records ``wandbkit_run_synced`` calls."""
 
-    class Synced:
-        @hookimpl
-        def wandbkit_run_synced(self, record: Any, store_dir: Any) -> None:
-            seen.append((record, store_dir))
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, Any]] = []
 
-    register_plugin(Synced(), "synced")
-    with wandbkit.init(project="hooks", name="to-sync", mode="disabled") as run:
-        run.log({"loss": 1.0})
+    @hookimpl
+    def wandbkit_run_synced(self, record: Any, store_dir: Any) -> None:
+        self.seen.append((record, store_dir))
+
+
+def offline_run_with_retired_checkpoints(project: str, name: str) -> Any:
+    """A finished offline run whose checkpoint retention left two W&B deletions pending (their
+    files kept for the upload), as the artifacts plugin does it."""
+    import torch
+
+    from wandbkit_artifacts import CheckpointManager
+
+    model = torch.nn.Linear(4, 2)
+    with wandbkit.init(project=project, mode="offline") as run:
+        ckpt = CheckpointManager(run, name, keep_last_k=1, async_save=False)
+        for step in (1, 2, 3):
+            run.log({"loss": 1.0 / step}, step=step)
+            ckpt.save(step, model)
+        ckpt.finish()
+    return run
+
+
+def pending_deletions(run_id: str) -> list[Any]:
+    from wandbkit_artifacts.index import Index
+
+    return [p for p in Index.open().pending_deletions() if p.run_id == run_id]
+
+
+def test_hook_run_synced(register_plugin: Register, capsys: pytest.CaptureFixture[str],
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``wandbkit sync`` calls the hook with the store's record once wandb's sync succeeded,
+    and the artifacts plugin then handles its pending W&B deletions for that run only.
+
+    No W&B server is reachable here, so the run's upload is the one wandb itself skips: its
+    folder carries wandb's ``.wandb.synced`` marker (what ``wandb sync`` leaves after an upload
+    done by hand), and ``wandb sync`` answers "No runs to sync." with exit code 0.
+    """
+    observer = register_plugin(SyncObserver(), "sync-observer")
+    run = offline_run_with_retired_checkpoints("hooks-sync", "net")
+    other = offline_run_with_retired_checkpoints("hooks-sync", "other-net")
+    mine = pending_deletions(run.id)
+    assert len(mine) == 2 and all(Path(p.trash_path).is_dir() for p in mine)
     record = Store.open().get_run(run.id)
-    results = call_each("wandbkit_run_synced", record=record, store_dir=run.store_dir)
-    assert results == []  # observers return nothing
-    assert seen == [(record, run.store_dir)]
-    record = seen[0][0]
-    assert record.id == run.id and record.state == "finished" and record.name == "to-sync"
-    assert record.summary == {"loss": 1.0}
+    (wandb_file,) = Path(record.wandb_dir).glob("*.wandb")
+    wandb_file.with_suffix(".wandb.synced").touch()
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)  # logged in, as far as the check goes
+    capsys.readouterr()
+
+    assert cli_main(["sync", run.id]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"synced {run.id} (hooks-sync)" in err
+    assert Store.open().synced_at(run.id) is not None
+    assert Store.open().synced_at(other.id) is None
+    assert len(observer.seen) == 1
+    seen, store_dir = observer.seen[0]
+    assert (seen.id, seen.state, seen.wandb_dir) == (run.id, "finished", record.wandb_dir)
+    assert Path(store_dir) == Store.open().root
+    # The artifacts plugin got the same record: W&B is offline here, so this run's two
+    # deletions wait (files kept for the next sync), and the other run's are not counted.
+    assert (f"run {run.id}: 2 W&B deletion(s) of retired checkpoint versions wait for the next "
+            "sync (W&B not queried: WANDB_MODE=offline") in err
+    assert [p.id for p in pending_deletions(run.id)] == [p.id for p in mine]
+    assert all(Path(p.trash_path).is_dir() for p in mine)
+    assert len(pending_deletions(other.id)) == 2
+    assert "k" * 40 not in err
+
+
+def test_hook_run_synced_not_called_when_not_logged_in(
+        register_plugin: Register, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not logged in: one line, exit code 1, nothing marked synced, no hook, files kept."""
+    observer = register_plugin(SyncObserver(), "sync-observer")
+    run = offline_run_with_retired_checkpoints("hooks-sync", "net")
+    mine = pending_deletions(run.id)
+    capsys.readouterr()
+    assert cli_main(["sync"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == ("error: not logged in to W&B (api.wandb.ai): run `wandb login` or set "
+                   "WANDB_API_KEY; 1 run(s) stay offline, nothing was uploaded")
+    assert observer.seen == []
+    assert Store.open().synced_at(run.id) is None
+    assert [p.id for p in pending_deletions(run.id)] == [p.id for p in mine]
+    assert all(Path(p.trash_path).is_dir() for p in mine)
 
 
 # --- metrics ------------------------------------------------------------------------------
@@ -400,33 +469,54 @@ def test_hook_checkpoint_load(register_plugin: Register, tmp_path: Path) -> None
 
 
 def test_hook_dashboard_panels(register_plugin: Register) -> None:
-    """Panels from every plugin are collected and sorted by order, then title."""
+    """The dashboard (``wandbkit_gradio.build_app``, what ``wandbkit dashboard`` serves) makes
+    one tab per registered panel, in order, and builds each inside its tab with a
+    ``DashboardContext`` on the store; a panel that raises fails alone."""
+    pytest.importorskip("wandbkit_gradio", reason="the dashboard plugin (gradio) is not installed")
+    import gradio as gr
+
+    from wandbkit.panels import DashboardContext
+    from wandbkit_gradio.app import build_app
+
+    with wandbkit.init(project="hooks-ui", name="<b>shown</b>", mode="disabled") as run:
+        run.log({"loss": 0.5})
     built: list[tuple[str, Any]] = []
+
+    def runs_tab(ctx: Any) -> None:
+        built.append(("early", ctx))
+        gr.Markdown("\n".join(ctx.escape(r.name) for r in ctx.runs()), elem_id="toy-early")
+
+    def broken_tab(ctx: Any) -> None:
+        raise RuntimeError("toy panel is broken")
 
     class Panels:
         @hookimpl
         def wandbkit_dashboard_panels(self, register: Any) -> None:
             register(Panel(title="Toy Late", build=lambda ctx: built.append(("late", ctx)),
                            order=900))
-            register(Panel(title="Toy Early", build=lambda ctx: built.append(("early", ctx)),
-                           order=-5))
+            register(Panel(title="Toy Early", build=runs_tab, order=-5))
 
     class MorePanels:
         @hookimpl
         def wandbkit_dashboard_panels(self, register: Any) -> None:
             register(Panel(title="Toy Middle", build=lambda ctx: built.append(("mid", ctx))))
+            register(Panel(title="Toy Broken", build=broken_tab, order=950))
 
     register_plugin(Panels(), "panels")
     register_plugin(MorePanels(), "more-panels")
-    panels = collect_panels()
-    mine = [p.title for p in panels if p.title.startswith("Toy ")]
-    assert mine == ["Toy Early", "Toy Middle", "Toy Late"]
-    assert [p.order for p in panels] == sorted(p.order for p in panels)
-    for panel in panels:
-        if panel.title.startswith("Toy "):
-            panel.build({"store": "ctx"})
-    assert built == [("early", {"store": "ctx"}), ("mid", {"store": "ctx"}),
-                     ("late", {"store": "ctx"})]
+    dashboard = build_app(project="hooks-ui")
+    tabs = [b.label for b in dashboard.blocks.blocks.values() if isinstance(b, gr.Tab)]
+    mine = [t for t in tabs if t.startswith("Toy ")]
+    assert mine == ["Toy Early", "Toy Middle", "Toy Late", "Toy Broken"]
+    assert tabs == [p.title for p in collect_panels()]  # every installed panel, sorted
+    assert [name for name, _ in built] == ["early", "mid", "late"]
+    ctx = built[0][1]
+    assert isinstance(ctx, DashboardContext) and all(c is ctx for _, c in built)
+    assert ctx.store.root == Store.open().root and ctx.project == "hooks-ui"
+    assert [r.id for r in ctx.runs()] == [run.id]
+    (md,) = [b for b in dashboard.blocks.blocks.values() if getattr(b, "elem_id", None) == "toy-early"]
+    assert md.value == "&lt;b&gt;shown&lt;/b&gt;"
+    assert dashboard.failed == {"Toy Broken": "RuntimeError: toy panel is broken"}
 
 
 # --- CLI ----------------------------------------------------------------------------------
@@ -470,28 +560,54 @@ def test_hook_register_commands(register_plugin: Register,
 
 
 def test_hook_register_smoke_checks(register_plugin: Register) -> None:
-    """Checks from plugins are collected in order and return verdicts."""
+    """The smoke runner (``wandbkit_torch.smoke.run_smoke``, behind ``wandbkit smoke``) finds
+    registered checks by name, runs them on its context and reports their verdicts; a check
+    that crashes becomes a ``fail`` verdict and the rest still run."""
+    pytest.importorskip("wandbkit_torch", reason="the smoke runner (torch-manual) is not installed")
+    import torch
 
-    def positive(ctx: Any) -> Verdict:
-        status = "pass" if ctx["value"] > 0 else "fail"
-        return Verdict("toy_positive", status, f"value is {ctx['value']}", {"value": ctx["value"]})
+    from wandbkit_torch.smoke import run_smoke
+    from wandbkit_torch.smoke.runner import available_checks
+
+    seen: list[Any] = []
+
+    def classifies(ctx: Any) -> Verdict:
+        seen.append(ctx)
+        model = ctx.model_factory()
+        out = model(ctx.data.inputs[:2])
+        status = "pass" if ctx.task == "classification" and out.shape[-1] == 3 else "fail"
+        return Verdict("toy_positive", status, f"task {ctx.task}, {out.shape[-1]} outputs",
+                       {"outputs": out.shape[-1]})
+
+    def crashes(ctx: Any) -> Verdict:
+        raise ValueError("toy check is broken")
 
     class Checks:
         @hookimpl
         def wandbkit_register_smoke_checks(self, register: Any) -> None:
-            register(SmokeCheck(name="toy_positive", fn=positive, order=-10,
-                                description="the value is positive"))
-            register(SmokeCheck(name="toy_last", fn=positive, order=10_000))
+            register(SmokeCheck(name="toy_classifies", fn=classifies, order=-10,
+                                description="a 3-class classifier"))
+            register(SmokeCheck(name="toy_crashes", fn=crashes, order=10_000))
 
     register_plugin(Checks(), "checks")
-    checks = collect_smoke_checks()
-    names = [c.name for c in checks]
-    assert names[0] == "toy_positive" and names[-1] == "toy_last"
-    assert [(c.order, c.name) for c in checks] == sorted((c.order, c.name) for c in checks)
-    verdict = checks[0].fn({"value": 3})
-    assert verdict.to_dict() == {"name": "toy_positive", "status": "pass",
-                                 "reason": "value is 3", "numbers": {"value": 3}, "seconds": 0.0}
-    assert checks[0].fn({"value": -1}).status == "fail"
+    names = [c.name for c in available_checks()]
+    assert names[0] == "toy_classifies" and names[-1] == "toy_crashes"
+    assert names == [c.name for c in sorted(available_checks(), key=lambda c: (c.order, c.name))]
+
+    def data() -> tuple[Any, Any]:
+        g = torch.Generator().manual_seed(0)
+        return torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g)
+
+    report = run_smoke(lambda: torch.nn.Linear(4, 3), data, device="cpu",
+                       checks=["toy_classifies", "toy_crashes"])
+    by_name = {v.name: v for v in report.verdicts}
+    assert list(by_name) == ["toy_classifies", "toy_crashes"]
+    assert (by_name["toy_classifies"].status, by_name["toy_classifies"].reason) == (
+        "pass", "task classification, 3 outputs")
+    assert by_name["toy_crashes"].status == "fail"
+    assert "check crashed: ValueError: toy check is broken" in by_name["toy_crashes"].reason
+    assert len(seen) == 1 and seen[0].task == "classification"
+    assert report.exit_code != 0  # a failed check fails the smoke run
 
 
 # --- failure isolation --------------------------------------------------------------------
@@ -531,6 +647,34 @@ def test_raising_plugin_is_reported_once_and_others_keep_working(
     assert "RuntimeError: boom in rows_logged" in err
     assert report.complete  # the sinks were never affected
     assert Store.open().row_count(run.id) == 40
+
+
+def test_failures_and_value_warnings_are_reported_again_in_the_next_run(
+        register_plugin: Register, capsys: pytest.CaptureFixture[str]) -> None:
+    """A second run in the same process (a notebook, a sweep worker) hears about its own
+    failing plugin, failing sink and NaN values: warnings are once per run, not per process."""
+    bad_name = get_plugin_manager().get_name(register_plugin(Raises(), "bad"))
+    flaky = FailsFromStep(fail_at=0)
+
+    class AddsFlaky:
+        @hookimpl
+        def wandbkit_register_sinks(self, register: Any) -> None:
+            register(flaky)
+
+    register_plugin(AddsFlaky(), "adds-flaky")
+    capsys.readouterr()
+    for _ in range(2):
+        run = wandbkit.init(project="hooks", mode="disabled")
+        log_in_batches(run, 20, 5)
+        for step in range(20, 24):
+            run.log({"loss": float("nan")}, step=step)
+        run.finish(quiet=True)
+    err = capsys.readouterr().err
+    assert err.count(f"plugin {bad_name} in wandbkit_run_started failed") == 2, err
+    assert err.count(f"plugin {bad_name} in wandbkit_rows_logged failed") == 2, err
+    assert err.count("sink flaky failed") == 2, err
+    assert err.count("loss is nan at step 20") == 2, err
+    assert "loss is nan at step 21" not in err  # once per key within a run
 
 
 def test_strict_mode_turns_hook_failure_into_plugin_error(

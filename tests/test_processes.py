@@ -71,6 +71,34 @@ def test_an_uncaught_exception_marks_the_run_failed(offline_env: Path, tmp_path:
     assert (record.state, record.exit_code) == ("failed", 1)
 
 
+def test_an_exception_before_a_run_does_not_fail_it(offline_env: Path, tmp_path: Path) -> None:
+    """In a REPL an uncaught exception goes through sys.excepthook and the session goes on: a
+    run finished at exit later is not failed because of it; one active at the time is."""
+    script = _script(tmp_path, """
+        import sys, wandbkit
+        first = wandbkit.init(project="p", mode="disabled")
+        try:
+            raise ValueError("a typo at the prompt")
+        except ValueError:
+            sys.excepthook(*sys.exc_info())  # what the interactive loop does, then goes on
+        first.finish(quiet=True)
+        try:
+            raise ValueError("another one, between runs")
+        except ValueError:
+            sys.excepthook(*sys.exc_info())
+        second = wandbkit.init(project="p", mode="disabled")
+        second.log({"loss": 1.0})
+        print(first.id, second.id, flush=True)
+    """)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "ValueError: a typo at the prompt" in out.stderr  # the hook still prints them
+    assert "ValueError: another one, between runs" in out.stderr
+    first, second = (Store.open().get_run(i) for i in out.stdout.split())
+    assert (first.state, first.exit_code) == ("finished", 0)  # finished by hand, code 0
+    assert (second.state, second.exit_code) == ("finished", 0)  # finished at exit, not failed
+
+
 def test_four_processes_writing_one_store_lose_nothing(offline_env: Path, tmp_path: Path) -> None:
     script = _script(tmp_path, """
         import sys, wandbkit
@@ -120,15 +148,24 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
     code = textwrap.dedent("""
         import os, sys, time
         from wandbkit.store import Store
+        open(sys.argv[3], "w").close()  # imported, at the starting line
         while not os.path.exists(sys.argv[2]):
             time.sleep(0.001)
         Store.open(sys.argv[1]).runs()
     """)
     for attempt in range(5):
         root = tmp_path / f"store{attempt}"
-        procs = [subprocess.Popen([sys.executable, "-c", code, str(root), str(go)],
-                                  stderr=subprocess.PIPE, text=True) for _ in range(8)]
-        time.sleep(1.5)  # let every process import and wait at the starting line
+        ready = [tmp_path / f"ready{attempt}-{k}" for k in range(8)]
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(root), str(go), str(r)],
+                                  stderr=subprocess.PIPE, text=True) for r in ready]
+        # Start them together only once every one is waiting at the line (polled, with a
+        # deadline), so the race on creating the store really happens.
+        deadline = time.monotonic() + 120
+        while not all(r.exists() for r in ready):
+            assert time.monotonic() < deadline, "the processes never reached the starting line"
+            assert all(p.poll() is None for p in procs), [p.communicate()[1] for p in procs]
+            time.sleep(0.005)
+        assert not root.exists()  # nobody opened the store before the start
         go.touch()
         errors = [p.communicate(timeout=120)[1] for p in procs]
         go.unlink()

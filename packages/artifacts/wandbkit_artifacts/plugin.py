@@ -77,7 +77,16 @@ def wandbkit_register_commands(cli: Any) -> None:
 
 @hookimpl
 def wandbkit_run_synced(record: Any, store_dir: Any) -> None:
-    """After ``wandbkit sync`` uploaded a run: apply the W&B deletions retention left pending."""
+    """After ``wandbkit sync`` uploaded a run: apply the W&B deletions retention left pending,
+    and say what happened to them (one line each way)."""
+    from wandbkit.console import warn
     from wandbkit_artifacts.wandb_link import apply_pending_deletions
 
-    apply_pending_deletions(store_dir, run_id=getattr(record, "id", None))
+    run_id = getattr(record, "id", None)
+    result = apply_pending_deletions(store_dir, run_id=run_id)
+    if result["applied"]:
+        warn(f"run {run_id}: deleted {result['applied']} retired checkpoint version(s) on W&B "
+             "and their kept local files")
+    if result["kept"]:
+        warn(f"run {run_id}: {result['kept']} W&B deletion(s) of retired checkpoint versions "
+             f"wait for the next sync ({result['error']})")

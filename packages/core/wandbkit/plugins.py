@@ -82,12 +82,13 @@ def strict() -> bool:
     return os.environ.get("WANDBKIT_STRICT", "").strip().lower() in ("1", "true", "yes")
 
 
-def report_failure(what: str, exc: BaseException) -> None:
-    """Report a plugin/sink failure once (or raise under ``WANDBKIT_STRICT=1``)."""
+def report_failure(what: str, exc: BaseException, scope: str | None = None) -> None:
+    """Report a plugin/sink failure once per run (``scope``, else the thread's; see
+    :func:`wandbkit.console.warn_once`), or raise under ``WANDBKIT_STRICT=1``."""
     if strict():
         raise PluginError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
-    if warn_once(what, f"{what} failed: {type(exc).__name__}: {exc} (reported once; the rest "
-                       "keep working; WANDBKIT_STRICT=1 makes this an error)"):
+    if warn_once(what, f"{what} failed: {type(exc).__name__}: {exc} (reported once per run; the "
+                       "rest keep working; WANDBKIT_STRICT=1 makes this an error)", scope):
         if os.environ.get("WANDBKIT_DEBUG"):
             traceback.print_exception(exc, file=sys.stderr)
 
@@ -207,7 +208,8 @@ def call_each(hook_name: str, **kwargs: Any) -> list[Any]:
         try:
             result = impl.function(*(kwargs[arg] for arg in impl.argnames))
         except Exception as exc:
-            report_failure(f"plugin {impl.plugin_name} in {hook_name}", exc)
+            report_failure(f"plugin {impl.plugin_name} in {hook_name}", exc,
+                           getattr(kwargs.get("run"), "id", None))
             continue
         if result is not None:
             results.append(result)
