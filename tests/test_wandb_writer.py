@@ -20,8 +20,9 @@ import pytest
 from wandb_records import wandb_records
 
 SCRIPT = r'''
-import os, sys
+import os, sys, wave
 import numpy as np
+from PIL import Image as PILImage
 
 which, root = sys.argv[1], sys.argv[2]
 pixels = (np.arange(6 * 5 * 3) % 251).astype(np.uint8).reshape(6, 5, 3)
@@ -31,10 +32,15 @@ for name, data in (("weights.bin", b"w" * 1000), ("sub/optim.bin", b"o" * 10)):
     os.makedirs(os.path.dirname(os.path.join(artifact_dir, name)), exist_ok=True)
     with open(os.path.join(artifact_dir, name), "wb") as f:
         f.write(data)
+wav, gif = os.path.join(root, "a.wav"), os.path.join(root, "v.gif")
+with wave.open(wav, "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000); w.writeframes(b"\x00\x01" * 800)
+frames = [PILImage.fromarray(np.full((4, 6, 3), i * 40, dtype=np.uint8)) for i in range(3)]
+frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], duration=250, loop=0)
 config = {"lr": 0.001, "layers": [64, 32], "opt": {"name": "adam", "beta": 0.9}, "tag": "x"}
 rows = [{"train/loss": 1.0 / (s + 1), "train/acc": s * 0.1, "epoch": s // 3, "ok": s % 2 == 0,
          "note": f"s{s}", "big": 10 ** 12 + s, "neg": -s, "nan": float("nan"),
-         "inf": float("inf")} for s in range(7)]
+         "inf": float("inf"), "val/acc": (s * 7) % 5 * 0.1} for s in range(7)]
 
 if which == "raw":
     import wandb
@@ -44,6 +50,8 @@ if which == "raw":
     image = lambda: wandb.Image(pixels, caption="px")
     hist = lambda: wandb.Histogram(np_histogram=([1, 2, 3], [0.0, 0.5, 1.0, 1.5]))
     table = lambda: wandb.Table(columns=["q", "score"], data=[["a?", 0.5], ["b?", 1]])
+    audio = lambda: wandb.Audio(wav, caption="beep")
+    video = lambda: wandb.Video(gif, caption="frames")
 else:
     import wandbkit
     run = wandbkit.init(project="cmp", mode="offline", config=config, tags=["a", "b"],
@@ -52,11 +60,17 @@ else:
     image = lambda: wandbkit.Image(pixels, caption="px")
     hist = lambda: wandbkit.Histogram(counts=[1, 2, 3], edges=[0.0, 0.5, 1.0, 1.5])
     table = lambda: wandbkit.Table(["q", "score"], [["a?", 0.5], ["b?", 1]])
+    audio = lambda: wandbkit.Audio(wav, caption="beep")
+    video = lambda: wandbkit.Video(gif, caption="frames")
+
+run.define_metric("train/loss", summary="min", step_metric="epoch")
+run.define_metric("val/*", summary="max,mean")
 
 for s, values in enumerate(rows[:4]):
     log(values, s)
 log({"extra/only_here": 3.5}, 3)  # the same step again: merged into step 3's row
-log({"media/img": image(), "media/hist": hist(), "media/tab": table()}, 4)
+log({"media/img": image(), "media/hist": hist(), "media/tab": table(), "media/aud": audio(),
+     "media/vid": video()}, 4)
 run.summary["best"] = 0.25
 run.config.update({"late": 7})
 if which == "raw":
@@ -136,11 +150,11 @@ def test_the_writer_writes_what_raw_wandb_writes(tmp_path: Path) -> None:
     assert [r["type"] for r in kit[:2]] == ["header", "run"] == [r["type"] for r in raw[:2]]
     assert kit[-1]["type"] == raw[-1]["type"] == "exit"
     assert kit[-1]["exit"].get("exit_code", 0) == raw[-1]["exit"].get("exit_code", 0) == 0
-    events = ("config", "alert", "artifact", "exit")
+    events = ("metric", "config", "alert", "artifact", "exit")
     assert ([r["type"] for r in kit if r["type"] in events]
             == [r["type"] for r in raw if r["type"] in events])
     user_types = {"header", "run", "history", "summary", "config", "files", "alert",
-                  "artifact", "exit"}
+                  "artifact", "metric", "exit"}
     assert {r["type"] for r in kit} - {"environment"} == user_types
     assert user_types <= {r["type"] for r in raw}
 
@@ -172,6 +186,9 @@ def test_the_writer_writes_what_raw_wandb_writes(tmp_path: Path) -> None:
     for key in set(sk) - IGNORED:
         assert _same(sk[key], sr[key]), (key, sk[key], sr[key])
     assert sk["best"] == 0.25 and sk["_step"] == 7
+    # define_metric: its records, and the aggregates the summary keeps
+    assert _by_type(kit, "metric") == _by_type(raw, "metric")
+    assert sk["train/loss"] == {"min": 1.0 / 7} and set(sk["val/acc"]) == {"max", "mean"}
 
     # alerts
     assert _by_type(kit, "alert") == _by_type(raw, "alert")
@@ -204,7 +221,7 @@ def test_the_writer_writes_what_raw_wandb_writes(tmp_path: Path) -> None:
                       if f.get("type") != "WANDB")
 
     assert media_files(kit) == media_files(raw)
-    assert len(media_files(kit)) == 2
+    assert len(media_files(kit)) == 4  # image, table, audio, video
 
     def media_shas(run_dir: Path) -> list[str]:
         return sorted(hashlib.sha256(p.read_bytes()).hexdigest()

@@ -21,7 +21,7 @@ from typing import Any
 
 # Record fields (wandb_internal.proto, message Record)
 REC_HISTORY, REC_SUMMARY, REC_CONFIG, REC_FILES, REC_STATS, REC_ARTIFACT = 2, 3, 5, 6, 7, 8
-REC_ALERT, REC_RUN, REC_EXIT, REC_HEADER, REC_ENVIRONMENT = 10, 17, 18, 21, 26
+REC_ALERT, REC_METRIC, REC_RUN, REC_EXIT, REC_HEADER, REC_ENVIRONMENT = 10, 12, 17, 18, 21, 26
 
 
 def varint(n: int) -> bytes:
@@ -82,9 +82,16 @@ def record(num: int, field: int, body: bytes) -> bytes:
 # --- values ---------------------------------------------------------------------------------
 
 
+class RawJson(str):
+    """Text that is already the value's JSON: written as one item, not split per key (how
+    wandb-core writes define_metric's aggregates, ``{"min": 1.0}``)."""
+
+
 def value_json(value: Any) -> str:
     """JSON for one value, as wandb's SDK sends it (NaN and infinities as JSON5 words)."""
     cls = value.__class__
+    if cls is RawJson:
+        return str(value)
     if cls is float:
         return repr(value) if value - value == 0.0 else _NONFINITE[repr(value)]
     if cls is bool:
@@ -250,6 +257,17 @@ def files(paths: list[str]) -> bytes:
 def alert(title: str, text: str, level: str, wait_duration_ms: int) -> bytes:
     """AlertRecord body; ``level`` is INFO, WARN or ERROR."""
     return f_str(1, title) + f_str(2, text) + f_str(3, level) + f_int(4, wait_duration_ms)
+
+
+def metric(*, name: str, step_metric: str | None, step_sync: bool, hidden: bool,
+           summary: list[str], goal: str | None) -> bytes:
+    """MetricRecord body (``define_metric``): a name, or a glob ending in ``*``."""
+    kinds = ("min", "max", "mean", "best", "last", "none", "copy", "first")
+    summary_body = b"".join(f_bool(kinds.index(k) + 1, True) for k in kinds if k in summary)
+    return ((f_str(2, name) if name.endswith("*") else f_str(1, name)) + f_str(4, step_metric)
+            + f_bytes(6, f_bool(1, step_sync) + f_bool(2, hidden) + f_bool(3, True))
+            + (f_bytes(7, summary_body) if summary_body else b"")
+            + f_int(8, {"minimize": 1, "maximize": 2}.get(goal or "", 0)))
 
 
 def exit_record(exit_code: int, runtime_s: int) -> bytes:

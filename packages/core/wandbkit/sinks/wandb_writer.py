@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.media import MEDIA_TYPES
-from wandbkit.metric_summary import REC_METRIC, MetricSummaries, metric_record_body
+from wandbkit.metric_summary import MetricSummaries
 from wandbkit.sinks import wandb_proto as proto
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, MetricDefinition, Sink
 from wandbkit.sinks.wandb_files import Manifest, MediaWriter, client_id, fsync_dir
@@ -244,7 +244,12 @@ class WandbWriterSink(Sink):
 
     def _write_summary(self) -> None:
         if self.changed:
-            changed = self.metric_summaries.apply(self.changed)
+            changed = self.changed
+            if self.metric_summaries.definitions:
+                changed = self.metric_summaries.apply(changed)
+                for key, value in changed.items():  # aggregates: one JSON value, as wandb-core
+                    if value.__class__ is dict and "_type" not in value:
+                        changed[key] = proto.RawJson(proto.value_json(value))
             self.log.append(self.items.summary(self._next(), changed))  # type: ignore[union-attr]
             self.changed = {}
 
@@ -262,7 +267,12 @@ class WandbWriterSink(Sink):
     def define_metric(self, definition: MetricDefinition) -> None:
         """``run.define_metric``: a metric record; the summary then keeps its aggregates."""
         self.metric_summaries.define(definition)
-        self._append(REC_METRIC, metric_record_body(definition))
+        step_sync = bool(definition.step_sync or (definition.step_metric
+                                                  and definition.step_sync is None))
+        self._append(proto.REC_METRIC, proto.metric(  # hand-encoded: no wandb import here
+            name=definition.name, step_metric=definition.step_metric, step_sync=step_sync,
+            hidden=bool(definition.hidden), summary=list(definition.summary),
+            goal=definition.goal))
         self.log.flush()  # type: ignore[union-attr]
 
     def alert(self, alert: AlertRecord) -> None:
