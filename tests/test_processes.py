@@ -170,3 +170,37 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
         errors = [p.communicate(timeout=120)[1] for p in procs]
         go.unlink()
         assert [p.returncode for p in procs] == [0] * 8, [e for e in errors if e]
+
+
+def test_a_wandb_sink_error_is_one_line_unless_debugging(offline_env: Path, tmp_path: Path) -> None:
+    """The W&B worker's first error reaches the training process's stderr as one line; the
+    traceback only under WANDBKIT_DEBUG=1. The run goes on and keeps its rows."""
+    script = _script(tmp_path, """
+        import pathlib, wandbkit
+        weights = pathlib.Path("weights.bin")
+        weights.write_bytes(b"0" * 16)
+        run = wandbkit.init(project="p", mode="offline")
+        run.log({"loss": 1.0})
+        run.log_artifact(weights, name="no spaces allowed/here")  # W&B rejects the name
+        run.log_artifact(weights, name="nor here either!")
+        run.log({"loss": 0.5})
+        report = run.finish(quiet=True)
+        print(run.id, report.rows_logged, flush=True)
+    """)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "WANDBKIT_DEBUG"}
+    env["WANDBKIT_WANDB_WRITER"] = "worker"  # the SDK worker (online runs use it)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=180, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if "W&B sink error" in ln]
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("wandbkit: W&B sink error (further ones are counted; "
+                               "WANDBKIT_DEBUG=1 shows the traceback): artifact: ")
+    assert "Traceback" not in out.stderr, out.stderr
+    run_id, rows = out.stdout.split()
+    assert rows == "2" and Store.open().row_count(run_id) == 2
+
+    debug = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           timeout=180, env={**env, "WANDBKIT_DEBUG": "1"}, cwd=tmp_path)
+    assert debug.returncode == 0, debug.stderr
+    assert debug.stderr.count("Traceback (most recent call last)") == 1, debug.stderr
