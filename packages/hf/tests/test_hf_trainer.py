@@ -196,3 +196,19 @@ def test_hyperparameter_search_one_grouped_run_per_trial_best_marked(tmp_path: P
     for r in trials:
         assert r["config"]["hp_search"]["params"]["learning_rate"] > 0
         assert "train/loss" in r["history"][3]
+
+
+def test_watch_goes_through_the_registry(tmp_path: Path, offline_env: Path) -> None:
+    """``watch=`` asks whichever plugin implements ``wandbkit_watch`` (wandbkit-torch)."""
+    hook = getattr(get_plugin_manager().hook, "wandbkit_watch", None)
+    if hook is None or not hook.get_hookimpls():
+        pytest.skip("no installed plugin implements wandbkit_watch")
+    callback = WandbkitCallback(project="hf-test", checkpoints=False, watch="gradients",
+                                watch_every=2)
+    tiny_trainer(tmp_path / "out", callbacks=[callback], max_steps=4).train()
+    h = read_run(run_dir_of(offline_env, callback.run.id))["history"]
+    key = "gradients/transformer.h.0.attn.c_attn.weight._type"  # a histogram, flattened
+    assert [s for s in sorted(h) if key in h[s]] == [2, 4]
+    assert "train/loss" in h[2]
+    with pytest.raises(wandbkit.errors.UserError, match="watch"):
+        WandbkitCallback(watch="everything")

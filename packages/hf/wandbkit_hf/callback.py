@@ -88,13 +88,23 @@ class WandbkitCallback(TrainerCallback):
         ``final`` (the last checkpoint's files when it holds the final weights, else a save).
     :param run: a wandbkit run to log into (default: the active run, else a new one).
     :param dir: the local store of runs this callback starts (default ``$WANDBKIT_DIR``).
+    :param watch: ``"gradients"``, ``"parameters"`` or ``"all"``: histograms of the model's
+        gradients/weights every ``watch_every`` steps, through the plugin that implements
+        ``wandbkit_watch`` (wandbkit-torch), W&B's keys (``gradients/<param>``). None: off (the
+        Trainer's own ``train/grad_norm`` is logged either way).
+    :param watch_every: steps between two watch logs.
     """
 
     def __init__(self, project: str | None = None, name: str | None = None,
                  tags: list[str] | None = None, group: str | None = None, mode: str = "auto",
                  checkpoints: bool = True, checkpoint_name: str | None = None,
                  final_model: bool = True, run: wandbkit.Run | None = None,
-                 dir: str | os.PathLike[str] | None = None) -> None:
+                 dir: str | os.PathLike[str] | None = None, watch: str | None = None,
+                 watch_every: int = 100) -> None:
+        if watch not in (None, "gradients", "parameters", "all"):
+            raise UserError(f"watch={watch!r}: use 'gradients', 'parameters', 'all' or None")
+        if watch_every < 1:
+            raise UserError(f"watch_every={watch_every!r}: use a positive number of steps")
         self.project = project
         self.name = name
         self.tags = list(tags or [])
@@ -105,6 +115,9 @@ class WandbkitCallback(TrainerCallback):
         self.final_model = final_model
         self.run: wandbkit.Run | None = run
         self.dir = dir
+        self.watch = watch
+        self.watch_every = watch_every
+        self._watch_handle: Any = None
         self.trainer: Any = None
         self._owns_run = False
         self._eval_names: tuple[str, ...] = ()
@@ -171,6 +184,8 @@ class WandbkitCallback(TrainerCallback):
             config["hp_search"] = {"trial": trial, "params": state.trial_params
                                    or _trial_params(trainer)}
         self.run.config.update(config)  # type: ignore[union-attr]
+        if self.watch and model is not None:
+            self._watch_handle = _start_watch(self.run, model, self.watch, self.watch_every)
 
     def _define_metrics(self) -> None:
         define = getattr(self.run, "define_metric", None)
@@ -291,6 +306,9 @@ class WandbkitCallback(TrainerCallback):
             return
         if self.final_model and self.checkpoints and not self._final_done:
             self._save_final(args, state, model)
+        if self._watch_handle is not None:
+            self._watch_handle.remove()
+            self._watch_handle = None
         self.run.summary["train/wall_seconds"] = round(time.monotonic() - self._train_started, 3)
         if state.is_hyper_param_search:
             _record_trial(self, state)
@@ -308,6 +326,18 @@ class WandbkitCallback(TrainerCallback):
         elif model is not None:
             self._register(args, state, state.global_step, None, ["final"], model=model)
         self._final_done = True
+
+
+def _start_watch(run: Any, model: Any, log: str, every: int) -> Any:
+    """Ask the plugin that implements ``wandbkit_watch`` to watch ``model``; None if none does."""
+    from wandbkit.plugins import get_plugin_manager
+
+    hook = getattr(get_plugin_manager().hook, "wandbkit_watch", None)
+    handle = hook(run=run, model=model, log=log, log_freq=every) if hook is not None else None
+    if handle is None:
+        _notice(f"watch={log!r}: no installed plugin watches this model "
+                "(pip install wandbkit-torch); training goes on without histograms")
+    return handle
 
 
 def _trial_params(trainer: Any) -> dict[str, Any] | None:
