@@ -37,7 +37,10 @@ def _start(script: str, variant: str, tmp: Path, args: list[str], env_extra: dic
     env = dict(os.environ)
     env.update({"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDBKIT_DIR": str(work / "store"),
                 "WANDB_DIR": str(work), "WANDB_CACHE_DIR": str(work / "cache"),
-                "WANDB_DATA_DIR": str(work / "data"), **env_extra})
+                "WANDB_DATA_DIR": str(work / "data"),
+                # core alone: outside plugins add nothing to these scripts' records, and some
+                # take seconds to import
+                "WANDBKIT_PLUGINS": "", **env_extra})
     if variant == KIT:
         env.pop("WANDB_DIR")  # wandbkit puts W&B's folder under its store, as it does by default
     proc = subprocess.Popen([sys.executable, script, *args], cwd=work, env=env, text=True,

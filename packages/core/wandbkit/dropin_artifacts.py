@@ -1,7 +1,8 @@
 """wandb's ``Artifact``, ``log_artifact`` and ``use_artifact`` on wandbkit.
 
-An artifact's files are laid out once in the local store (``<store>/artifacts/<name>/vN/``,
-hard links where the filesystem allows, else copies) and indexed there, so ``use_artifact``
+An artifact's files are copied once into the local store (``<store>/artifacts/<name>/vN/``;
+a copy, as wandb's default ``mutable`` policy stages one, so editing the source later never
+changes a logged version) and indexed there, so ``use_artifact``
 finds them offline. Models (``type="model"``) go to the installed checkpoint plugin, which
 versions them with its own aliases and retention; everything else goes to the run's sinks as
 a core artifact (a W&B Artifact in the W&B sink). Online, ``use_artifact`` falls back to
@@ -66,6 +67,7 @@ class Artifact:
         self.aliases: list[str] = []
         self._path: Path | None = None  # where a logged or used artifact's files are
         self._scratch: Path | None = None
+        self._saving: Any = None  # the checkpoint plugin's pending save (a Future), for wait()
 
     def __repr__(self) -> str:
         return f"<wandbkit.Artifact {self.name}:{self.version or 'unlogged'} type={self.type}>"
@@ -111,7 +113,10 @@ class Artifact:
         notice("wandb.Artifact.save()", "use wandbkit.log_artifact(artifact)")
 
     def wait(self, timeout: float | None = None) -> Artifact:
-        """The artifact (logging is ordered with the run's rows; nothing to wait for)."""
+        """Wait until a model handed to the checkpoint plugin is saved (other artifacts are
+        queued in order with the run's rows: nothing to wait for)."""
+        if self._saving is not None and hasattr(self._saving, "result"):
+            self._saving.result(timeout=timeout)
         return self
 
     def download(self, root: str | os.PathLike[str] | None = None, **kwargs: Any) -> str:
@@ -148,22 +153,19 @@ class _Entry:
 
 
 def _lay_out(artifact: Artifact, target: Path) -> None:
-    """Put the artifact's entries under ``target`` (hard links, copies where impossible)."""
+    """Copy the artifact's entries under ``target`` (files written with ``new_file`` are moved)."""
     target.mkdir(parents=True)
+    scratch = artifact._scratch
     for name, source in artifact.entries:
         dest = target / name if name else target
         if source.is_dir():
-            shutil.copytree(source, dest, copy_function=_link_or_copy, dirs_exist_ok=True)
+            shutil.copytree(source, dest, dirs_exist_ok=True)
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(str(source), str(dest))
-
-
-def _link_or_copy(source: str, dest: str) -> None:
-    try:
-        os.link(source, dest)
-    except OSError:
-        shutil.copy2(source, dest)
+            if scratch is not None and source.is_relative_to(scratch):
+                shutil.move(source, dest)
+            else:
+                shutil.copy2(source, dest)
 
 
 def _index(store_dir: Path) -> Store:
@@ -240,6 +242,7 @@ def _save_model(run: Any, artifact: Artifact, folder: Path, aliases: list[str]) 
         notice("wandb.log_artifact(type='model')", "no checkpoint plugin is installed "
                "(`pip install wandbkit-artifacts`); logged as a plain artifact")
         return False
+    artifact._saving = getattr(result, "future", None)
     return True
 
 
