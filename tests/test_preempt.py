@@ -198,3 +198,32 @@ def test_check_preempt_is_a_no_op_without_a_signal(offline_env: Path) -> None:
         run.log({"loss": 1.0})
         assert wandbkit.check_preempt() is False and run.preempt_point() is False
     assert Store.open().get_run(run.id).state == "finished"
+
+
+def test_the_example_stops_on_sigusr1_and_its_restart_continues_the_run(offline_env: Path) -> None:
+    example = Path(__file__).parents[1] / "examples" / "preemptible.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env.pop("WANDBKIT_RUN_ID", None)  # outside Slurm: the id goes through .wandbkit-run-id
+    args = [sys.executable, str(example), "--steps", "60", "--every", "20"]
+    proc = subprocess.Popen([*args, "--delay", "0.1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("step 0 "), proc.stderr.read()
+        proc.send_signal(signal.SIGUSR1)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 138, err
+    run_id = (Path.cwd() / ".wandbkit-run-id").read_text().strip()
+    assert Store.open().get_run(run_id).state == "preempted"
+
+    again = subprocess.run(args, capture_output=True, text=True, timeout=180, env=env)
+    assert again.returncode == 0, again.stderr
+    assert f"resumed run {run_id} at step" in again.stdout
+    record = Store.open().get_run(run_id)
+    assert record.state == "finished" and record.resumed == 1
+    assert [s for s, _ in Store.open().history(run_id)["train/loss"]] == list(range(60))
+    assert not (Path.cwd() / ".wandbkit-run-id").exists()  # finished: a new start is a new run

@@ -44,7 +44,8 @@ def wandbkit_register_sinks(register: Callable[[Sink], None], run: Run) -> None:
 
     :param register: call ``register(sink)`` once per :class:`wandbkit.sinks.Sink` to add.
     :param run: the run being started; read ``run.settings`` (project, mode, dir, ...) to decide
-        whether and how to take part. Called on the caller's thread inside ``wandbkit.init``:
+        whether and how to take part. A resumed run has ``run.settings.fragment`` > 0 and
+        ``run.settings.start_step`` (the first step after the stored ones): continue it. Called on the caller's thread inside ``wandbkit.init``:
         construct the sink only, and do slow start-up work in ``Sink.start``, which runs on the
         background flusher.
     """
@@ -83,7 +84,8 @@ def wandbkit_run_finishing(run: Run) -> None:
 def wandbkit_run_finished(run: Run, report: RunReport) -> None:
     """Observe a run that has finished and flushed every row.
 
-    :param run: the finished run.
+    :param run: the finished run; ``run.final_state`` is ``finished``, ``failed`` or
+        ``preempted``.
     :param report: counts of rows logged and delivered per sink, and sink failures.
     """
 
