@@ -45,9 +45,9 @@ def wandbkit_register_sinks(register: Callable[[Sink], None], run: Run) -> None:
     :param register: call ``register(sink)`` once per :class:`wandbkit.sinks.Sink` to add.
     :param run: the run being started; read ``run.settings`` (project, mode, dir, ...) to decide
         whether and how to take part. A resumed run has ``run.settings.fragment`` > 0 and
-        ``run.settings.start_step`` (the first step after the stored ones): continue it. Called on the caller's thread inside ``wandbkit.init``:
-        construct the sink only, and do slow start-up work in ``Sink.start``, which runs on the
-        background flusher.
+        ``run.settings.start_step`` (the first step after the stored ones): continue it.
+        Called on the caller's thread inside ``wandbkit.init``: construct the sink only, and do
+        slow start-up work in ``Sink.start``, which runs on the background flusher.
     """
 
 
