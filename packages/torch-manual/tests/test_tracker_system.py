@@ -26,14 +26,20 @@ def test_tracker_logs_system_metrics_from_the_background_thread() -> None:
     model = tiny_mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     tracker = Tracker(run, model, opt, stats_every=0, hist_every=0, system_every_s=0.02)
+    monitor = tracker._system
+    assert monitor is not None and monitor.is_alive()
     for _ in range(6):
-        time.sleep(0.03)  # give the sampler a tick between steps
+        # Wait (polling, with a deadline) until the sampler thread has a reading the tracker
+        # has not taken yet, so every step really has one to pick up.
+        deadline = time.monotonic() + 30
+        while not monitor._latest:
+            assert time.monotonic() < deadline, "the sampler thread took no reading in 30 s"
+            time.sleep(0.001)
         tracker.step(torch.tensor(1.0))
     tracker.close()
     run.finish()
     h = store_history(run)
-    steps = sorted(h["system/ram_used_gb"])
-    assert len(steps) >= 3  # picked up on most steps, each reading once
+    assert sorted(h["system/ram_used_gb"]) == list(range(6))  # one reading per step
     assert all(v > 0 for v in h["system/process_rss_gb"].values())
 
 
