@@ -340,3 +340,23 @@ def test_artifacts_logged_and_used_offline(offline_env: Path, tmp_path: Path) ->
     arts = [r["artifact"] for r in records if r.get("type") == "artifact"
             and r["artifact"]["type"] == "dataset"]
     assert [a["name"] for a in arts] == ["dataset", "dataset"]
+
+
+def test_run_object_has_wandbs_run_surface(offline_env: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    run = wandb.init(project="p", tags=["a"], group="g", entity="team", notes="n", job_type="eval",
+                     sinks=["store"])
+    assert (run.tags, run.group, run.entity, run.notes, run.job_type) == (("a",), "g", "team", "n",
+                                                                          "eval")
+    assert Path(run.dir).is_dir() and run.url is None and run.path == f"p/{run.id}"
+    (tmp_path / "f.txt").write_text("x")
+    art = wandb.Artifact("things", type="dataset")
+    art.add_file(tmp_path / "f.txt")
+    assert run.log_artifact(art).version == "v0"
+    assert (Path(run.use_artifact("things:latest").download()) / "f.txt").read_text() == "x"
+    run.alert("t", "x", level=wandb.AlertLevel.INFO)
+    assert run.save("*.txt") is None and run.log_code() is None
+    with pytest.raises(AttributeError):
+        _ = run.no_such_attribute
+    run.finish()
+    assert "wandb.run.save(): not supported" in capsys.readouterr().err

@@ -373,6 +373,12 @@ UNSUPPORTED = ("Api", "Graph", "Html", "Molecule", "Object3D", "Plotly", "agent"
                "visualize")
 
 
+# Methods of wandb's Run that wandbkit's Run does not have: stand-ins, as above.
+RUN_UNSUPPORTED = ("link_artifact", "link_model", "log_code", "log_model", "mark_preempting",
+                   "restore", "save", "status", "to_html", "upsert_artifact",
+                   "use_model", "display", "plot_table")
+
+
 class Unsupported:
     """A stand-in for a wandb function or namespace wandbkit does not implement."""
 

@@ -155,6 +155,82 @@ class Run:
     def __repr__(self) -> str:
         return f"<wandbkit.Run {self.id} project={self.project!r} {self._state}>"
 
+    # --- what wandb's Run also has (for scripts written against wandb) --------------------
+
+    @property
+    def dir(self) -> str:
+        """A folder for the run's files: W&B's run ``files/`` folder once the W&B sink has
+        made it, else ``<store>/files/<id>`` (created)."""
+        wandb_dir = self.wandb.get("dir")
+        path = Path(wandb_dir) / "files" if wandb_dir else self.store_dir / "files" / self.id
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    @property
+    def url(self) -> str | None:
+        """The W&B run page (online runs, once known), else None."""
+        return self.wandb.get("url")
+
+    @property
+    def path(self) -> str:
+        """W&B's ``entity/project/id`` (``project/id`` until W&B names the entity)."""
+        return self.wandb.get("path") or f"{self.project}/{self.id}"
+
+    @property
+    def entity(self) -> str | None:
+        """The W&B entity passed to ``init``, if any."""
+        return self.settings.wandb_init.get("entity")
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The run's tags."""
+        return self.settings.tags
+
+    @property
+    def group(self) -> str | None:
+        """The run's group."""
+        return self.settings.group
+
+    @property
+    def notes(self) -> str | None:
+        """The notes passed to ``init``, if any."""
+        return self.settings.wandb_init.get("notes")
+
+    @property
+    def job_type(self) -> str | None:
+        """The job type passed to ``init``, if any."""
+        return self.settings.wandb_init.get("job_type")
+
+    @property
+    def offline(self) -> bool:
+        """True when W&B gets this run offline (synced later)."""
+        return self.settings.wandb_mode == "offline"
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None, **kwargs: Any) -> Any:
+        """wandb's ``run.use_artifact``: see :func:`wandbkit.use_artifact`."""
+        from wandbkit.dropin_artifacts import use_artifact
+
+        return use_artifact(artifact_or_name, type=type, **kwargs)
+
+    def watch(self, models: Any, *args: Any, **kwargs: Any) -> None:
+        """wandb's ``run.watch``: see :func:`wandbkit.watch`."""
+        from wandbkit.dropin import watch
+
+        watch(models, *args, **kwargs)
+
+    def unwatch(self, models: Any = None) -> None:
+        """wandb's ``run.unwatch``: see :func:`wandbkit.unwatch`."""
+        from wandbkit.dropin import unwatch
+
+        unwatch(models)
+
+    def __getattr__(self, name: str) -> Any:
+        from wandbkit.dropin import RUN_UNSUPPORTED, Unsupported
+
+        if name in RUN_UNSUPPORTED:
+            return Unsupported(f"run.{name}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     # --- hot path ----------------------------------------------------------------------------
 
     def log(self, metrics: dict[str, Any], step: int | None = None,
@@ -290,23 +366,35 @@ class Run:
 
     # --- other data ----------------------------------------------------------------------------
 
-    def alert(self, title: str, text: str, level: str = "warn") -> None:
-        """Raise an alert: printed now, kept in the store, sent as ``wandb.alert`` online."""
+    def alert(self, title: str, text: str, level: str = "warn", wait_duration: Any = None) -> None:
+        """Raise an alert: printed now, kept in the store, sent as ``wandb.alert`` online.
+
+        ``level``: info, warn or error (any case; ``wandb.AlertLevel`` members too).
+        """
+        level = str(getattr(level, "value", level)).lower()
         if level not in ("info", "warn", "error"):
             raise UserError(f"alert level must be info, warn or error, got {level!r}")
         warn(f"[{level}] {title}: {text}")
         self._enqueue((ALERT, alert_record(title, text, level, self._last_step)))
 
-    def log_artifact(self, path: str | os.PathLike[str], name: str, type: str = "model",
-                     aliases: Iterable[str] = (), metadata: dict[str, Any] | None = None) -> None:
+    def log_artifact(self, path: Any, name: str | None = None, type: str = "model",
+                     aliases: Iterable[str] | None = (), metadata: dict[str, Any] | None = None,
+                     tags: Iterable[str] | None = None) -> Any:
         """Keep a file or folder as a versioned artifact (a W&B Artifact in the W&B sink).
 
         Queued in order with rows. Files must not change afterwards: W&B reads them in place.
+        ``name`` defaults to the file or folder name. A :class:`wandbkit.Artifact` (wandb's
+        ``run.log_artifact(artifact)``) goes to :func:`wandbkit.log_artifact` instead.
         """
+        from wandbkit.dropin_artifacts import Artifact, log_artifact
+
+        if isinstance(path, Artifact):
+            return log_artifact(path, aliases=aliases, tags=tags)
         path = Path(path)
+        name = name or path.name
         if not path.exists():
             raise UserError(f"log_artifact: {path} does not exist")
-        self._enqueue((ARTIFACT, ArtifactRecord(str(path.resolve()), name, type, list(aliases),
+        self._enqueue((ARTIFACT, ArtifactRecord(str(path.resolve()), name, type, list(aliases or ()),
                                                 dict(metadata or {}), self._last_step)))
 
     def _enqueue(self, item: tuple[Any, ...]) -> None:
