@@ -136,7 +136,8 @@ class WandbWriterSink(Sink):
         # A resumed run (another fragment of the same W&B run) keeps W&B's rule: steps before
         # those already stored are dropped, and counted.
         self.last_step = max(-1, int(getattr(s, "start_step", 0) or 0))
-        wandb_dir = self.store_root / "wandb"
+        # wandb's folder: under $WANDB_DIR when the user set it, else under the store root
+        wandb_dir = Path(os.environ.get("WANDB_DIR") or self.store_root) / "wandb"
         fsync_s = float(os.environ.get("WANDBKIT_WANDB_FSYNC_S", "10"))
         started = run.started_at
         while True:  # two fragments of one run started in the same second get distinct folders
