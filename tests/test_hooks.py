@@ -224,6 +224,21 @@ def test_hook_rows_logged(register_plugin: Register) -> None:
     assert [s for s, _ in Store.open().history(run.id)["loss"]] == list(range(25))
 
 
+def test_hook_rows_logged_by_a_plugin_registered_mid_run(register_plugin: Register) -> None:
+    """A plugin registered after ``init`` is called from the next delivered batch on; earlier
+    batches are not replayed (what docs/plugins.md says)."""
+    run = wandbkit.init(project="hooks", mode="disabled")
+    for step in range(10):
+        run.log({"loss": float(step)})
+    assert run.flush(timeout=30)  # rows 0-9 delivered before the plugin exists
+    observer = register_plugin(RunObserver(), "late-observer")
+    for step in range(10, 25):
+        run.log({"loss": float(step)})
+    run.finish(quiet=True)
+    rows = [row.step for _, batch, _ in observer.batches for row in batch]
+    assert rows == list(range(10, 25))
+
+
 def test_hook_run_finished(register_plugin: Register) -> None:
     """Called once with the report ``finish()`` returns, after every sink is closed."""
     observer = register_plugin(RunObserver(), "observer")
