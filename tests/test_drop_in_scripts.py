@@ -193,3 +193,21 @@ def test_sweep_style_script(tmp_path: Path) -> None:
     for variant in (REAL, KIT):
         config = both[variant]["config"]
         assert (config["learning_rate"], config["optimizer"], config["batch_size"]) == (0.1, "sgd", 16)
+
+
+def test_example_drop_in(tmp_path: Path) -> None:
+    """examples/drop_in.py runs, and the store holds what it logged (watch histograms too)."""
+    example = Path(__file__).parent.parent / "examples" / "drop_in.py"
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDBKIT_DIR": str(tmp_path / "store"),
+           "WANDBKIT_PLUGINS": "torch,artifacts"}
+    done = subprocess.run([sys.executable, str(example), "--epochs", "3"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    store = Store.open(tmp_path / "store")
+    (record,) = store.runs()
+    assert (record.name, record.config["epochs"], record.state) == ("drop-in-demo", 3, "finished")
+    history = store.history(record.id)
+    assert len(history["train/loss"]) == 12 and len(history["val/loss"]) == 3
+    assert record.summary["val/loss"] == {"min": min(v for _, v in history["val/loss"])}
+    assert {m["key"] for m in store.media(record.id)} >= {"gradients/0.weight", "parameters/2.bias"}
+    assert (tmp_path / "store" / "checkpoints" / "sine-model").is_dir()
