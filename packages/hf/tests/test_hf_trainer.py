@@ -156,12 +156,14 @@ def test_joins_an_active_run_and_leaves_it_open(tmp_path: Path, offline_env: Pat
         assert sum(isinstance(cb, WandbkitCallback) for cb in trainer.callback_handler.callbacks) == 1
         trainer.train()
         assert run.report is None  # the user's run: still open for more logging
+        trainer.predict(synthetic_dataset(8, seed=3))  # test/ metrics (HF does not log them)
         run.log({"after/hf": 1.0})
     assert len(wandb_run_dirs(offline_env)) == 1
     h = read_run(run_dir_of(offline_env, run.id))["history"]
     # the Trainer's rows come after the run's own (none dropped), global_step as their x-axis
     assert [h[s]["train/global_step"] for s in (6, 7)] == [1, 2]
-    assert "train/loss" in h[7] and "after/hf" in h[8] and h[4]["pre/x"] == 4
+    assert "train/loss" in h[7] and h[4]["pre/x"] == 4
+    assert "test/loss" in h[7] and "after/hf" in h[8]  # predict: at the model's global step
 
 
 def test_hyperparameter_search_one_grouped_run_per_trial_best_marked(tmp_path: Path,
