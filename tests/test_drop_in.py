@@ -224,6 +224,14 @@ def test_media_constructors_and_clear_errors(tmp_path: Path) -> None:
     assert video.format == "gif" and video.encoded[:6] == b"GIF89a"
     (tmp_path / "img.png").write_bytes(_png())
     assert wandb.Image(str(tmp_path / "img.png")).pixels.shape == (4, 5, 3)
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure = plt.figure(figsize=(2, 1), dpi=50)
+    plt.plot([0, 1], [1, 0])
+    assert wandb.Image(figure).pixels.shape == (50, 100, 3)
+    plt.close(figure)
     table = wandb.Table(columns=["a", "b"])
     table.add_data(1, "x")
     with pytest.raises(ValueError, match="row 1 has 1 cells"):

@@ -31,7 +31,7 @@ def _to_numpy(data: Any) -> np.ndarray:
 @dataclass
 class Image:
     """An image: numpy ``HxW``/``HxWxC`` (uint8, or float in 0..1), a PIL image, a torch
-    ``CxHxW``/``HxWxC`` tensor, or the path of an image file."""
+    ``CxHxW``/``HxWxC`` tensor, a matplotlib figure, or the path of an image file."""
 
     data: Any
     caption: str | None = None
@@ -46,6 +46,14 @@ class Image:
                 raise ValueError(f"Image: no image file at {path}")
             with PILImage.open(path) as opened:
                 self.data = opened.copy()
+        elif hasattr(self.data, "savefig"):  # a matplotlib figure, as wandb.Image takes one
+            from PIL import Image as PILImage
+
+            buffer = io.BytesIO()
+            self.data.savefig(buffer, format="png")
+            buffer.seek(0)
+            with PILImage.open(buffer) as opened:
+                self.data = opened.convert("RGB")
         if hasattr(self.data, "convert") and hasattr(self.data, "size"):  # PIL.Image
             self.pixels = np.asarray(self.data.convert("RGB" if self.data.mode != "L" else "L"))
         else:
