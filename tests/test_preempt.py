@@ -227,3 +227,22 @@ def test_the_example_stops_on_sigusr1_and_its_restart_continues_the_run(offline_
     assert record.state == "finished" and record.resumed == 1
     assert [s for s, _ in Store.open().history(run_id)["train/loss"]] == list(range(60))
     assert not (Path.cwd() / ".wandbkit-run-id").exists()  # finished: a new start is a new run
+
+
+def test_resume_picks_the_newer_of_preempt_and_latest(offline_env: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from wandbkit_artifacts import CheckpointManager, resume
+    from wandbkit_artifacts.index import Index
+
+    model = torch.nn.Linear(2, 2)
+    ckpt = CheckpointManager(None, "m", async_save=False)
+    assert resume("m", model, missing_ok=True) is None  # a first start: nothing to resume
+    ckpt.save(4, model, aliases=["preempt"])
+    assert resume("m", model).step == 4
+    ckpt.save(8, model)  # a regular save after the preempted one: latest is newer
+    assert resume("m", model).ref == "m:v1"
+    ckpt.save(12, model, aliases=["preempt"])
+    Index.open().set_alias("m", "latest", 1)  # latest moved back (by hand): preempt is newer
+    assert resume("m", model).ref == "m:v2"
+    assert resume("m:latest", model).step == 8  # an explicit alias is taken as it is
+    ckpt.finish()

@@ -3,6 +3,7 @@ runs, heartbeats and the sync of fragments. Real runs, the real store, real wand
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -173,6 +174,10 @@ def test_a_killed_run_shows_crashed_until_a_resume_makes_it_running(offline_env:
     details = json.loads(_cli("show", "crash-1", "--json"))
     assert details["state"] == "crashed" and details["fragments"][0]["state"] == "crashed"
     assert "processes" in _cli("show", "crash-1")
+    if importlib.util.find_spec("wandbkit_gradio") is not None:  # the dashboard's Runs table
+        from wandbkit_gradio.views import runs_frame
+
+        assert list(runs_frame(store.runs())["state"]) == ["crashed"]
 
     with wandbkit.init(project="p", id="crash-1", resume="allow", mode="offline",
                        sinks=["store"]) as run:
