@@ -41,8 +41,10 @@ from wandbkit.media import Audio, Histogram, Image, Table, Video
 from wandbkit.preempt import check_preempt, on_preempt, preempted
 from wandbkit.run import Run, get_run
 
-# ``wandbkit.run`` is the active run (None before init), as ``wandb.run`` is; the module that
-# defines Run stays importable as ``from wandbkit.run import ...``.
+# ``wandbkit.run`` is the active run (None before init), as ``wandb.run`` is. The module that
+# defines Run is imported as ``from wandbkit.run import ...``: ``import wandbkit.run as m`` and
+# string targets such as ``monkeypatch.setattr("wandbkit.run.x", ...)`` read the attribute,
+# which is the active run, not the module.
 del run  # noqa: F821 (the submodule binding the import above created)
 
 

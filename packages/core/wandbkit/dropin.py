@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from wandbkit import lifecycle
-from wandbkit import run as run_module
 from wandbkit.console import warn_once
 from wandbkit.errors import UserError
 from wandbkit.report import RunReport
-from wandbkit.run import Run
+from wandbkit.run import Run, _config_dict
+from wandbkit.run import init as run_init
 
 # wandb.init arguments the W&B sink passes on to wandb.init as they are.
 WANDB_INIT_PASSTHROUGH = ("entity", "notes", "job_type", "save_code")
@@ -69,7 +69,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         wandb puts it.
     :param entity: W&B team or user; with ``notes``, ``job_type`` and ``save_code`` it is
         passed to ``wandb.init`` by the W&B sink (not kept in the local store).
-    :param id: the run's id; :param resume: W&B's resume modes (see :func:`wandbkit.run.init`).
+    :param id: the run's id; :param resume: W&B's resume modes (see ``wandbkit.run.init``).
     :param reinit: ``"return_previous"`` (or ``False`` in a notebook) returns the active run;
         anything else finishes it first (wandbkit keeps one active run per process).
     :param settings: a ``wandb.Settings`` or dict: accepted, not applied (one-line notice).
@@ -84,7 +84,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     if reinit == "create_new" and active is not None:
         notice("wandb.init(reinit='create_new')", "wandbkit keeps one active run per process; "
                "the previous run is finished first")
-    native = set(inspect.signature(run_module.init).parameters)
+    native = set(inspect.signature(run_init).parameters)
     passed: dict[str, Any] = {}
     for key, value in kwargs.items():
         if key in native:
@@ -118,7 +118,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         values = {k: v for k, v in values.items() if k not in set(config_exclude_keys)}
     values.update(sweep_parameters())
     tag_env = os.environ.get("WANDB_TAGS")
-    return run_module.init(
+    return run_init(
         project=project or os.environ.get("WANDB_PROJECT") or None,
         name=name or os.environ.get("WANDB_NAME") or None, config=values,
         tags=tags if tags is not None else (tag_env.split(",") if tag_env else None),
@@ -149,7 +149,7 @@ def _load_config(config: Any) -> dict[str, Any]:
     """A config from a dict, namespace, dataclass, or a YAML/JSON file path."""
     if isinstance(config, (str, os.PathLike)):
         return read_config_file(Path(config))
-    return run_module._config_dict(config)
+    return _config_dict(config)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
