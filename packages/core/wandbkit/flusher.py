@@ -151,22 +151,25 @@ class Flusher(threading.Thread):
 
             rows = [Row(step, t, {k: v for k, v in values.items()
                                   if isinstance(v, (int, float, str))}) for step, t, values in raw]
-        self.rows_processed += len(rows)
         first_step = rows[0].step if rows else None
         if self.first_step is None:
             self.first_step = first_step
-        for sink in self.sinks:
-            report = self.reports[sink.name]
-            if sink not in self.live:
-                report.rows_missed += len(rows)
-                if report.first_missed_step is None:
-                    report.first_missed_step = first_step
-                continue
-            if self._guard(sink, "write", sink.write, rows, rows=len(rows),
-                           first_step=first_step) is not _FAILED:
-                report.rows_delivered += len(rows)
-        if self._rows_hook.get_hookimpls():  # checked per batch: plugins may register late
-            call_each("wandbkit_rows_logged", run=self.run_ref, rows=rows)
+        try:
+            for sink in self.sinks:
+                report = self.reports[sink.name]
+                if sink not in self.live:
+                    report.rows_missed += len(rows)
+                    if report.first_missed_step is None:
+                        report.first_missed_step = first_step
+                    continue
+                if self._guard(sink, "write", sink.write, rows, rows=len(rows),
+                               first_step=first_step) is not _FAILED:
+                    report.rows_delivered += len(rows)
+            if self._rows_hook.get_hookimpls():  # checked per batch: plugins may register late
+                call_each("wandbkit_rows_logged", run=self.run_ref, rows=rows)
+        finally:
+            # Counted once the sinks and observers have the batch: run.flush() waits for this.
+            self.rows_processed += len(rows)
 
     def _deliver_other(self, kind: str, payload: Any) -> None:
         method = _METHODS.get(kind)
