@@ -246,3 +246,27 @@ def test_resume_picks_the_newer_of_preempt_and_latest(offline_env: Path) -> None
     assert resume("m", model).ref == "m:v2"
     assert resume("m:latest", model).step == 8  # an explicit alias is taken as it is
     ckpt.finish()
+
+
+def test_the_sdk_worker_resumes_and_marks_preempting_as_online_runs_do(
+        offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Online runs go through the SDK worker (wandb.init(id=, resume=), run.mark_preempting());
+    # offline it can be forced, and wandb's own files show what it did.
+    monkeypatch.setenv("WANDBKIT_WANDB_WRITER", "worker")
+    wandbkit.on_preempt(exit=False)
+    run = wandbkit.init(project="p", id="sdk-1", resume="allow", mode="offline")
+    for step in range(3):
+        run.log({"loss": float(step)})
+    os.kill(os.getpid(), signal.SIGTERM)
+    wandbkit.check_preempt()
+    assert run.final_state == "preempted" and run.report is not None
+    resumed = wandbkit.init(project="p", id="sdk-1", resume="must", mode="offline")
+    for step in range(2, 5):  # step 2 again: W&B's rule drops it, the store keeps it
+        resumed.log({"loss": float(step)}, step=step)
+    report = resumed.finish()
+    first, second = Store.open().offline_dirs("sdk-1")
+    assert "preempting" in [r.get("type") for r in wandb_records(first)]
+    assert [i["_step"] for i in history_items(second)] == [3, 4]
+    assert next(r["run"] for r in wandb_records(second) if r.get("type") == "run")["run_id"] == "sdk-1"
+    wandb_report = next(s for s in report.sinks if s.name == "wandb")
+    assert wandb_report.rows_delivered == 2 and "1 rows" in (wandb_report.error or "")

@@ -137,8 +137,11 @@ def _on_signal(signum: int, frame: Any) -> None:
     global pending
     if pending == 0 and not _options.get("done"):
         pending = signum
-        warn(f"{signal.Signals(signum).name} received: saving and ending the run at the next safe "
-             "point (a second signal ends it at once)")
+        try:
+            warn(f"{signal.Signals(signum).name} received: saving and ending the run at the next "
+                 "safe point (a second signal ends it at once)")
+        except RuntimeError:  # the main thread was writing to stderr: a reentrant write
+            pass
         return
     # A second signal: no safe point came in time. End the run now, then do what it did before.
     from wandbkit import lifecycle

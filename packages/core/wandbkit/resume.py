@@ -181,6 +181,8 @@ def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], 
     source = "argument"
     if run_id is None and mode == "auto":
         run_id, source = id_from_environment()
+    if run_id is None and mode == "must":
+        raise UserError("resume='must' needs the id of the run to continue: pass id=...")
     if run_id is None:
         fresh = new_id()
         if mode == "auto":
