@@ -214,3 +214,27 @@ def test_watch_goes_through_the_registry(tmp_path: Path, offline_env: Path) -> N
     assert "train/loss" in h[2]
     with pytest.raises(wandbkit.errors.UserError, match="watch"):
         WandbkitCallback(watch="everything")
+
+
+def test_load_best_model_at_end_makes_the_best_checkpoint_final(tmp_path: Path,
+                                                               offline_env: Path) -> None:
+    from wandbkit_artifacts.index import Index
+
+    callback = WandbkitCallback(project="hf-test", checkpoint_name="lbm")
+    # greater_is_better on the loss: the first (highest-loss) checkpoint is the "best" one,
+    # so the final model differs from the last checkpoint
+    trainer = tiny_trainer(tmp_path / "out", callbacks=[callback],
+                           eval_dataset=synthetic_dataset(16, seed=1), max_steps=6,
+                           eval_strategy="steps", eval_steps=2, save_strategy="steps",
+                           save_steps=2, save_total_limit=1, load_best_model_at_end=True,
+                           metric_for_best_model="loss", greater_is_better=True)
+    trainer.train()
+    index = Index.open(offline_env)
+    best, final, latest = (index.resolve("lbm", a) for a in ("best", "final", "latest"))
+    # the final model is the best checkpoint's weights: a version (the newest, so `latest`)
+    # registered from the same files; the last checkpoint of the training stays listed
+    assert best.step == final.step == 2 and latest.version == final.version
+    assert 6 in {v.step for v in index.versions("lbm")}
+    assert final.metrics["eval/loss"] == best.metrics["eval/loss"]
+    hf_best = Path(trainer.state.best_model_checkpoint) / "model.safetensors"
+    assert os.stat(final.path / "model.safetensors").st_ino == os.stat(hf_best).st_ino

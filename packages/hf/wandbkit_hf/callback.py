@@ -122,6 +122,7 @@ class WandbkitCallback(TrainerCallback):
         self._owns_run = False
         self._eval_names: tuple[str, ...] = ()
         self._last_eval: dict[str, Any] = {}
+        self._evals: dict[int, dict[str, Any]] = {}  # eval metrics by global step
         self._last_registered: tuple[int, str] | None = None  # (step, folder)
         self._final_done = False
         self._search: dict[str, Any] | None = None  # set by hyperparameter_search
@@ -160,6 +161,7 @@ class WandbkitCallback(TrainerCallback):
         self._final_done = False
         self._last_registered = None
         self._last_eval = {}
+        self._evals = {}
         trial = self._trial_label(state) if state.is_hyper_param_search else None
         self._trial = trial
         if trial is not None:
@@ -244,6 +246,7 @@ class WandbkitCallback(TrainerCallback):
         if state.is_world_process_zero and metrics:
             history, _ = split_logs(metrics, self._eval_names)
             self._last_eval = {**self._last_eval, **history}
+            self._evals[state.global_step] = {**self._evals.get(state.global_step, {}), **history}
 
     def on_predict(self, args: Any, state: Any, control: Any,
                    metrics: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -279,15 +282,17 @@ class WandbkitCallback(TrainerCallback):
             self._last_registered = (state.global_step, str(folder))
 
     def _register(self, args: Any, state: Any, step: int, folder: str | None,
-                  aliases: list[str], model: Any = None) -> bool:
+                  aliases: list[str], model: Any = None, extra_kept: int = 0) -> bool:
         name = checkpoint_name(args, self._trial)
         if self.checkpoint_name:
             name = f"{self.checkpoint_name}-{self._trial}" if self._trial else self.checkpoint_name
-        metrics = {k: v for k, v in self._last_eval.items() if isinstance(v, (int, float))}
+        metrics = {k: v for k, v in self._evals.get(step, {}).items()
+                   if isinstance(v, (int, float))}  # the evaluation of this step, if any
         try:
             save_checkpoint(step, model=model, files=folder, metrics=metrics, aliases=aliases,
-                            name=name, run=self.run, keep_last=args.save_total_limit,
-                            force=True)
+                            name=name, run=self.run, force=True,
+                            keep_last=args.save_total_limit + extra_kept
+                            if args.save_total_limit else None)
         except UserError as exc:
             _notice(f"checkpoints are not registered: {exc}")
             self.checkpoints = False
@@ -319,13 +324,24 @@ class WandbkitCallback(TrainerCallback):
     def _save_final(self, args: Any, state: Any, model: Any) -> None:
         best = state.best_model_checkpoint
         if args.load_best_model_at_end and best and os.path.isdir(best):
-            self._register(args, state, state.global_step, best, ["final"])  # the weights loaded
+            # the Trainer loaded the best checkpoint's weights: that folder is the final model
+            # (a new version, which becomes `latest`: one more kept, so the last checkpoint of
+            # the training stays listed, as HF keeps its folder)
+            self._register(args, state, _checkpoint_step(best, state.global_step), best, ["final"],
+                           extra_kept=1)
         elif self._last_registered is not None and self._last_registered[0] == state.global_step \
                 and os.path.isdir(self._last_registered[1]):
             self._register(args, state, state.global_step, self._last_registered[1], ["final"])
         elif model is not None:
-            self._register(args, state, state.global_step, None, ["final"], model=model)
+            self._register(args, state, state.global_step, None, ["final"], model=model,
+                           extra_kept=1)
         self._final_done = True
+
+
+def _checkpoint_step(folder: str, default: int) -> int:
+    """N of a ``checkpoint-N`` folder."""
+    tail = os.path.basename(os.path.normpath(folder)).rpartition("-")[2]
+    return int(tail) if tail.isdigit() else default
 
 
 def _start_watch(run: Any, model: Any, log: str, every: int) -> Any:
