@@ -2,7 +2,9 @@
 
 - At interpreter exit the active run is finished (exit code 1 after an uncaught exception).
 - On SIGTERM (what torchrun, Slurm and Kubernetes send) the run is finished with code 143 and
-  the previous handler then runs, so the process still ends as it would have.
+  the previous handler then runs, so the process still ends as it would have. With
+  ``wandbkit.on_preempt`` (:mod:`wandbkit.preempt`), SIGTERM is a preemption notice instead:
+  the run is saved and ends as ``preempted`` at the next safe point.
 - In a forked child (DataLoader workers) the parent's run is detached: logging there is
   ignored with one warning, and the child's exit never finishes the parent's run.
 """
