@@ -68,6 +68,17 @@ def wandbkit_run_finished(run: Any, report: Any) -> None:
 
 
 @hookimpl
+def wandbkit_register_demo_stages(register: Any) -> None:
+    """``wandbkit demo``: a job preempted by SIGUSR1 saves, and its restart continues the run."""
+    from wandbkit.demo import DemoStage
+    from wandbkit_artifacts.preempt_demo import run_stage
+
+    register(DemoStage(name="preempt", order=35, run=run_stage,
+                       title="a job gets SIGUSR1, saves and exits; restarted, it continues the "
+                             "same run bit-exactly"))
+
+
+@hookimpl
 def wandbkit_register_commands(cli: Any) -> None:
     """Add ``wandbkit ckpt ls|show|verify|gc|pull``."""
     from wandbkit_artifacts.cli import app
