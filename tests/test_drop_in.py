@@ -368,3 +368,18 @@ def test_run_object_has_wandbs_run_surface(offline_env: Path, tmp_path: Path,
         _ = run.no_such_attribute
     run.finish()
     assert "wandb.run.save(): not supported" in capsys.readouterr().err
+
+
+def test_summary_reads_logged_values_from_the_store(offline_env: Path) -> None:
+    wandb.init(sinks=["store"])
+    wandb.define_metric("val/loss", summary="min")
+    for loss in (3.0, 1.0, 2.0):
+        wandb.log({"loss": loss, "val/loss": loss})
+    assert wandb.summary["loss"] == 2.0  # the last value, as wandb's summary holds
+    assert wandb.run.summary.loss == 2.0
+    assert wandb.summary["val/loss"] == {"min": 1.0}
+    wandb.summary["loss"] = 0.5
+    assert wandb.summary["loss"] == 0.5
+    with pytest.raises(KeyError):
+        _ = wandb.summary["never_logged"]
+    assert wandb.run.summary.get("never_logged") is None

@@ -68,6 +68,22 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
         """A plain dict copy."""
         return dict(self)
 
+    def __missing__(self, key: str) -> Any:
+        """``summary[key]`` for a key only logged: as wandb's summary, the last logged value
+        (or the ``define_metric`` aggregates), read from the local store after a flush."""
+        if self._kind != SUMMARY or "store" not in [s.name for s in self._run._sinks()]:
+            raise KeyError(key)
+        from wandbkit.store import Store
+
+        self._run.flush()
+        try:
+            stored = Store.open(self._run.store_dir, create=False).get_run(self._run.id).summary
+        except UserError:
+            raise KeyError(key) from None
+        if key not in stored:
+            raise KeyError(key)
+        return stored[key]
+
     # Attribute access, as wandb's config and summary allow (``config.lr``).
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
@@ -421,6 +437,9 @@ class Run:
         self._queue_size = flusher.queue_size
         self._high_water = flusher.high_water
         flusher.start()
+
+    def _sinks(self) -> list[Sink]:
+        return list(self._flusher.sinks) if self._flusher is not None else []
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything logged so far has been handed to the sinks."""
