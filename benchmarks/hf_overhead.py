@@ -24,6 +24,10 @@ uncounted wait lets the child processes (W&B worker, wandb-core) go idle. Timed 
 Targets (issue #13): wandbkit's median step ratio to ``none`` <= 1.03 (median over >= 3
 interleaved runs) and its total overhead over ``none`` below the built-in callback's.
 
+Also printed: the median of the per-round ratios, CPU of all processes, and the time each
+logging callback spends in its per-step events on the training thread (measured directly, so
+it does not drown in the step-to-step noise of a shared machine).
+
     python benchmarks/hf_overhead.py                  # 5 rounds x 60 steps, ~2-3 min on 2 cores
     python benchmarks/hf_overhead.py --rounds 3 --steps 40
 """
@@ -65,6 +69,33 @@ def _step_timer() -> Any:
     return StepTimer()
 
 
+STEP_EVENTS = ("on_step_begin", "on_step_end", "on_log", "on_pre_optimizer_step",
+               "on_optimizer_step", "on_substep_end")
+
+
+def _time_logger_events(trainer: Any, spent: list[float]) -> None:
+    """Wrap the per-step events of the logging callbacks (the built-in ``WandbCallback`` or
+    ``WandbkitCallback``) so the time they take on the training thread is added to ``spent``."""
+    from transformers.integrations import WandbCallback
+
+    from wandbkit_hf import WandbkitCallback
+
+    for cb in trainer.callback_handler.callbacks:
+        if not isinstance(cb, (WandbCallback, WandbkitCallback)):
+            continue
+        for event in STEP_EVENTS:
+            method = getattr(cb, event)
+
+            def timed(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return _method(*args, **kwargs)
+                finally:
+                    spent.append(time.perf_counter() - start)
+
+            setattr(cb, event, timed)
+
+
 def run_once(variant: str, steps: int, work: Path, data: Any, quiet: Quiet,
              meter: CpuMeter) -> dict[str, float]:
     """One training of ``steps`` steps with ``variant``; returns its timings."""
@@ -83,6 +114,8 @@ def run_once(variant: str, steps: int, work: Path, data: Any, quiet: Quiet,
         report_to="wandb" if variant == "wandb" else "none", use_cpu=True,
         dataloader_num_workers=0, seed=0, disable_tqdm=True, run_name=f"bench-{variant}")
     trainer = Trainer(model=tiny_gpt2(), args=args, train_dataset=data, callbacks=callbacks)
+    spent: list[float] = []
+    _time_logger_events(trainer, spent)
     quiet.wait()
     cpu0 = meter.sample()
     start = time.perf_counter()
@@ -96,7 +129,8 @@ def run_once(variant: str, steps: int, work: Path, data: Any, quiet: Quiet,
     cpu1 = meter.sample()
     intervals = timer.intervals()
     return {"median_step": statistics.median(intervals[1:]),  # the first includes warm-up
-            "total": total, "cpu": (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1])}
+            "total": total, "cpu": (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]),
+            "callback_per_step": sum(spent) / steps}
 
 
 def main() -> None:
@@ -146,6 +180,8 @@ def main() -> None:
     for v in VARIANTS:
         print(f"{v:10} {med[v]['median_step'] * 1e3:9.2f} ms {med[v]['total']:12.2f} s "
               f"{med[v]['cpu']:14.2f} s")
+    paired = [k["median_step"] / n["median_step"]
+              for k, n in zip(results["wandbkit"], results["none"], strict=True)]
     step_ratio = med["wandbkit"]["median_step"] / med["none"]["median_step"]
     builtin_ratio = med["wandb"]["median_step"] / med["none"]["median_step"]
     over_kit = med["wandbkit"]["total"] - med["none"]["total"]
@@ -156,6 +192,12 @@ def main() -> None:
     print(f"train() total overhead over none: wandbkit {over_kit:+.2f} s, built-in wandb "
           f"{over_builtin:+.2f} s (target: wandbkit below the built-in: "
           f"{'met' if over_kit < over_builtin else 'NOT met'})")
+    print(f"median of the per-round ratios wandbkit/none: {statistics.median(paired):.3f} "
+          f"(rounds: {', '.join(f'{r:.3f}' for r in paired)})")
+    for v in ("wandb", "wandbkit"):
+        cost = med[v]["callback_per_step"]
+        print(f"{v} callback's own time on the training thread: {cost * 1e6:.0f} us/step = "
+              f"{cost / med['none']['median_step'] * 100:.2f}% of the untracked median step")
     print(f"CPU (all processes) over none: wandbkit "
           f"{med['wandbkit']['cpu'] - med['none']['cpu']:+.2f} s, built-in wandb "
           f"{med['wandb']['cpu'] - med['none']['cpu']:+.2f} s (less noisy than wall time on a "
