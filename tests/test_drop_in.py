@@ -383,3 +383,12 @@ def test_summary_reads_logged_values_from_the_store(offline_env: Path) -> None:
     with pytest.raises(KeyError):
         _ = wandb.summary["never_logged"]
     assert wandb.run.summary.get("never_logged") is None
+
+
+def test_steps_may_be_numpy_or_tensor_integers(offline_env: Path) -> None:
+    torch = pytest.importorskip("torch")
+    run = wandb.init(sinks=["store"])
+    wandb.log({"a": 1}, step=np.int64(2))
+    run.log({"b": 2}, step=torch.tensor(3))
+    wandb.finish()
+    assert rows(run.id) == [(2, {"a": 1}), (3, {"b": 2})]

@@ -276,6 +276,7 @@ class Run:
             if step is None:
                 step = next(self._counter)
             else:
+                step = int(step)  # a numpy or 0-d tensor step would not reach SQLite/JSON as is
                 self._counter = itertools.count(step + 1)
                 if step <= self._floor:
                     self._warn_step_back(step)
@@ -329,6 +330,7 @@ class Run:
             self._log_after_end()
             return
         values = prepare(metrics)
+        step = None if step is None else int(step)
         with self._pending_lock:
             current = self._pending_step if self._pending is not None else self._last_step + 1
             if step is not None and step != current:
