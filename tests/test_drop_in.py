@@ -163,6 +163,9 @@ def test_module_log_follows_wandb_step_rules(offline_env: Path, capsys: pytest.C
     assert rows(run.id) == [(0, {"a": 1, "b": 2}), (1, {"c": 3}), (5, {"d": 4, "e": 5}),
                             (7, {"f": 6, "g": 7}), (8, {"i": 9}), (9, {"j": 10})]
     assert "log(step=6) is before the current step 7" in capsys.readouterr().err
+    wandb.init(sinks=["store"])
+    with pytest.raises(UserError, match="takes a dict of values, got list"):
+        wandb.log([1, 2])
 
 
 def test_run_log_commit_false_keeps_wandbkit_steps(offline_env: Path) -> None:

@@ -206,6 +206,8 @@ def log(data: dict[str, Any], step: int | None = None, commit: bool | None = Non
     ignored with a notice, exactly as wandb does.
     """
     run = _require_run("wandbkit.log()")
+    if not isinstance(data, dict):
+        raise UserError(f"wandbkit.log() takes a dict of values, got {type(data).__name__}")
     if step is None and commit is None and run._pending is None:
         run.log(data)
     else:
