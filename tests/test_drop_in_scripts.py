@@ -193,6 +193,8 @@ def test_sweep_style_script(tmp_path: Path) -> None:
     for variant in (REAL, KIT):
         config = both[variant]["config"]
         assert (config["learning_rate"], config["optimizer"], config["batch_size"]) == (0.1, "sgd", 16)
+        assert config["dropout"] == 0.0
+    assert "config item 'learning_rate' was set by the sweep (ignored update)" in both[KIT]["stderr"]
 
 
 def test_example_drop_in(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ import wandb
 
 defaults = {"learning_rate": 0.01, "batch_size": 16, "optimizer": "adam", "layers": 2}
 wandb.init(config=defaults, project="sweep-demo")
+wandb.config.update({"learning_rate": 0.5, "dropout": 0.0})  # the sweep's value stays
 config = wandb.config
 
 score = 0.0

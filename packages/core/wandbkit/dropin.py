@@ -116,14 +116,18 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         values = {k: v for k, v in values.items() if k in set(config_include_keys)}
     if config_exclude_keys:
         values = {k: v for k, v in values.items() if k not in set(config_exclude_keys)}
-    values.update(sweep_parameters())
+    sweep = sweep_parameters()
+    values.update(sweep)
     tag_env = os.environ.get("WANDB_TAGS")
-    return run_init(
+    run = run_init(
         project=project or os.environ.get("WANDB_PROJECT") or None,
         name=name or os.environ.get("WANDB_NAME") or None, config=values,
         tags=tags if tags is not None else (tag_env.split(",") if tag_env else None),
         group=group or os.environ.get("WANDB_RUN_GROUP") or None,
         mode=_mode(mode), dir=dir, **passed)
+    if sweep:
+        run.config._locked = frozenset(sweep)  # the agent's values win over later updates
+    return run
 
 
 def _mode(mode: str | None) -> str:

@@ -38,12 +38,23 @@ def new_run_id() -> str:
 class _SyncedDict(dict):  # type: ignore[type-arg]
     """A dict whose writes are forwarded, in order with the rows, to every sink."""
 
+    # Keys a sweep agent chose: the script's own writes to them are ignored, as wandb does.
+    _locked: frozenset[str] = frozenset()
+
     def __init__(self, run: Run, kind: str, initial: dict[str, Any]) -> None:
         super().__init__(initial)
         self._run = run
         self._kind = kind
 
+    def _unlocked(self, changes: dict[str, Any]) -> dict[str, Any]:
+        for key in self._locked.intersection(changes):
+            warn_once(f"locked:{self._run.id}:{key}",
+                      f"config item {key!r} was set by the sweep (ignored update)")
+        return {k: v for k, v in changes.items() if k not in self._locked}
+
     def __setitem__(self, key: str, value: Any) -> None:
+        if self._locked and not self._unlocked({key: value}):
+            return
         super().__setitem__(key, value)
         self._run._enqueue((self._kind, {key: value}))
 
@@ -55,6 +66,8 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
             changes = dict(other, **kwargs)
         else:  # a namespace or dataclass
             changes = {**_config_dict(other), **kwargs}
+        if self._locked:
+            changes = self._unlocked(changes)
         super().update(changes)
         self._run._enqueue((self._kind, changes))
 
