@@ -172,7 +172,7 @@ def test_commit_false_script(tmp_path: Path) -> None:
     (record,) = store.runs()
     assert record.summary["val/loss"] == {"min": pytest.approx(0.4)}
     shown = subprocess.run([str(Path(sys.executable).parent / "wandbkit"), "show", record.id],
-                           env={**os.environ, "WANDBKIT_DIR": str(store.root)},
+                           env={**os.environ, "WANDBKIT_DIR": str(store.root), "WANDBKIT_PLUGINS": ""},
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "metric val/loss: summary min" in shown.stdout
