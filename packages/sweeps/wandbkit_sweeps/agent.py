@@ -184,8 +184,8 @@ def _tell(sweep: Sweep, trial: optuna.Trial, outcome: Outcome, monitor: Monitor)
         sweep.study.tell(trial, state=TrialState.PRUNED)
     else:
         sweep.study.tell(trial, state=TrialState.FAIL)
-        warn(f"sweep {sweep.id}: trial {trial.number} failed: "
-             f"{(outcome.error or '').strip().splitlines()[-1:] or ['']}"[:400])
+        last = (outcome.error or "").strip().splitlines()[-1:] or ["unknown error"]
+        warn(f"sweep {sweep.id}: trial {trial.number} failed: {last[0][:300]}")
     return outcome
 
 

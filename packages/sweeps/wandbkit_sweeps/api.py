@@ -125,6 +125,8 @@ def trial_rows(opened: Sweep) -> list[dict[str, Any]]:
     """One dict per trial: number, state, value, config, run id, error, duration."""
     rows = []
     for t in opened.trials():
+        if t.state == TrialState.WAITING:  # a queued grid point nobody ran (yet)
+            continue
         duration = None
         if t.datetime_start and t.datetime_complete:
             duration = (t.datetime_complete - t.datetime_start).total_seconds()
@@ -132,7 +134,8 @@ def trial_rows(opened: Sweep) -> list[dict[str, Any]]:
             else None
         if t.state == TrialState.PRUNED and t.intermediate_values:
             value = t.intermediate_values[max(t.intermediate_values)]
-        rows.append({"number": t.number, "state": t.state.name.lower(), "value": value,
+        state = "failed" if t.state == TrialState.FAIL else t.state.name.lower()
+        rows.append({"number": t.number, "state": state, "value": value,
                      "config": t.user_attrs.get("config", {}), "run_id": t.user_attrs.get("run_id"),
                      "steps": len(t.intermediate_values), "error": t.user_attrs.get("error"),
                      "interrupted": bool(t.user_attrs.get("interrupted")),

@@ -113,6 +113,12 @@ class Sweep:
         self.storage = storage
 
     @property
+    def backend(self) -> Any:
+        """The study's own storage object. Optuna wraps the RDB storage in a cache per study;
+        trial state changes must go through that wrapper or the study loses track of them."""
+        return self.study._storage
+
+    @property
     def attrs(self) -> dict[str, Any]:
         """The study's user attributes (sweep file, project, state)."""
         return self.study.user_attrs
@@ -209,16 +215,18 @@ def requeue_interrupted(sweep: Sweep) -> int:
     a resumed grid sweep still covers every point once. Returns how many."""
     if sweep.spec.method != "grid":
         return 0
-    done = {json.dumps(t.params, sort_keys=True, default=repr) for t in sweep.trials()
-            if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
-                           TrialState.WAITING)}
+    trials = sweep.trials()
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    done = {json.dumps(t.params or t.system_attrs.get("fixed_params"), sort_keys=True, default=repr)
+            for t in trials if t.state != TrialState.FAIL}
     count = 0
-    for t in sweep.trials(states=(TrialState.FAIL,)):
+    for t in trials:
         key = json.dumps(t.params, sort_keys=True, default=repr)
-        if t.user_attrs.get("interrupted") and not t.user_attrs.get("requeued") and key not in done:
+        if t.state == TrialState.FAIL and t.number not in retried and key not in done and (
+                t.user_attrs.get("interrupted") or "error" not in t.user_attrs):
+            # interrupted by Ctrl-C, or failed by a dead agent's missing heartbeat
             sweep.study.enqueue_trial(t.params, user_attrs={"retry_of": t.number},
                                       skip_if_exists=False)
-            sweep.storage.set_trial_user_attr(t._trial_id, "requeued", True)
             done.add(key)
             count += 1
     return count
@@ -233,11 +241,10 @@ def claim_trial(sweep: Sweep, limit: int | None = None) -> optuna.Trial | None:
     sweep.fail_stale()
     if sweep.finished_reason():
         return None
-    study_id = sweep.storage.get_study_id_from_name(sweep.id)
-    for frozen in sweep.storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+    for frozen in sweep.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         try:
             # WAITING -> RUNNING succeeds for exactly one agent (a conditional UPDATE)
-            if sweep.storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+            if sweep.backend.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
                 return optuna.Trial(sweep.study, frozen._trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue

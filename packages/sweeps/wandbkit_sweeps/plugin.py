@@ -33,3 +33,26 @@ def wandbkit_run_started(run: Any) -> None:
         from wandbkit_sweeps.agent import link_run
 
         link_run(run)
+
+
+@hookimpl
+def wandbkit_dashboard_panels(register: Any) -> None:
+    """The dashboard's Sweeps tab (gradio loads only when the dashboard builds it)."""
+    from wandbkit.panels import Panel
+
+    def build(ctx: Any) -> None:
+        from wandbkit_sweeps.dashboard import build as build_sweeps
+
+        build_sweeps(ctx)
+
+    register(Panel(title="Sweeps", build=build, order=60))
+
+
+@hookimpl
+def wandbkit_register_demo_stages(register: Any) -> None:
+    """`wandbkit demo`: a local sweep, 6 trials on 2 workers with hyperband."""
+    from wandbkit.demo import DemoStage
+    from wandbkit_sweeps.demo import run_sweep_stage
+
+    register(DemoStage(name="sweep", title="a local sweep: 6 trials, 2 workers, hyperband",
+                       order=30, run=run_sweep_stage))

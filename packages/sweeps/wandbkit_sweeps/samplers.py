@@ -2,8 +2,8 @@
 
 - grid: every point is queued in the study when the sweep is created (see
   :func:`wandbkit_sweeps.engine.create_sweep`) and agents pop them atomically, so two workers
-  never run the same point; :class:`optuna.samplers.GridSampler` over the same space is the
-  study's sampler, so the study also reads as a grid study.
+  never run the same point; :class:`QueuedGridSampler` (Optuna's ``GridSampler`` over the same
+  space) is the study's sampler.
 - random: :class:`WandbRandomSampler`, uniform where W&B is uniform and W&B's own law where
   Optuna has none (probabilities of categories, beta).
 - bayes: :class:`optuna.samplers.TPESampler`, multivariate, with the constant liar. W&B's bayes
@@ -73,6 +73,20 @@ class WandbRandomSampler(BaseSampler):
         self._rng = np.random.default_rng()
 
 
+class QueuedGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler over the sweep's grid, for a study whose points are all queued.
+
+    Optuna's own picks an unvisited point at random and, in its words, may evaluate a point
+    twice in distributed optimisation; here every point is queued once and popped atomically.
+    Its end-of-trial bookkeeping (stop the study when no point is unvisited) assumes it chose
+    the points itself, so that part is left to the agents.
+    """
+
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                    state: optuna.trial.TrialState, values: Any) -> None:
+        """Nothing: agents stop when the queue is empty."""
+
+
 def make_sampler(spec: SweepSpec, seed: int | None = None) -> BaseSampler:
     """The sampler for ``spec.method`` (see the module docstring for why each)."""
     if spec.method == "grid":
@@ -81,12 +95,12 @@ def make_sampler(spec: SweepSpec, seed: int | None = None) -> BaseSampler:
             for name, value in point.items():
                 if value not in axes.setdefault(name, []):
                     axes[name].append(value)
-        return optuna.samplers.GridSampler(axes, seed=seed)
+        return QueuedGridSampler(axes, seed=seed)
     if spec.method == "random":
         return WandbRandomSampler(spec, seed=seed)
     if spec.method == "bayes":
         return optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed,
-                                          n_startup_trials=5, warn_independent_sampling=False)
+                                          n_startup_trials=5)
     raise ValueError(f"method {spec.method!r} has no local sampler")
 
 

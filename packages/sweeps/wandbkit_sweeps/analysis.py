@@ -1,0 +1,211 @@
+"""``sweep show``: best trial, trials table, parameter importances, plots, a summary run.
+
+The functions that read the study and shape the data are plain transforms (used by the CLI,
+the dashboard's Sweeps tab and tests); the figures are Optuna's own: parallel coordinates and
+optimisation history, written as HTML (plotly) and PNG (matplotlib backend).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from optuna.trial import TrialState
+
+from wandbkit.store import default_root
+from wandbkit_sweeps.api import best_trial, trial_rows
+from wandbkit_sweeps.engine import Sweep, _redact, open_sweep
+
+
+def importances(sweep: Sweep) -> tuple[dict[str, float], str | None]:
+    """Optuna's default evaluator (PED-ANOVA in Optuna 5) over completed trials, or a note
+    saying why there are none yet."""
+    import optuna
+
+    if sweep.spec.metric_name is None:
+        return {}, "no metric: nothing to attribute"
+    complete = sweep.trials(states=(TrialState.COMPLETE,))
+    varied = [p.name for p in sweep.spec.searchable
+              if len({json.dumps(t.params.get(p.name), default=repr) for t in complete}) > 1]
+    if len(complete) < 2 or not varied:
+        return {}, "needs at least 2 completed trials that differ in a parameter"
+    try:
+        result = optuna.importance.get_param_importances(sweep.study, params=varied)
+    except (ValueError, RuntimeError) as exc:
+        return {}, f"not computable yet: {exc}"
+    return {k: float(v) for k, v in result.items()}, None
+
+
+def write_figures(sweep: Sweep, out: Path) -> dict[str, str]:
+    """Parallel coordinates and optimisation history as HTML and PNG under ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import optuna.visualization as vis
+    import optuna.visualization.matplotlib as mvis
+
+    out.mkdir(parents=True, exist_ok=True)
+    complete = sweep.trials(states=(TrialState.COMPLETE,))
+    if not complete or sweep.spec.metric_name is None:
+        return {}
+    name = sweep.spec.metric_name
+    params = [p.name for p in sweep.spec.searchable]
+    files: dict[str, str] = {}
+    figures = {
+        "parallel_coordinates": (lambda: vis.plot_parallel_coordinate(
+            sweep.study, params=params or None, target_name=name),
+            lambda: mvis.plot_parallel_coordinate(sweep.study, params=params or None,
+                                                  target_name=name)),
+        "optimization_history": (lambda: vis.plot_optimization_history(sweep.study,
+                                                                        target_name=name),
+                                 lambda: mvis.plot_optimization_history(sweep.study,
+                                                                        target_name=name)),
+    }
+    for key, (html_fig, png_fig) in figures.items():
+        try:
+            html = out / f"{key}.html"
+            html_fig().write_html(str(html), include_plotlyjs=True, full_html=True)
+            files[f"{key}_html"] = str(html)
+            axes = png_fig()
+            png = out / f"{key}.png"
+            figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+            figure.set_size_inches(10, 5)
+            figure.tight_layout()
+            figure.savefig(png, dpi=100)
+            plt.close(figure)
+            files[f"{key}_png"] = str(png)
+        except (ValueError, RuntimeError) as exc:  # too few trials for this plot
+            files[f"{key}_error"] = str(exc)
+    return files
+
+
+def analyse(sweep_id: str, *, storage: str | None = None, store_dir: str | Path | None = None,
+            out: Path | None = None, log_run: bool = True, mode: str = "auto") -> dict[str, Any]:
+    """Everything ``sweep show`` prints, as a dict; figures written and (optionally) logged."""
+    sweep = open_sweep(sweep_id, storage=storage, store_dir=store_dir)
+    sweep.fail_stale()
+    rows = trial_rows(sweep)
+    states: dict[str, int] = {}
+    for r in rows:
+        states[r["state"]] = states.get(r["state"], 0) + 1
+    root = Path(store_dir).expanduser() if store_dir else default_root()
+    folder = out or root / "sweeps" / sweep.id
+    importance, note = importances(sweep)
+    report: dict[str, Any] = {
+        "sweep_id": sweep.id, "method": sweep.spec.method, "metric": sweep.spec.metric_name,
+        "goal": sweep.spec.goal, "storage": _redact(sweep.storage.url),
+        "project": sweep.project, "finished_reason": sweep.finished_reason(), "states": states,
+        "best": best_trial(sweep), "trials": rows, "importances": importance,
+        "importance_note": note, "figures": write_figures(sweep, folder),
+    }
+    if log_run and any(k.endswith("_png") for k in report["figures"]):
+        report["summary_run"] = log_summary_run(sweep, report, root, mode)
+    return report
+
+
+def log_summary_run(sweep: Sweep, report: dict[str, Any], root: Path, mode: str) -> str:
+    """Log the figures, the trials table and the importances to one wandbkit run (so they
+    reach W&B when it syncs); returns the run's id."""
+    import wandbkit
+    from wandbkit.media import Image, Table
+
+    figures = report["figures"]
+    values: dict[str, Any] = {}
+    for key in ("parallel_coordinates", "optimization_history"):
+        if f"{key}_png" in figures:
+            values[f"sweep/{key}"] = Image(figures[f"{key}_png"], caption=f"sweep {sweep.id}")
+    columns = ["trial", "state", "value", "run_id"] + [p.name for p in sweep.spec.searchable]
+    table_rows = []
+    for r in report["trials"]:
+        from wandbkit_sweeps.space import flat_params
+
+        flat = flat_params(sweep.spec, r["config"])
+        table_rows.append([r["number"], r["state"], _cell(r["value"]), r["run_id"] or ""]
+                          + [_cell(flat.get(p.name)) for p in sweep.spec.searchable])
+    values["sweep/trials"] = Table(columns=columns, data=table_rows)
+    for name, score in report["importances"].items():
+        values[f"sweep/importance/{name}"] = score
+    run = wandbkit.init(project=sweep.project, name=f"sweep-{sweep.id}-summary", group=sweep.id,
+                        tags=["sweep-summary"], mode=mode, dir=root,
+                        config={"sweep": sweep.spec.raw, "sweep_id": sweep.id})
+    try:
+        run.log(values)
+        best = report["best"]
+        if best:
+            run.summary.update({"best/trial": best["number"], "best/value": best["value"],
+                                "best/run_id": best["run_id"] or ""})
+        folder = Path(next(iter(figures.values()))).parent
+        run.log_artifact(folder, name=f"sweep-{sweep.id}-analysis", type="sweep-analysis")
+    finally:
+        run.finish(quiet=True)
+    return run.id
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return value if not (isinstance(value, float) and not math.isfinite(value)) else str(value)
+    return json.dumps(value, default=repr)
+
+
+def write_csv(report: dict[str, Any], path: Path) -> None:
+    """The trials table as CSV: number, state, value, run id, seconds, then each parameter."""
+    trials = report["trials"]
+    keys: list[str] = []
+    for r in trials:
+        for k in _flatten(r["config"]):
+            if k not in keys:
+                keys.append(k)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["number", "state", report["metric"] or "value", "run_id", "seconds"] + keys)
+        for r in trials:
+            flat = _flatten(r["config"])
+            writer.writerow([r["number"], r["state"], _cell(r["value"]), r["run_id"] or "",
+                             _cell(r["seconds"])] + [_cell(flat.get(k)) for k in keys])
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def print_analysis(report: dict[str, Any]) -> None:
+    """The report for people: a headline, the best trial, importances, the trials table."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    console = Console()
+    states = ", ".join(f"{n} {s}" for s, n in sorted(report["states"].items())) or "no trials"
+    console.print(f"[bold]sweep {report['sweep_id']}[/bold] ({report['method']}, "
+                  f"{report['goal']} {report['metric'] or '-'}): {states}"
+                  + (f"; {report['finished_reason']}" if report["finished_reason"] else ""))
+    best = report["best"]
+    if best:
+        console.print(f"best: trial {best['number']} {report['metric']}={best['value']:.6g} "
+                      f"run {best['run_id']}\n  config {json.dumps(best['config'], default=repr)}")
+    if report["importances"]:
+        console.print("importances: " + ", ".join(f"{k} {v:.2f}" for k, v in
+                                                  report["importances"].items()))
+    elif report["importance_note"]:
+        console.print(f"importances: {report['importance_note']}")
+    table = RichTable("trial", "state", report["metric"] or "value", "steps", "run", "config")
+    for r in report["trials"]:
+        value = "" if r["value"] is None else f"{r['value']:.6g}"
+        table.add_row(str(r["number"]), r["state"], value, str(r["steps"]), r["run_id"] or "",
+                      json.dumps(r["config"], default=repr)[:80])
+    console.print(table)
+    for key, path in report["figures"].items():
+        console.print(f"{key}: {path}")
+    if report.get("summary_run"):
+        console.print(f"figures logged to run {report['summary_run']}")
