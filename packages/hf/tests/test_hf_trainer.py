@@ -132,12 +132,16 @@ def test_resume_by_alias_repeats_the_uninterrupted_losses(tmp_path: Path,
     assert Path(folder, "optimizer.pt").is_file() and Path(folder, "rng_state.pth").is_file()
 
     second = WandbkitCallback(project="hf-test", checkpoint_name="resumed")
-    tiny_trainer(tmp_path / "b", callbacks=[second], max_steps=8, save_strategy="no"
-                 ).train(resume_from_checkpoint=folder)
+    trainer = tiny_trainer(tmp_path / "b", max_steps=8, save_strategy="no")
+    trainer.add_callback(second)  # added after construction: it finds its trainer at train time
+    trainer.train(resume_from_checkpoint=folder)
+    assert second.trainer is trainer
 
     straight = read_run(run_dir_of(offline_env, first.run.id))["history"]
     resumed = read_run(run_dir_of(offline_env, second.run.id))["history"]
     assert sorted(resumed) == [5, 6, 7, 8]
+    config = read_run(run_dir_of(offline_env, second.run.id))["config"]
+    assert config["data"]["train"]["size"] == 64
     for step in (5, 6, 7, 8):
         assert resumed[step]["train/loss"] == pytest.approx(straight[step]["train/loss"],
                                                             rel=1e-5), step

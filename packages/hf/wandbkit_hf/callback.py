@@ -31,7 +31,8 @@ def _notice(message: str) -> None:
 
 
 def _find_trainer() -> Any:
-    """The ``Trainer`` whose ``__init__`` is calling ``on_init_end`` (a few frames up).
+    """The ``Trainer`` calling this event (a few frames up: ``__init__`` for ``on_init_end``,
+    the training loop for ``on_train_begin``).
 
     Callbacks are not given their trainer; this is how a callback passed as
     ``Trainer(callbacks=[...])`` reaches it, to switch off the built-in W&B callback.
@@ -61,6 +62,10 @@ def switch_off_builtin_wandb(trainer: Any) -> int:
     found = [cb for cb in trainer.callback_handler.callbacks
              if isinstance(cb, WandbCallback) and getattr(cb, "_wandb", True) is not None]
     for cb in found:
+        if getattr(cb, "_initialized", False):
+            _notice("transformers' WandbCallback had already started its W&B run; add "
+                    "WandbkitCallback through Trainer(callbacks=[...]) or wandbkit_hf.track(trainer)"
+                    " so there is only one")
         if hasattr(cb, "_wandb"):
             cb._wandb = None
             cb._initialized = False
@@ -155,6 +160,10 @@ class WandbkitCallback(TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None,
                        **kwargs: Any) -> None:
         """Start (or join) the run on the main process; put the config in it."""
+        if self.trainer is None:  # added with trainer.add_callback(): find the trainer now
+            trainer = _find_trainer()
+            if trainer is not None:
+                self.attach(trainer)
         if not state.is_world_process_zero:
             return
         self._train_started = time.monotonic()
