@@ -109,3 +109,23 @@ def test_panel_is_registered_without_importing_gradio() -> None:
     # gradio is imported inside build() only: the module has no top-level gradio import.
     source = Path(wandbkit_vlm.panel.__file__).read_text()
     assert "\nimport gradio" not in source and "\nfrom gradio" not in source
+
+
+def test_demo_stage_publishes_the_toy_model(tmp_path: Path) -> None:
+    from wandbkit.demo import DemoContext, collect_demo_stages, run_stages
+
+    stage = next(s for s in collect_demo_stages() if s.name == "toy-model")
+    assert stage.order == 5
+    ctx = DemoContext(store_dir=tmp_path, quick=True, work_dir=tmp_path)
+    [outcome] = run_stages([stage], ctx)
+    demo_model = ctx.shared["demo_model"]
+    assert outcome.facts["vlm_metrics"] > 40 and "pictures/selection" in outcome.facts["pictures"]
+    # The published object's contract, as later stages use it.
+    model = demo_model.build()
+    batch = next(demo_model.batches(seed=1, batch_size=4))
+    loss, outputs = demo_model.loss(model, batch)
+    loss.backward()
+    assert "allocation/gini" in compute_metrics(outputs, batch)
+    model_factory, data_factory = demo_model.smoke_data()
+    x, y = data_factory()
+    assert model_factory()(x[:4]).shape == (4, 9) and y.shape == (64,)

@@ -36,6 +36,7 @@ Settings, read from ``outputs`` or ``batch`` when present: ``grid`` ``(H, W)`` (
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -276,8 +277,6 @@ def _gini_selected(tokens: torch.Tensor, selected: torch.Tensor) -> torch.Tensor
 
 
 def _is_square(n: int) -> bool:
-    import math
-
     return math.isqrt(n) ** 2 == n
 
 
@@ -291,7 +290,7 @@ def attention_metrics(outputs: Any, batch: Any) -> dict[str, Any]:
     entropy = F.attention_entropy(attention, mask)
     n = attention.shape[-1]
     out = {"attention/entropy": _mean(entropy),
-           "attention/entropy_normalised": _mean(entropy / torch.log(torch.tensor(float(n))))}
+           "attention/entropy_normalised": _mean(entropy / math.log(n))}
     selected = get(outputs, "selected")
     if isinstance(selected, torch.Tensor):
         out["attention/recall"] = _mean(F.attention_recall(attention, selected.detach(), mask))

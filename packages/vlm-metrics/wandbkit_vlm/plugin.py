@@ -1,4 +1,4 @@
-"""wandbkit hook implementations of wandbkit-vlm: its metrics, its dashboard panel, its demo stage.
+"""wandbkit hook implementations of wandbkit-vlm: its metrics, dashboard panel and demo stage.
 
 Kept light: torch is imported only when a metric runs, gradio only when the panel is built.
 """
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from wandbkit import hookimpl
 
 if TYPE_CHECKING:
+    from wandbkit.demo import DemoStage
     from wandbkit.metrics import Metric
     from wandbkit.panels import Panel
 
@@ -53,3 +54,13 @@ def wandbkit_dashboard_panels(register: Callable[[Panel], None]) -> None:
     from wandbkit_vlm.panel import build_panel
 
     register(Panel(title="VLM", build=build_panel, order=60))
+
+
+@hookimpl
+def wandbkit_register_demo_stages(register: Callable[[DemoStage], None]) -> None:
+    """The ``toy-model`` stage (order 5): publishes ``shared["demo_model"]`` for later stages."""
+    from wandbkit.demo import DemoStage
+    from wandbkit_vlm.demo_stage import run_toy_model_stage
+
+    register(DemoStage(name="toy-model", title="the toy ARR-COC vision-language model and its metrics",
+                       order=5, run=run_toy_model_stage))

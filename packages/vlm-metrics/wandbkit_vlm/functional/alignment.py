@@ -6,6 +6,8 @@ Everything is batched tensor algebra: no host synchronisation.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import functional as F
 
@@ -35,6 +37,8 @@ def effective_rank(features: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     ``p`` the singular values of the feature matrix normalised to sum to 1.
 
     A healthy encoder spreads its features over many directions; collapse shows as a falling rank.
+    The one exception to "no host sync" in this package: on CUDA, torch's eigen-solver checks
+    for convergence errors, which waits for the device.
 
     :param features: ``[M, D]`` (e.g. the batch's pooled image embeddings) -> scalar, or
         ``[B, M, D]`` (e.g. each image's patch features) -> ``Tensor[B]``. In [1, min(M, D)].
@@ -110,4 +114,4 @@ def uniformity(embeds: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     off = ~torch.eye(b, dtype=torch.bool, device=x.device)
     # logsumexp over the off-diagonal pairs minus log(#pairs): a stable log-mean-exp.
     vals = (-t * sq).masked_fill(~off, float("-inf"))
-    return torch.logsumexp(vals.flatten(), dim=0) - torch.log(torch.tensor(float(b * (b - 1))))
+    return torch.logsumexp(vals.flatten(), dim=0) - math.log(b * (b - 1))

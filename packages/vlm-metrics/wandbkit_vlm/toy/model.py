@@ -4,7 +4,7 @@ The pipeline a reader can follow top to bottom in ``forward``:
 
 1. per-patch texture features: each ``P x P`` patch is flattened and embedded (plus a position);
 2. three scorers, each a ``[B, N]`` map in [0, 1]: propositional (entropy of the patch's
-   texture codes), perspectival (Sobel edges in the patch), participatory (cosine of the patch
+   intensity histogram), perspectival (Sobel edges in the patch), participatory (cosine of the patch
    with the question);
 3. balancing: per-image weights from the question, ``r = minmax(sum_k w_k s_k)``;
 4. top-K selection of the most relevant patches;
@@ -32,7 +32,7 @@ class ToyModelConfig:
     """Sizes of the toy model."""
 
     dim: int = 64
-    codes: int = 16            # texture codes behind the propositional score
+    bins: int = 16             # intensity histogram bins behind the propositional score
     heads: int = 4
     keep: int = 16             # patches selected (top-K) out of grid*grid
     gamma: float = 1.0
@@ -53,7 +53,6 @@ class ToyARRCOC(nn.Module):
         n = c.data.grid * c.data.grid
         self.patch_embed = nn.Linear(patch_dim, d)
         self.position = nn.Parameter(torch.randn(n, d) * 0.5)
-        self.texture_codes = nn.Linear(d, c.codes)
         self.word_embed = nn.Embedding(len(WORDS), d)
         self.balance = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 3))
         self.norm = nn.LayerNorm(d)
@@ -76,7 +75,8 @@ class ToyARRCOC(nn.Module):
         text = self.word_embed(question_ids)                                   # [B, T, D]
         question = VF.mean_text_embedding(text, attention_mask)                # [B, D]
 
-        propositional = VF.propositional_relevance(features=self.texture_codes(feats))
+        grey = patches.view(*patches.shape[:2], 3, -1).mean(dim=2)             # [B, N, PP]
+        propositional = VF.propositional_relevance(patch_pixels=grey, bins=c.bins)
         perspectival = VF.perspectival_relevance(pixel_values, c.data.patch)
         participatory = VF.participatory_relevance(feats, question)
         scores = torch.stack([propositional, perspectival, participatory], dim=1)  # [B, 3, N]
