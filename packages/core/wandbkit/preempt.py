@@ -78,6 +78,7 @@ def on_preempt(callback: Callable[[Any], Any] | None = None, *,
     if callback is not None and callback not in _callbacks:
         _callbacks.append(callback)
     _options.update(exit=exit, exit_code=exit_code, requeue=requeue)
+    _options.pop("done", None)  # a new registration (a new run): signals count again
     install(numbers)
 
 
