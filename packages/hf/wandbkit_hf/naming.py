@@ -18,6 +18,14 @@ PREFIXES = (("eval_", "eval"), ("test_", "test"))
 RENAMES = {"train_loss": "train/mean_loss"}
 
 
+class _Sorted(tuple):  # type: ignore[type-arg]
+    """Eval-set names already sorted longest first."""
+
+
+def _by_length(names: Iterable[str]) -> _Sorted:
+    return _Sorted(sorted(names, key=len, reverse=True))
+
+
 def metric_name(key: str, eval_names: Iterable[str] = ()) -> str:
     """The namespaced name of one Trainer log key."""
     if key in RENAMES:
@@ -26,7 +34,8 @@ def metric_name(key: str, eval_names: Iterable[str] = ()) -> str:
         if key.startswith(prefix):
             rest = key[len(prefix):]
             # longest name first, so "wiki_long" wins over "wiki" for eval_wiki_long_loss
-            for name in sorted(eval_names, key=len, reverse=True):
+            names = eval_names if isinstance(eval_names, _Sorted) else _by_length(eval_names)
+            for name in names:
                 if rest.startswith(f"{name}_"):
                     return f"{space}/{name}/{rest[len(name) + 1:]}"
             return f"{space}/{rest}"
@@ -46,7 +55,7 @@ def split_logs(logs: Mapping[str, Any],
 
     Values that are not numbers (HF sometimes logs strings or lists) are left out.
     """
-    names = tuple(eval_names)
+    names = _by_length(eval_names) if eval_names else _Sorted()
     history: dict[str, Any] = {}
     summary: dict[str, Any] = {}
     for key, value in logs.items():
