@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gradio_dashboard_helpers import WANDB_URL, XSS_NAME, DashboardStore
 
-from conftest import WANDB_URL, XSS_NAME, DashboardStore
 from wandbkit.panels import Panel
 
 

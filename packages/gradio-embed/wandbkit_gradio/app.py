@@ -28,7 +28,10 @@ from wandbkit_gradio.downsample import DEFAULT_MAX_POINTS, minmax_lttb  # noqa: 
 from wandbkit_gradio.embed import escape, message_html  # noqa: E402
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-CSS = ".wandbkit-error pre { white-space: pre-wrap; font-size: 0.8em }"
+CSS = """
+.wandbkit-error pre { white-space: pre-wrap; font-size: 0.8em }
+#wandbkit-curves-plot { overflow: visible !important; margin-bottom: 3.5em }
+"""
 
 
 def is_local_host(host: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from wandbkit_gradio.embed import DEFAULT_HEIGHT, reference_html
+from wandbkit_gradio.embed import DEFAULT_HEIGHT, PROBE_JS, reference_html
 
 
 class WandbEmbed(gr.HTML):
@@ -37,7 +37,7 @@ class WandbEmbed(gr.HTML):
         self.embed_height = embed_height
         self.embed_jupyter = embed_jupyter
         self.embed_kind = embed_kind
-        kwargs.setdefault("js_on_load", None)
+        kwargs.setdefault("js_on_load", PROBE_JS)
         super().__init__(value, **kwargs)
 
     def postprocess(self, value: str | dict[str, Any] | None) -> str:  # type: ignore[override]

@@ -39,7 +39,7 @@ class WandbEmbed(gr.HTML):
         self.embed_height = embed_height
         self.embed_jupyter = embed_jupyter
         self.embed_kind = embed_kind
-        kwargs.setdefault("js_on_load", None)
+        kwargs.setdefault("js_on_load", PROBE_JS)
         super().__init__(value, **kwargs)
 
     def postprocess(self, value: str | dict[str, Any] | None) -> str:  # type: ignore[override]

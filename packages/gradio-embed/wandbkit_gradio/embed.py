@@ -230,7 +230,8 @@ def embed_html(reference: str | WandbRef, *, height: int = DEFAULT_HEIGHT, jupyt
         f'color:#6b7280;font-size:0.95em">Loading W&amp;B {escape(ref.label)} … '
         f"If this stays empty, this browser cannot reach {escape(ref.host)} or W&amp;B refused "
         f"the page. {escape(_notice(ref))}</div>"
-        f'<iframe src="{src}" title="W&amp;B {escape(ref.label)}" loading="lazy" '
+        f'<iframe src="{src}" data-host="{escape(ref.host)}" title="W&amp;B {escape(ref.label)}" '
+        f'loading="lazy" '
         f'referrerpolicy="strict-origin-when-cross-origin" allow="clipboard-write; fullscreen" '
         f'style="position:relative;width:100%;height:100%;border:0;background:transparent">'
         f"</iframe></div>"
@@ -239,6 +240,31 @@ def embed_html(reference: str | WandbRef, *, height: int = DEFAULT_HEIGHT, jupyt
         f'<a href="{open_url}" target="_blank" rel="noopener noreferrer">Open in W&amp;B ↗</a></p>'
         f"</div>"
     )
+
+
+# Run in the browser by WandbEmbed: a cross-origin frame gives no load error, so probe the
+# page's address (no-cors, no credentials); when this browser cannot reach W&B, hide the frame
+# (Chromium would show its error page over the explanation) and say so.
+PROBE_JS = """
+const probe = () => {
+  const frame = element.querySelector('iframe[data-host]');
+  if (!frame) return;
+  fetch(frame.src, {mode: 'no-cors', credentials: 'omit', cache: 'no-store'}).catch(() => {
+    if (!frame.isConnected) return;
+    frame.style.visibility = 'hidden';
+    const note = element.querySelector('.wandbkit-embed-behind');
+    if (note) {
+      note.textContent = 'This browser cannot reach ' + frame.dataset.host + ' (offline, or '
+        + 'blocked by a firewall or extension), so the W&B page cannot show here. Open it '
+        + 'from a browser with network access with the link below.';
+      note.style.color = '#92400e';
+      note.classList.add('wandbkit-embed-unreachable');
+    }
+  });
+};
+probe();
+if (typeof watch === 'function') watch('value', probe);
+"""
 
 
 def message_html(text: str, *, level: str = "info") -> str:

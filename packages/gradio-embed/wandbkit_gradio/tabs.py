@@ -39,7 +39,7 @@ def build_runs(ctx: DashboardContext) -> None:
         groups = gr.Dropdown(options["groups"], multiselect=True, label="Group", scale=2)
         tags = gr.Dropdown(options["tags"], multiselect=True, label="Tags", scale=2)
         reload = gr.Button("Reload", scale=1)
-    table = gr.Dataframe(views.runs_frame(runs), interactive=False, wrap=True,
+    table = gr.Dataframe(views.runs_frame(runs), interactive=False, wrap=False,
                          label="Runs (click a row to add it to the selection)",
                          elem_id="wandbkit-runs-table", max_height=480)
     with gr.Row():
@@ -102,9 +102,10 @@ def build_curves(ctx: DashboardContext) -> None:
                               scale=3)
         x_axis = gr.Radio(list(views.X_AXES), value="step", label="X axis", scale=3)
         show_raw = gr.Checkbox(value=True, label="Show raw under smoothed", scale=1)
-        live = gr.Checkbox(value=ctx.refresh_s > 0, label=f"Auto-refresh live runs "
-                           f"({ctx.refresh_s:g} s)", interactive=ctx.refresh_s > 0, scale=1)
-    plot = gr.LinePlot(x="x", y="value", color="series", height=460, x_title="step",
+        live = gr.Checkbox(value=ctx.refresh_s > 0, scale=1, interactive=ctx.refresh_s > 0,
+                           label=f"Auto-refresh live runs (every {ctx.refresh_s:g} s)"
+                           if ctx.refresh_s > 0 else "Auto-refresh is off (--refresh 0)")
+    plot = gr.LinePlot(x="x", y="value", color="series", height=560, x_title="step",
                        y_title="value", label="Curves", elem_id="wandbkit-curves-plot")
     note = gr.Textbox(label="Points", interactive=False, elem_id="wandbkit-curves-note")
     inputs = [run_pick, metric_pick, smoothing, x_axis, show_raw]
@@ -126,12 +127,14 @@ def build_curves(ctx: DashboardContext) -> None:
         kept = [k for k in (current or []) if k in choices] or views.default_metrics(choices)
         return gr.Dropdown(choices=choices, value=kept)
 
-    run_pick.change(pick_metrics, [run_pick, metric_pick], metric_pick, api_name=False)
+    # One redraw per user action: programmatic updates (the metric list following the runs)
+    # chain with .then instead of firing their own change events.
+    run_pick.change(pick_metrics, [run_pick, metric_pick], metric_pick, api_name=False,
+                    show_progress="hidden").then(draw, inputs, [plot, note], api_name=False,
+                                                 show_progress="hidden")
     for component in (metric_pick, x_axis, show_raw):
-        component.change(draw, inputs, [plot, note], api_name=False, show_progress="hidden")
-    smoothing.release(draw, inputs, [plot, note], api_name=False, show_progress="hidden")
-    gr.on([run_pick.change], draw, inputs, [plot, note], api_name="curves",
-          show_progress="hidden")
+        component.input(draw, inputs, [plot, note], api_name=False, show_progress="hidden")
+    smoothing.release(draw, inputs, [plot, note], api_name="curves", show_progress="hidden")
     if ctx.selection is not None:
         ctx.selection.change(lambda ids: ids or gr.skip(), ctx.selection, run_pick, api_name=False)
     if ctx.refresh_s > 0:
@@ -220,9 +223,12 @@ def build_media(ctx: DashboardContext) -> None:
                 show_progress="hidden")
     key_pick.change(show, [run_pick, key_pick, step], outputs, api_name=False,
                     show_progress="hidden")
-    if ctx.selection is not None:
-        ctx.selection.change(lambda ids: ids[0] if ids else gr.skip(), ctx.selection, run_pick,
-                             api_name=False)
+    if ctx.selection is not None:  # follow the run selected last that has media
+        def follow(ids: list[str] | None) -> Any:
+            with_media = [i for i in (ids or []) if views.media_keys(ctx.store, i)]
+            return with_media[-1] if with_media else gr.skip()
+
+        ctx.selection.change(follow, ctx.selection, run_pick, api_name=False)
     demo = gr.context.Context.root_block
     if demo is not None:
         demo.load(show, [run_pick, key_pick, step], outputs, api_name=False)
@@ -272,8 +278,8 @@ def build_wandb(ctx: DashboardContext) -> None:
     height.release(view, inputs, outputs, api_name=False)
     jupyter.change(view, inputs, outputs, api_name=False)
     refresh.click(lambda *a: view(*a, reload=True), inputs, outputs, api_name=False)
-    if ctx.selection is not None:
-        ctx.selection.change(lambda ids: ids[0] if ids else gr.skip(), ctx.selection, run_pick,
+    if ctx.selection is not None:  # follow the run selected last
+        ctx.selection.change(lambda ids: ids[-1] if ids else gr.skip(), ctx.selection, run_pick,
                              api_name=False)
     demo = gr.context.Context.root_block
     if demo is not None:

@@ -265,10 +265,13 @@ MEDIA_KINDS = ("image", "audio", "video", "histogram", "table")
 
 
 def media_keys(store: Store, run_id: str | None) -> list[str]:
-    """Media keys a run logged (images, audio, video, histograms, tables), sorted."""
+    """Media keys a run logged: images first, then video, audio, histograms and tables, each
+    kind sorted by name."""
     if not run_id:
         return []
-    return sorted({m["key"] for m in store.media(run_id)})
+    kinds = {m["key"]: m["kind"] for m in store.media(run_id)}
+    rank = {kind: i for i, kind in enumerate(("image", "video", "audio", "histogram", "table"))}
+    return sorted(kinds, key=lambda k: (rank.get(kinds[k], len(rank)), k))
 
 
 def media_steps(store: Store, run_id: str | None, key: str | None) -> list[int]:

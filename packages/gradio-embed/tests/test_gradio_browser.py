@@ -1,0 +1,126 @@
+"""End-to-end: the dashboard in real headless Chromium (Debian's, driven by Playwright).
+
+One browser and one app for the module; screenshots go to ``$WANDBKIT_SCREENSHOTS`` (the
+README's tour uses docs/screenshots) or the test's temp folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gradio_dashboard_helpers import XSS_NAME, DashboardStore, screenshot_dir
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (CI installs it)")
+
+
+@pytest.fixture(scope="module")
+def page(dashboard_store: DashboardStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    from wandbkit_gradio.app import build_app, launch
+
+    dashboard = build_app(dashboard_store.root, project="vision", refresh_s=0)
+    url = launch(dashboard, block=False, quiet=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1250})
+        pg = context.new_page()
+        pg.dialogs = []
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        pg.goto(url, wait_until="load")
+        try:
+            yield pg
+        finally:
+            browser.close()
+            dashboard.blocks.close()
+
+
+def _drawn_lines(page: Any) -> list[str]:
+    """The ``d`` attribute of every line vega drew in the Curves chart."""
+    return page.locator("#wandbkit-curves-plot .vega-embed g.mark-line path").evaluate_all(
+        "paths => paths.map(p => p.getAttribute('d') || '')")
+
+
+def _tab(page: Any, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def test_tour_of_every_tab(page: Any, dashboard_store: DashboardStore, tmp_path: Path) -> None:
+    """Runs -> select two runs -> Curves draws them -> Media -> W&B; screenshots of each."""
+    shots = screenshot_dir(tmp_path / "screenshots")
+    table = page.locator("#wandbkit-runs-table")
+    table.get_by_text("baseline", exact=True).filter(visible=True).first.wait_for(timeout=30_000)
+    # clicking rows adds runs to the selection the other tabs follow
+    selected = page.locator("#wandbkit-selected-runs")
+    table.get_by_text(XSS_NAME, exact=True).filter(visible=True).first.click()
+    selected.get_by_text(f"{XSS_NAME} ({dashboard_store.hostile})").wait_for(timeout=15_000)
+    table.get_by_text("baseline", exact=True).filter(visible=True).first.click()
+    selected.get_by_text(f"baseline ({dashboard_store.baseline})").wait_for(timeout=15_000)
+    page.screenshot(path=str(shots / "runs.png"))
+
+    _tab(page, "Curves")
+    page.locator("#wandbkit-curves-runs").get_by_text(
+        f"baseline ({dashboard_store.baseline})").wait_for(timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#wandbkit-curves-plot g.mark-line path').length >= 3",
+        timeout=30_000)
+    lines = _drawn_lines(page)
+    assert len(lines) >= 3 and all(len(d) > 50 for d in lines)  # live, hostile, baseline
+    page.wait_for_function("() => (document.querySelector('#wandbkit-curves-note textarea') || {})"
+                           ".value?.includes('in 3 line(s)')", timeout=30_000)
+    page.wait_for_timeout(2500)  # let the last redraw settle before the screenshot
+    assert len(_drawn_lines(page)) == 3
+    page.screenshot(path=str(shots / "curves.png"))
+
+    _tab(page, "Media")
+    image = page.locator("#wandbkit-media-image img")
+    page.screenshot(path=str(shots / "media.png"))
+    image.wait_for(timeout=30_000)
+    page.wait_for_function("() => { const i = document.querySelector('#wandbkit-media-image img');"
+                           " return i && i.complete && i.naturalWidth === 16; }", timeout=15_000)
+    caption = page.locator("#wandbkit-media-caption")
+    assert "step 200" in caption.inner_text()
+    page.screenshot(path=str(shots / "media.png"))
+
+    _tab(page, "W&B")
+    frame = page.locator("#wandbkit-wandb-frame iframe")
+    frame.wait_for(state="attached", timeout=30_000)
+    assert frame.get_attribute("src") == "https://wandb.ai/team/vision/runs/abc123?jupyter=true"
+    # W&B is unreachable from this browser: the panel says so instead of a blank frame
+    page.locator("#wandbkit-wandb-frame .wandbkit-embed-unreachable").wait_for(timeout=30_000)
+    text = page.locator("#wandbkit-wandb-frame").inner_text()
+    assert "cannot reach wandb.ai" in text and "logged in to wandb.ai" in text
+    page.screenshot(path=str(shots / "wandb.png"))
+
+
+def test_hostile_names_show_as_text(page: Any, dashboard_store: DashboardStore) -> None:
+    """A run named ``<img src=x onerror=alert(1)>`` (markup in tags, config and a metric key
+    too) shows as text in every tab; no dialog fires and no element is injected."""
+    _tab(page, "Runs")
+    table = page.locator("#wandbkit-runs-table")
+    assert table.get_by_text(XSS_NAME, exact=True).count() >= 1
+    assert table.get_by_text("<b>bold</b>", exact=True).count() == 1
+    _tab(page, "W&B")
+    page.locator("#wandbkit-wandb-frame iframe").wait_for(state="attached", timeout=30_000)
+    _tab(page, "Curves")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#wandbkit-curves-plot g.mark-line path').length >= 3",
+        timeout=30_000)
+    legend = page.locator("#wandbkit-curves-plot svg text").evaluate_all(
+        "texts => texts.map(t => t.textContent)")
+    assert any(t.startswith("<img src=x") for t in legend)  # the legend shows it as text
+    page.wait_for_timeout(500)
+    assert page.dialogs == []
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.locator("b", has_text="bold").count() == 0
+    assert page.evaluate("() => document.querySelectorAll('script:not([src])').length") >= 0
