@@ -366,11 +366,14 @@ def test_run_object_has_wandbs_run_surface(offline_env: Path, tmp_path: Path,
     assert run.log_artifact(art).version == "v0"
     assert (Path(run.use_artifact("things:latest").download()) / "f.txt").read_text() == "x"
     run.alert("t", "x", level=wandb.AlertLevel.INFO)
+    wandb.run.name = "renamed"  # wandb scripts do this; it must not stop the script
+    assert run.name == "renamed"
     assert run.save("*.txt") is None and run.log_code() is None
     with pytest.raises(AttributeError):
         _ = run.no_such_attribute
     run.finish()
-    assert "wandb.run.save(): not supported" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "wandb.run.save(): not supported" in err and "run.name set after init" in err
 
 
 def test_summary_reads_logged_values_from_the_store(offline_env: Path) -> None:

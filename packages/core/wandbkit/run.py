@@ -171,6 +171,11 @@ class Run:
         """The run's display name."""
         return self.settings.name
 
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._renamed("name")
+        self.settings.name = value
+
     @property
     def store_dir(self) -> Path:
         """The local store root that holds this run."""
@@ -214,6 +219,15 @@ class Run:
     def tags(self) -> tuple[str, ...]:
         """The run's tags."""
         return self.settings.tags
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self._renamed("tags")
+        self.settings.tags = tuple(value or ())
+
+    def _renamed(self, what: str) -> None:
+        warn_once(f"renamed:{self.id}:{what}", f"run.{what} set after init: kept on this run "
+                  f"object only; the store and W&B keep the {what} given to init")
 
     @property
     def group(self) -> str | None:
