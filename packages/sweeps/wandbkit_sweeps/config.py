@@ -414,6 +414,9 @@ def _distribution_of(c: _Checker, body: dict[str, Any], path: str) -> str | None
     """The distribution W&B would pick: explicit, else inferred as its schema's anyOf does."""
     if "distribution" in body:
         dist = body["distribution"]
+        if not isinstance(dist, str):
+            c.error(f"{path}.distribution", f"must be the name of a distribution, got {_show(dist)}")
+            return None
         if dist in DEPRECATED:
             c.error(f"{path}.distribution", _deprecation(dist, body))
             return None

@@ -1,0 +1,28 @@
+"""Train functions and a program for the sweep tests (importable: workers are spawned)."""
+
+from __future__ import annotations
+
+import time
+
+
+def quadratic(config, run):
+    """Five epochs of a loss that falls with the epoch and is lowest near x = 3."""
+    for epoch in range(5):
+        run.log({"loss": (config["x"] - 3) ** 2 + 1.0 / (epoch + 1)})
+        time.sleep(0.02)
+
+
+def slow_for_big_x(config, run):
+    """Nine epochs; hyperband should stop the worse trials early."""
+    for epoch in range(9):
+        run.log({"loss": config["x"] + 1.0 / (epoch + 1)})
+        time.sleep(0.15)
+
+
+def fails_on_two(config):
+    """Raises for x == 2: that trial fails, the sweep goes on."""
+    import wandbkit
+
+    if config["x"] == 2:
+        raise RuntimeError("x == 2 is broken")
+    wandbkit.get_run().log({"loss": float(config["x"])})

@@ -1,0 +1,218 @@
+"""The local engine end to end: real Optuna on real SQLite, real wandbkit runs, real worker
+processes and real program subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sweep_trainers
+
+import wandbkit_sweeps
+from wandbkit.cli import main
+from wandbkit.errors import UserError
+from wandbkit.store import Store
+from wandbkit_sweeps.analysis import analyse
+from wandbkit_sweeps.macros import expand
+
+HERE = Path(__file__).parent
+PROGRAM = str(HERE / "sweep_program.py")
+
+
+def test_grid_two_workers_runs_every_point_once(offline_env: Path) -> None:
+    sweep = {"method": "grid", "metric": {"name": "loss"},
+             "parameters": {"x": {"values": [1, 2, 3, 4, 5, 6]}, "k": {"value": "fixed"}}}
+    result = wandbkit_sweeps.run(sweep, sweep_trainers.quadratic, workers=2, mode="disabled")
+    assert [t["state"] for t in result.trials] == ["complete"] * 6
+    xs = sorted(t["config"]["x"] for t in result.trials)
+    assert xs == [1, 2, 3, 4, 5, 6]  # none lost, none twice
+    assert result.best["config"] == {"x": 3, "k": "fixed"}
+    assert result.best["value"] == pytest.approx(0.2)
+    assert result.finished_reason == "grid complete"
+    store = Store.open(offline_env)
+    runs = {r.id: r for r in store.runs()}
+    for t in result.trials:
+        record = runs[t["run_id"]]
+        assert record.group == result.sweep_id and record.config["x"] == t["config"]["x"]
+        assert len(store.history(record.id)["loss"]) == 5
+    assert len({runs[t["run_id"]].pid for t in result.trials}) == 2  # two worker processes
+
+
+def test_hyperband_stops_worse_trials_from_logged_values(offline_env: Path) -> None:
+    sweep = {"method": "grid", "metric": {"name": "loss"},
+             "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
+             "parameters": {"x": {"values": [1, 2, 3, 4, 5, 6]}}}
+    result = wandbkit_sweeps.run(sweep, sweep_trainers.slow_for_big_x, mode="disabled")
+    states = {t["config"]["x"]: t["state"] for t in result.trials}
+    assert states[1] == "complete"
+    pruned = [t for t in result.trials if t["state"] == "pruned"]
+    assert pruned, states
+    store = Store.open(offline_env)
+    for t in pruned:
+        assert t["steps"] < 9
+        assert store.row_count(t["run_id"]) < 9  # the run really stopped early
+
+
+def test_target_ends_the_sweep_and_failures_do_not(offline_env: Path) -> None:
+    sweep = {"method": "grid", "metric": {"name": "loss", "target": 3.0},
+             "parameters": {"x": {"values": [5, 2, 4, 3, 1]}}}
+    result = wandbkit_sweeps.run(sweep, sweep_trainers.fails_on_two, mode="disabled")
+    states = [(t["config"]["x"], t["state"]) for t in result.trials]
+    # W&B's grid order is the file's; x=2 fails and the sweep goes on; x=3 reaches the target
+    assert states == [(5, "complete"), (2, "failed"), (4, "complete"), (3, "complete")]
+    assert "x == 2 is broken" in result.trials[1]["error"]
+    assert result.finished_reason == "target loss=3.0 reached by trial 3"
+    assert result.best["config"] == {"x": 3}
+
+
+def test_run_cap_and_count(offline_env: Path) -> None:
+    sweep = {"method": "random", "metric": {"name": "loss"}, "run_cap": 3,
+             "parameters": {"x": {"min": 0.0, "max": 6.0}}}
+    result = wandbkit_sweeps.run(sweep, sweep_trainers.quadratic, mode="disabled")
+    assert len(result.trials) == 3
+    sweep.pop("run_cap")
+    sweep["method"] = "bayes"
+    result = wandbkit_sweeps.run(sweep, sweep_trainers.quadratic, count=2, mode="disabled")
+    assert len(result.trials) == 2 and all(0 <= t["config"]["x"] <= 6 for t in result.trials)
+
+
+def _write(tmp_path: Path, doc: dict) -> Path:
+    path = tmp_path / "sweep.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_program_trials_report_through_their_own_runs(tmp_path: Path, offline_env: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    doc = {"method": "grid", "metric": {"name": "loss"}, "program": PROGRAM,
+           "command": ["${env}", "${interpreter}", "${program}", "${args}", "--name=${envvar:USER_TAG}"],
+           "parameters": {"x": {"values": [0.0, 1.0, -1.0]}}}
+    os.environ["USER_TAG"] = "t"
+    try:
+        code = main(["sweep", "run", str(_write(tmp_path, doc)), "--engine", "local",
+                     "--mode", "disabled"])
+    finally:
+        del os.environ["USER_TAG"]
+    assert code == 0
+    out = capsys.readouterr().out
+    sweep_id = out.split()[1]
+    assert "best: trial" in out and '"x": 1.0' in out
+    report = analyse(sweep_id, log_run=False)
+    by_x = {t["config"]["x"]: t for t in report["trials"]}
+    assert by_x[1.0]["state"] == "complete" and by_x[1.0]["value"] == pytest.approx(0.025)
+    assert by_x[-1.0]["state"] == "failed" and "exited with code 3" in by_x[-1.0]["error"]
+    record = Store.open(offline_env).get_run(by_x[0.0]["run_id"])
+    assert record.group == sweep_id
+    assert record.config == {"from_program": True, "x": 0.0}  # the trial's config joined the run's
+
+
+def test_command_macros(tmp_path: Path) -> None:
+    params = {"lr": 0.1, "flag": True, "off": False, "opt": {"beta": 0.9}}
+    argv = expand(["${env}", "${interpreter}", "${program}", "${args}", "${args_no_hyphens}",
+                   "${args_no_boolean_flags}", "${args_json}", "${args_json_file}",
+                   "--tag=${envvar:TAG}", "+num_gpus=1"], "train.py", params,
+                  json_file=tmp_path / "p.json", environ={"TAG": "x"})
+    assert argv[:3] == ["/usr/bin/env", sys.executable, "train.py"]
+    assert argv[3:7] == ["--lr=0.1", "--flag=True", "--off=False", '--opt={"beta": 0.9}']
+    assert argv[7:11] == ["lr=0.1", "flag=True", "off=False", 'opt={"beta": 0.9}']
+    assert argv[11:14] == ["--lr=0.1", "--flag", '--opt={"beta": 0.9}']
+    assert json.loads(argv[14]) == params
+    assert json.loads(Path(argv[15]).read_text()) == params
+    assert argv[16:] == ["--tag=x", "+num_gpus=1"]
+    assert expand(None, "t.py", {"a": 1}, json_file=tmp_path / "q.json")[1:] == \
+        [sys.executable, "t.py", "--a=1"]
+    with pytest.raises(UserError, match="TAG2 is not set"):
+        expand(["${envvar:TAG2}"], None, {}, json_file=tmp_path / "r.json", environ={})
+    with pytest.raises(UserError, match="no `program`"):
+        expand(None, None, {}, json_file=tmp_path / "s.json")
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.Popen[str]:
+    # A background shell starts its jobs with SIGINT ignored, and Python keeps an ignored
+    # SIGINT: restore the default so Ctrl-C (SIGINT to the group) behaves as in a terminal.
+    return subprocess.Popen([sys.executable, "-m", "wandbkit", *args], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})}, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kw)
+
+
+def _wait_for_running(sweep_id: str | None, deadline: float) -> None:
+    import optuna
+
+    from wandbkit_sweeps.engine import open_storage
+
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            names = optuna.get_all_study_names(open_storage())
+            if not names:
+                continue
+            study = optuna.load_study(study_name=sweep_id or names[0], storage=open_storage())
+            if any(t.state.name == "RUNNING" for t in study.trials):
+                return
+        except Exception:
+            continue
+    raise AssertionError("no trial started")
+
+
+def test_killed_agent_trial_is_failed_and_ctrl_c_resumes(tmp_path: Path, offline_env: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = {"method": "grid", "metric": {"name": "loss"}, "program": PROGRAM,
+           "command": ["${env}", "${interpreter}", "${program}", "${args}", "--sleep=1.5"],
+           "parameters": {"x": {"values": [0.0, 1.0, 2.0]}}}
+    path = _write(tmp_path, doc)
+    env = {"WANDBKIT_SWEEP_HEARTBEAT": "1"}
+    monkeypatch.setenv("WANDBKIT_SWEEP_HEARTBEAT", "1")  # this process judges staleness too
+    proc = _cli("sweep", "run", str(path), "--engine", "local", "--mode", "disabled", env=env)
+    _wait_for_running(None, time.monotonic() + 60)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "--resume" in out
+    sweep_id = out.split()[1]
+    proc = _cli("sweep", "run", str(path), "--engine", "local", "--mode", "disabled", "--resume",
+                env=env)
+    _wait_for_running(sweep_id, time.monotonic() + 60)
+    os.killpg(proc.pid, signal.SIGKILL)  # a dead agent (and its program): no chance to clean up
+    proc.communicate(timeout=30)
+    time.sleep(3.5)  # three heartbeats
+    report = analyse(sweep_id, log_run=False)
+    failed = [t for t in report["trials"] if t["state"] == "failed"]
+    assert len(failed) == 2 and sum(t["interrupted"] for t in failed) == 1
+    proc = _cli("sweep", "run", str(path), "--engine", "local", "--mode", "disabled", "--resume",
+                env=env)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    report = analyse(sweep_id, log_run=False)
+    done = sorted(t["config"]["x"] for t in report["trials"] if t["state"] == "complete")
+    assert done == [0.0, 1.0, 2.0]  # every grid point ran to completion once
+
+
+def test_show_writes_figures_and_logs_a_summary_run(tmp_path: Path, offline_env: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = {"method": "random", "metric": {"name": "loss"}, "run_cap": 4,
+             "parameters": {"x": {"min": 0.0, "max": 6.0}, "y": {"values": ["a", "b"]}}}
+    result = wandbkit_sweeps.run(sweep, sweep_trainers.quadratic, mode="disabled", seed=1)
+    csv_path = tmp_path / "trials.csv"
+    assert main(["sweep", "show", result.sweep_id, "--json", "--csv", str(csv_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["best"]["number"] == result.best["number"]
+    assert set(report["importances"]) == {"x", "y"}
+    for key in ("parallel_coordinates", "optimization_history"):
+        assert Path(report["figures"][f"{key}_png"]).stat().st_size > 1000
+        assert "plotly" in Path(report["figures"][f"{key}_html"]).read_text()[:20000].lower()
+    assert len(csv_path.read_text().strip().splitlines()) == 5
+    store = Store.open(offline_env)
+    summary = store.get_run(report["summary_run"])
+    assert summary.group == result.sweep_id
+    kinds = {m["key"]: m["kind"] for m in store.media(summary.id)}
+    assert kinds.get("sweep/parallel_coordinates") == "image" and "sweep/trials" in kinds
+    assert summary.wandb_dir or summary.wandb_mode == "offline"
