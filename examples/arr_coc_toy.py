@@ -71,16 +71,17 @@ run = wandbkit.init(project=project, config=config)
 # Optional plugins: examples may use any installed package; the vlm package itself needs none.
 try:
     from wandbkit_torch import Tracker
-    tracker = Tracker(run, model, optimizer, log_every=metrics_interval, stats_every=metrics_interval)
+    tracker = Tracker(run, model, optimizer, log_every=metrics_interval, stats_every=metrics_interval,
+                      hist_every=eval_interval)
 except ImportError:
     tracker = None
 can_checkpoint = bool(get_plugin_manager().hook.wandbkit_checkpoint_save.get_hookimpls())
 
 
 def log(values: dict, step: int) -> None:
-    """One row per interval: through the tracker's row when it runs (so steps stay in order),
-    else straight to the run."""
-    if tracker is not None:
+    """One row per interval: through the tracker's next row while it runs (so steps stay in
+    order), else straight to the run."""
+    if tracker is not None and not tracker_closed:
         tracker.log(values)
     else:
         run.log(values, step=step)
@@ -108,13 +109,16 @@ def evaluate(step: int) -> float:
 
 
 t_start = time.time()
-best_acc = -1.0
+best_acc, tracker_closed = -1.0, False
 for iter_num in range(max_iters + 1):
     lr = get_lr(iter_num)
     for group in optimizer.param_groups:
         group["lr"] = lr
 
-    if iter_num % eval_interval == 0:
+    if iter_num == max_iters and tracker is not None:
+        tracker.close()  # no step follows: the last evaluation goes straight to the run
+        tracker_closed = True
+    if iter_num % eval_interval == 0 or iter_num == max_iters:
         acc = evaluate(iter_num)
         print(f"step {iter_num}: val VQA accuracy {acc:.3f} ({time.time() - t_start:.0f} s)")
         if can_checkpoint and acc > best_acc and iter_num > 0:
@@ -123,7 +127,7 @@ for iter_num in range(max_iters + 1):
             save_checkpoint(iter_num, model, optimizer=optimizer, run=run, name="arr-coc-toy",
                             metrics={"val/vqa/accuracy": acc})
         best_acc = max(best_acc, acc)
-        if tracker is not None:
+        if tracker is not None and not tracker_closed:
             tracker.restart_clock()  # eval time is not step time
     if iter_num == max_iters:
         break
@@ -136,15 +140,13 @@ for iter_num in range(max_iters + 1):
         tracker.after_backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
+    if iter_num % metrics_interval == 0:
+        # Every vlm metric, from the tensors the step already has; they are read later, off
+        # this thread (no sync here). Logged before tracker.step so they join this step's row.
+        log({"train/loss": loss.detach(), "train/lr": lr, **compute_metrics(outputs, batch)}, iter_num)
     if tracker is not None:
         tracker.step(loss, batch_size=batch_size, grad_norm=grad_norm)
-    if iter_num % metrics_interval == 0:
-        # Every vlm metric, from the tensors the step already has; run.log reads them later,
-        # off this thread (no sync here).
-        log({"train/loss": loss.detach(), "train/lr": lr, **compute_metrics(outputs, batch)}, iter_num)
 
-if tracker is not None:
-    tracker.close()
 report = run.finish()
 print(f"done in {time.time() - t_start:.1f} s: {max_iters} steps, best val VQA accuracy "
       f"{best_acc:.3f}; run {run.id}, {report.rows_logged} rows")
