@@ -84,7 +84,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     if reinit == "create_new" and active is not None:
         notice("wandb.init(reinit='create_new')", "wandbkit keeps one active run per process; "
                "the previous run is finished first")
-    native = set(inspect.signature(run_init).parameters)
+    native = set(inspect.signature(run_init).parameters)  # sinks, queue_size, flush_interval
     passed: dict[str, Any] = {}
     for key, value in kwargs.items():
         if key in native:
@@ -95,22 +95,11 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         notice("wandb.init(settings=)", "wandb settings are not applied (wandbkit runs wandb in "
                f"its own worker): {', '.join(sorted(_settings_items(settings)))}")
     if allow_val_change is not None:
-        passed_notice = "accepted: wandbkit always allows config values to change"
-        notice("wandb.init(allow_val_change=)", passed_notice)
-    if id is not None or resume is not None:
-        if {"id", "resume"} <= native:
-            passed.update(id=id, resume=resume)
-        else:
-            notice("wandb.init(id=, resume=)", "resuming is not available in this wandbkit; "
-                   "a new run is started")
-    extra = {"entity": entity or os.environ.get("WANDB_ENTITY"), "notes": notes,
+        notice("wandb.init(allow_val_change=)", "accepted: wandbkit always allows config values "
+               "to change")
+    extra = {"entity": entity or os.environ.get("WANDB_ENTITY"),
+             "notes": notes or os.environ.get("WANDB_NOTES"),
              "job_type": job_type or os.environ.get("WANDB_JOB_TYPE"), "save_code": save_code}
-    extra = {k: v for k, v in extra.items() if v is not None}
-    if extra:
-        if "wandb_init" in native:
-            passed["wandb_init"] = extra
-        else:
-            notice("wandb.init(entity/notes/job_type)", "not passed on to W&B by this wandbkit")
     values = _load_config(config)
     if config_include_keys:
         values = {k: v for k, v in values.items() if k in set(config_include_keys)}
@@ -124,7 +113,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         name=name or os.environ.get("WANDB_NAME") or None, config=values,
         tags=tags if tags is not None else (tag_env.split(",") if tag_env else None),
         group=group or os.environ.get("WANDB_RUN_GROUP") or None,
-        mode=_mode(mode), dir=dir, **passed)
+        mode=_mode(mode), dir=dir, id=id, resume=resume,
+        wandb_init={k: v for k, v in extra.items() if v is not None}, **passed)
     if sweep:
         run.config._locked = frozenset(sweep)  # the agent's values win over later updates
     return run
