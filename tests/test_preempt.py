@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from wandb_records import history_items, wandb_records
+from wandb_records import wandb_records
 
 import wandbkit
 from wandbkit import preempt
@@ -115,8 +115,9 @@ def test_sigusr1_mid_training_then_restart_continues_bit_exactly_in_the_same_run
         assert run["run_id"] == "4242"
         starts.append(run["start_time"])
     assert starts == sorted(starts)
-    assert [i["_step"] for i in history_items(dirs[0])] == list(range(1, stopped + 1))
-    assert [i["_step"] for i in history_items(dirs[1])] == list(range(stopped + 1, STEPS + 1))
+    steps = [[r["history"]["item"]["_step"] for r in recs if r.get("type") == "history"]
+             for recs in records]
+    assert steps == [list(range(1, stopped + 1)), list(range(stopped + 1, STEPS + 1))]
     types = [r.get("type") for r in records[0]]
     assert "preempting" in types and types.index("preempting") < types.index("exit")
     exit_record = next(r["exit"] for r in records[0] if r.get("type") == "exit")
@@ -266,7 +267,8 @@ def test_the_sdk_worker_resumes_and_marks_preempting_as_online_runs_do(
     report = resumed.finish()
     first, second = Store.open().offline_dirs("sdk-1")
     assert "preempting" in [r.get("type") for r in wandb_records(first)]
-    assert [i["_step"] for i in history_items(second)] == [3, 4]
-    assert next(r["run"] for r in wandb_records(second) if r.get("type") == "run")["run_id"] == "sdk-1"
+    records = wandb_records(second)
+    assert [r["history"]["item"]["_step"] for r in records if r.get("type") == "history"] == [3, 4]
+    assert next(r["run"] for r in records if r.get("type") == "run")["run_id"] == "sdk-1"
     wandb_report = next(s for s in report.sinks if s.name == "wandb")
     assert wandb_report.rows_delivered == 2 and "1 rows" in (wandb_report.error or "")
