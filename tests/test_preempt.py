@@ -194,6 +194,13 @@ def test_a_second_sigterm_ends_the_run_at_once_when_no_safe_point_comes(offline_
 
 
 def test_check_preempt_is_a_no_op_without_a_signal(offline_env: Path) -> None:
+    from wandbkit.errors import UserError
+
+    for bad, message in (("SIGKILL", "cannot be handled"), ("BOGUS", "unknown signal")):
+        with pytest.raises(UserError, match=message):
+            wandbkit.on_preempt(signals=(bad,))
+    with pytest.raises(UserError, match="requeue="):
+        wandbkit.on_preempt(requeue="sometimes")
     wandbkit.on_preempt()
     with wandbkit.init(project="p", mode="offline", sinks=["store"]) as run:
         run.log({"loss": 1.0})

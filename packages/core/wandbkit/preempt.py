@@ -95,22 +95,20 @@ def install(signals: Iterable[str | int] = DEFAULT_SIGNALS) -> None:
         current = signal.getsignal(signum)
         if current is _on_signal:
             continue
+        try:
+            signal.signal(signum, _on_signal)
+        except (OSError, ValueError) as exc:  # SIGKILL and SIGSTOP cannot be caught
+            raise UserError(f"signal {signal.Signals(signum).name} cannot be handled: {exc}") from None
         _previous[signum] = current
-        signal.signal(signum, _on_signal)
-
-
-def installed() -> bool:
-    """True when some signal is handled as a preemption notice."""
-    return any(signal.getsignal(s) is _on_signal for s in _previous)
 
 
 def _signal_number(sig: str | int) -> int:
-    if isinstance(sig, int):
-        return int(signal.Signals(sig))
-    name = sig.upper() if sig.upper().startswith("SIG") else "SIG" + sig.upper()
     try:
+        if isinstance(sig, int):
+            return int(signal.Signals(sig))
+        name = sig.upper() if sig.upper().startswith("SIG") else "SIG" + sig.upper()
         return int(signal.Signals[name])
-    except KeyError:
+    except (KeyError, ValueError, AttributeError):
         raise UserError(f"unknown signal {sig!r} (e.g. SIGTERM, SIGUSR1, SIGUSR2)") from None
 
 
