@@ -12,12 +12,31 @@ folder for ``resume_from_checkpoint``; one grouped run per hyperparameter-search
 
 from __future__ import annotations
 
-from wandbkit_hf.callback import WandbkitCallback
-from wandbkit_hf.checkpoints import resolve
-from wandbkit_hf.metrics import compute_metrics, make_compute_metrics
-from wandbkit_hf.track import hyperparameter_search, track
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
+# Imported on first use: the plugin registry imports this package whenever wandbkit loads its
+# plugins (every ``wandbkit.init``), and transformers takes seconds to import.
+_EXPORTS = {
+    "WandbkitCallback": "wandbkit_hf.callback",
+    "resolve": "wandbkit_hf.checkpoints",
+    "compute_metrics": "wandbkit_hf.metrics",
+    "make_compute_metrics": "wandbkit_hf.metrics",
+    "hyperparameter_search": "wandbkit_hf.track",
+    "track": "wandbkit_hf.track",
+}
+
 __all__ = ["WandbkitCallback", "__version__", "compute_metrics", "hyperparameter_search",
            "make_compute_metrics", "resolve", "track"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'wandbkit_hf' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
