@@ -87,6 +87,19 @@ def wandbkit_register_commands(cli: Any) -> None:
 
 
 @hookimpl
+def wandbkit_dashboard_panels(register: Any) -> None:
+    """Add the Checkpoints tab to ``wandbkit dashboard`` (versions, aliases, metrics, verify)."""
+    from wandbkit.panels import Panel
+
+    def build(ctx: Any) -> None:
+        from wandbkit_artifacts.dashboard import build_checkpoints_tab
+
+        build_checkpoints_tab(ctx)
+
+    register(Panel(title="Checkpoints", build=build, order=60))
+
+
+@hookimpl
 def wandbkit_run_synced(record: Any, store_dir: Any) -> None:
     """After ``wandbkit sync`` uploaded a run: apply the W&B deletions retention left pending,
     and say what happened to them (one line each way)."""

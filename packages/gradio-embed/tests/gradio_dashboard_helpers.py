@@ -21,7 +21,7 @@ class DashboardStore:
     """The store folder and the runs in it."""
 
     root: Path
-    baseline: str       # 300 steps, media of every kind, tags and group; has a W&B URL
+    baseline: str       # 300 steps, media, 3 checkpoints, tags and group; has a W&B URL
     hostile: str        # named XSS_NAME, with markup in its tags and config
     offline: str        # a real offline W&B run (no URL yet)
     live: str           # still running while the module's tests run
@@ -48,6 +48,11 @@ def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
         mp.chdir(tmp)
         root = tmp / "store"
         rng = np.random.default_rng(0)
+        import torch
+
+        from wandbkit.checkpointing import save_checkpoint
+
+        model = torch.nn.Linear(4, 2)
         with wandbkit.init(project="vision", name="baseline", mode="disabled",
                            tags=["baseline", "lr-sweep"], group="g1",
                            config={"lr": 3e-4, "batch": 32}, flush_interval=0.01) as run:
@@ -55,6 +60,9 @@ def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
                 loss = 2.0 * math.exp(-step / 80) + 0.05 * rng.random()
                 run.log({"train/loss": 25.0 if step == 150 else loss, "val/acc": step / 300,
                          "lr": 3e-4}, step=step)
+                if step % 100 == 99:  # a checkpoint through the artifacts plugin
+                    save_checkpoint(step, model, run=run, metrics={"val/loss": loss},
+                                    force=True)
                 if step % 100 == 0:
                     pixels = np.zeros((16, 16, 3), dtype=np.uint8)
                     pixels[:, : step // 20 + 1] = (255, 0, 0)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from gradio_dashboard_helpers import WANDB_URL, XSS_NAME, DashboardStore
 
-from wandbkit.panels import Panel
+from wandbkit.panels import Panel, collect_panels
 
 
 def _broken(ctx: Any) -> None:
@@ -22,11 +22,9 @@ def served(dashboard_store: DashboardStore) -> Iterator[tuple[Any, Any]]:
     from gradio_client import Client
 
     from wandbkit_gradio.app import build_app, launch
-    from wandbkit_gradio.plugin import wandbkit_dashboard_panels
 
-    panels: list[Panel] = []
-    wandbkit_dashboard_panels(panels.append)
-    panels.append(Panel(title="Broken", build=_broken, order=99))
+    panels = [*collect_panels(), Panel(title="Broken", build=_broken, order=99)]
+    assert {"Runs", "Curves", "Media", "W&B", "Checkpoints"} <= {p.title for p in panels}
     dashboard = build_app(dashboard_store.root, project="vision", refresh_s=0.5, panels=panels)
     url = launch(dashboard, block=False, quiet=True)
     try:
@@ -120,6 +118,28 @@ def test_wandb_tab_embeds_online_runs_and_explains_offline_ones(
     assert "not a W&amp;B host" in frame and "<iframe" not in frame
 
 
+def test_checkpoints_tab_verifies_versions(served: tuple[Any, Any],
+                                           dashboard_store: DashboardStore) -> None:
+    _, client = served
+    ok = client.predict("model:v2", api_name="/verify_checkpoint")
+    assert "every file matches its manifest" in ok
+    from wandbkit_artifacts.index import Index
+
+    version = Index.open(dashboard_store.root).get("model", 0)
+    weights = next(p for p in version.path.iterdir() if p.suffix == ".safetensors")
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one flipped bit in the stored weights
+    weights.write_bytes(bytes(data))
+    bad = client.predict("model:v0", api_name="/verify_checkpoint")
+    assert "digest" in bad and "does not match" in bad
+    assert "is not NAME:vN" in client.predict("<b>x</b>", api_name="/verify_checkpoint")
+    assert "&lt;b&gt;" in client.predict("<b>x</b>", api_name="/verify_checkpoint")
+
+
 def test_broken_tab_is_contained(served: tuple[Any, Any]) -> None:
     dashboard, _ = served
-    assert dashboard.failed == {"Broken": "RuntimeError: this plugin's tab is broken <on purpose>"}
+    assert dashboard.failed["Broken"] == "RuntimeError: this plugin's tab is broken <on purpose>"
+    config = dashboard.blocks.config
+    boxes = [c["props"].get("value", "") for c in config["components"]
+             if c.get("type") == "html" and "failed to build" in str(c["props"].get("value", ""))]
+    assert any("The Broken tab failed to build" in b and "&lt;on purpose&gt;" in b for b in boxes)

@@ -102,6 +102,14 @@ def test_tour_of_every_tab(page: Any, dashboard_store: DashboardStore, tmp_path:
     assert "cannot reach wandb.ai" in text and "logged in to wandb.ai" in text
     page.screenshot(path=str(shots / "wandb.png"))
 
+    _tab(page, "Checkpoints")
+    table = page.locator("#wandbkit-checkpoints-table")
+    table.get_by_text("model:v2", exact=True).filter(visible=True).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Verify files").click()
+    page.locator("#wandbkit-checkpoints-verdict").get_by_text(
+        "every file matches its manifest", exact=False).wait_for(timeout=30_000)
+    page.screenshot(path=str(shots / "checkpoints.png"))
+
 
 def test_hostile_names_show_as_text(page: Any, dashboard_store: DashboardStore) -> None:
     """A run named ``<img src=x onerror=alert(1)>`` (markup in tags, config and a metric key
