@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 import sqlite3
 import subprocess
 import sys
@@ -116,8 +117,11 @@ def test_sync_of_a_run_without_wandb_files_is_a_user_error(
 
 
 def test_demo_runs_offline_and_shows_the_curve(offline_env: Path) -> None:
+    # Core alone (no plugin entry points): the demo is core's own numpy run. The full tour
+    # with every plugin's stage is tested in test_demo_tour.py.
     out = subprocess.run([sys.executable, "-m", "wandbkit", "demo", "--steps", "60"],
-                         capture_output=True, text=True, timeout=180)
+                         capture_output=True, text=True, timeout=180,
+                         env={**os.environ, "WANDBKIT_PLUGINS": ""})
     assert out.returncode == 0, out.stderr
     run = Store.open().runs(project="wandbkit-demo")[0]
     assert run.state == "finished" and run.wandb_mode == "offline"
