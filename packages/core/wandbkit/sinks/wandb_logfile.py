@@ -21,7 +21,7 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BLOCK = 32 * 1024
@@ -32,13 +32,18 @@ _PACK = struct.Struct("<IHB").pack
 
 
 class LogWriter:
-    """Appends records to a new ``.wandb`` file."""
+    """Appends records to a new ``.wandb`` file (or, ``existing=True``, to the end of one)."""
 
-    def __init__(self, path: Path, fsync_interval: float = 10.0) -> None:
+    def __init__(self, path: Path, fsync_interval: float = 10.0, existing: bool = False) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        self.buffer = bytearray(FILE_HEADER)
-        self.offset = len(FILE_HEADER)  # position in the file once the buffer is written
+        if existing:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            self.buffer = bytearray()
+            self.offset = os.fstat(self.fd).st_size
+        else:
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            self.buffer = bytearray(FILE_HEADER)
+            self.offset = len(FILE_HEADER)  # position in the file once the buffer is written
         self.fsync_interval = fsync_interval
         self.last_sync = time.monotonic()
         self.records = 0
@@ -109,6 +114,12 @@ def read_records(path: Path) -> Iterator[bytes]:
     For checks and tools; wandb's own reader (``wandb leet inspect``, ``wandb sync``) is the
     reference.
     """
+    for _end, record in scan(path):
+        yield record
+
+
+def scan(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(offset just after it, record) for every complete record, in order."""
     data = Path(path).read_bytes()
     if data[:len(FILE_HEADER)] != FILE_HEADER:
         raise ValueError(f"{path}: not a .wandb file (header {data[:7]!r})")
@@ -127,11 +138,32 @@ def read_records(path: Path) -> Iterator[bytes]:
             return
         pos += HEADER + size
         if kind == FULL:
-            yield chunk
+            yield pos, chunk
         elif kind == FIRST:
             pending = chunk
         elif kind == MIDDLE:
             pending += chunk
         elif kind == LAST:
-            yield pending + chunk
+            yield pos, pending + chunk
             pending = b""
+
+
+def seal(path: Path, closing: Callable[[int], bytes], is_closed: Callable[[bytes], bool],
+         number: Callable[[bytes], int]) -> bool:
+    """End the file of a writer that died: cut a torn last record, then append
+    ``closing(next_num)`` unless the last complete record already ends the run
+    (``is_closed``). Returns True when a record was appended.
+
+    Only for a file nobody writes any more: the caller makes sure its writer is gone.
+    """
+    end, last = len(FILE_HEADER), b""
+    for item in scan(path):
+        end, last = item
+    if last and is_closed(last):
+        return False
+    if os.path.getsize(path) > end:
+        os.truncate(path, end)
+    log = LogWriter(path, existing=True)
+    log.append(closing(number(last) + 1 if last else 1))
+    log.close()
+    return True

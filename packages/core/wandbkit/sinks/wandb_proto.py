@@ -290,3 +290,37 @@ def artifact(*, run_id: str, project: str, entity: str | None, type: str, name: 
             + f_str(8, json.dumps(metadata, separators=(",", ":"), default=str) if metadata else "")
             + f_repeated_str(11, aliases) + f_bytes(12, manifest) + f_bool(14, True)
             + f_str(15, client_id) + f_str(16, sequence_client_id) + f_str(20, "MANIFEST_MD5"))
+
+
+def record_fields(data: bytes) -> tuple[int, set[int]]:
+    """A serialized Record's ``num`` and the numbers of its top-level fields."""
+    pos, num, fields = 0, 0, set()
+    while pos < len(data):
+        key, pos = _read_varint(data, pos)
+        field, wire = key >> 3, key & 7
+        fields.add(field)
+        if wire == 0:
+            value, pos = _read_varint(data, pos)
+            if field == 1:
+                num = value
+        elif wire == 2:
+            size, pos = _read_varint(data, pos)
+            pos += size
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unexpected protobuf wire type {wire}")
+    return num, fields
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7

@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import subprocess
 import sys
 import time
 from importlib import metadata
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 TESTED_WANDB = ((0, 31), (0, 32))  # [from, to): the wandb versions whose records this writes
 MIN_CONSUMER = "0.70.0"  # the header wandb 0.31 writes: the oldest reader of this format
 WRITER_ENV = "WANDBKIT_WANDB_WRITER"  # "worker" forces the SDK worker for offline runs too
+ONLINE_ENV = "WANDBKIT_WANDB_ONLINE"  # "live": online runs through this writer + beta sync --live
+LIVE_FINISH_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_LIVE_TIMEOUT", "300"))
 ALERT_WAIT_MS = 60_000  # wandb.alert's default wait_duration (1 minute)
 MEDIA = MEDIA_TYPES
 _MEDIA_SET = frozenset(MEDIA)
@@ -94,8 +97,10 @@ class WandbWriterSink(Sink):
 
     name = "wandb"
 
-    def __init__(self, store_root: Path) -> None:
+    def __init__(self, store_root: Path, live: bool = False) -> None:
         self.store_root = store_root
+        self.live = live  # online: wandb's own uploader follows the file (wandb_live)
+        self.uploader: subprocess.Popen[bytes] | None = None
         self.run_id = ""
         self.project = ""
         self.entity: str | None = None
@@ -174,8 +179,23 @@ class WandbWriterSink(Sink):
         self.log.flush()
         _point_latest(wandb_dir, run_dir)
         path = f"{self.entity}/{s.project}/{run.id}" if self.entity else f"{s.project}/{run.id}"
-        run._link("wandb", {"mode": "offline", "id": run.id, "path": path, "url": None,
-                            "dir": str(run_dir)})
+        url = None
+        if self.live:
+            self._start_uploader(run_dir)
+            url = _run_url(self.entity, s.project, run.id)
+        run._link("wandb", {"mode": "online" if self.live else "offline", "id": run.id,
+                            "path": path, "url": url, "dir": str(run_dir)})
+
+    def _start_uploader(self, run_dir: Path) -> None:
+        """``wandb beta sync --live`` under a watchdog that outlives this process (own session)
+        and closes the file if this process dies; see :mod:`wandbkit.sinks.wandb_live`."""
+        from wandbkit.settings import wandb_environment
+
+        self.uploader = subprocess.Popen(
+            [sys.executable, "-m", "wandbkit.sinks.wandb_live", str(run_dir), str(os.getpid())],
+            env=wandb_environment(self.store_root), cwd=str(self.store_root),
+            start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
 
     def write(self, rows: list[Row]) -> None:
         """One history record per step, then one summary record for the batch."""
@@ -304,7 +324,8 @@ class WandbWriterSink(Sink):
 
     def finish(self, exit_code: int) -> dict[str, Any]:
         """Write the held row, the runtime and the exit record; fsync and close."""
-        result: dict[str, Any] = {"mode": "offline", "where": str(self.run_dir), "url": None}
+        result: dict[str, Any] = {"mode": "online" if self.live else "offline",
+                                  "where": str(self.run_dir), "url": None}
         if self.log is None:
             return {**result, "delivered": 0, "error": "the W&B run file was never opened"}
         if self.held is not None:
@@ -321,7 +342,26 @@ class WandbWriterSink(Sink):
         if self.dropped:
             result["error"] = (f"W&B ignored {self.dropped} rows whose step went backwards "
                                f"(first at step {self.first_dropped})")
+        if self.uploader is not None:
+            problem = self._wait_for_upload()
+            if problem:
+                result["error"] = problem
         return result
+
+    def _wait_for_upload(self) -> str | None:
+        """Wait for the live upload to end; what went wrong, if anything (rows are safe on disk)."""
+        assert self.uploader is not None
+        later = f"`wandbkit sync {self.run_id}` uploads it from {self.run_dir}"
+        try:
+            code = self.uploader.wait(LIVE_FINISH_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return (f"the W&B upload is still running in the background (pid "
+                    f"{self.uploader.pid}) after {LIVE_FINISH_TIMEOUT_S:.0f} s; if it does not "
+                    f"finish, {later}")
+        if code != 0:
+            return (f"the live W&B upload failed (code {code}, see "
+                    f"logs/wandbkit-live-sync.log); {later}")
+        return None
 
 
 def _point_latest(wandb_dir: Path, run_dir: Path) -> None:
@@ -337,15 +377,29 @@ def _point_latest(wandb_dir: Path, run_dir: Path) -> None:
         pass  # a convenience link; never worth failing the run over
 
 
+def _run_url(entity: str | None, project: str, run_id: str) -> str | None:
+    """The run's page on W&B (needs the entity: ``WANDB_ENTITY`` or ``entity=``)."""
+    if not entity:
+        return None
+    api = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").rstrip("/")
+    app = "https://wandb.ai" if api == "https://api.wandb.ai" else api
+    return f"{app}/{entity}/{project}/runs/{run_id}"
+
+
 def choose_wandb_sink(mode: str, store_root: Path) -> Sink:
     """The W&B sink for ``mode``: this writer for offline runs where it applies, else the
-    SDK worker (online runs, untested wandb versions — with one notice — or when forced)."""
+    SDK worker (online runs, untested wandb versions — with one notice — or when forced).
+
+    Online, ``WANDBKIT_WANDB_ONLINE=live`` chooses this writer with wandb's live uploader
+    instead of the SDK worker (see the README for the measured trade-off).
+    """
     from wandbkit.sinks.wandb_sink import WandbSink
 
-    if mode == "offline":
+    live = mode == "online" and os.environ.get(ONLINE_ENV, "").strip().lower() == "live"
+    if mode == "offline" or live:
         reason = writer_unavailable()
         if reason is None:
-            return WandbWriterSink(store_root)
+            return WandbWriterSink(store_root, live=live)
         if reason:
             from wandbkit.console import warn_once
 
