@@ -4,10 +4,11 @@
     python benchmarks/sweep_overhead.py --quick   # fewer of each: proves it runs, noisy figures
 
 1. Engine overhead per trial: claim a trial (incl. the stale-trial check), suggest its config,
-   report every intermediate value to the hyperband pruner and ask it whether to stop, tell
-   the result, for a bayes (TPE) sweep of 4 parameters with 10 metric values per trial. The
-   trial's own run start-up (``wandbkit.init`` + ``finish``) is measured separately, and
-   Optuna's in-memory ask/tell (no storage, no pruning) is printed beside it for scale.
+   hand every metric value to the hyperband monitor (which reports to the pruner and asks it
+   at the rung steps, the only steps where it can decide), tell the result; a bayes (TPE)
+   sweep of 4 parameters with 10 metric values per trial. The trial's own run start-up
+   (``wandbkit.init`` + ``finish``) is measured separately, and Optuna's in-memory ask/tell
+   (no storage, no pruning) is printed beside it for scale.
    Target: at most 100 ms per trial.
 2. Throughput on a sleep-bound objective (each trial sleeps 0.5 s and logs 5 values): trials
    per second with 1 and with 2 worker processes, the variants interleaved (1, 2, 2, 1, ...).
@@ -151,7 +152,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     note = ("quick run; " if args.quick else "") + f"load average {load:.1f} on {os.cpu_count()} cores"
     lines = [
-        f"engine overhead per trial (SQLite, TPE, hyperband, 10 reports): median "
+        f"engine overhead per trial (SQLite, TPE, hyperband, 10 metric values): median "
         f"{engine['median_ms']:.1f} ms, mean {engine['mean_ms']:.1f} ms, p90 {engine['p90_ms']:.1f} ms "
         f"-> {engine['median_ms'] / 100:.2f}x the 100 ms target "
         f"({'met' if engine['median_ms'] <= 100 else 'NOT met'})",

@@ -91,6 +91,7 @@ def test_yaml11_exponent_in_values_is_a_warning_naming_the_fix() -> None:
 
 
 def test_crlf_file_reports_lines() -> None:
+    assert b"\r\n" in (CORPUS / "spokenlanguage__platalea__wandb_sweep.yaml").read_bytes()
     with pytest.raises(SweepConfigError) as info:
         load_sweep(CORPUS / "spokenlanguage__platalea__wandb_sweep.yaml")
     goal = [p for p in info.value.problems if p.path == "metric.goal"]

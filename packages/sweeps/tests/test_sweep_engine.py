@@ -19,6 +19,10 @@ from wandbkit.cli import main
 from wandbkit.errors import UserError
 from wandbkit.store import Store
 from wandbkit_sweeps.analysis import analyse
+from wandbkit_sweeps.api import launch
+from wandbkit_sweeps.api import result as api_result
+from wandbkit_sweeps.config import load_sweep
+from wandbkit_sweeps.engine import create_sweep
 from wandbkit_sweeps.macros import expand
 
 HERE = Path(__file__).parent
@@ -48,7 +52,12 @@ def test_hyperband_stops_worse_trials_from_logged_values(offline_env: Path) -> N
     sweep = {"method": "grid", "metric": {"name": "loss"},
              "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
              "parameters": {"x": {"values": [1, 2, 3, 4, 5, 6]}}}
-    result = wandbkit_sweeps.run(sweep, sweep_trainers.slow_for_big_x, mode="disabled")
+    # Hyperband spreads trials over brackets by a hash of the study name and trial number:
+    # a fixed sweep id makes the spread, and so the test, deterministic.
+    opened = create_sweep(load_sweep(sweep), sweep_id="hbtest01")
+    launch(opened, sweep_trainers.slow_for_big_x, count=None, workers=1, storage=None, dir=None,
+           mode="disabled")
+    result = api_result(opened)
     states = {t["config"]["x"]: t["state"] for t in result.trials}
     assert states[1] == "complete"
     pruned = [t for t in result.trials if t["state"] == "pruned"]

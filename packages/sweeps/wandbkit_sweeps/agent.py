@@ -40,6 +40,7 @@ from wandbkit.console import warn
 from wandbkit.store import Store, default_root
 from wandbkit_sweeps.engine import Heartbeat, Sweep, claim_trial
 from wandbkit_sweeps.macros import expand
+from wandbkit_sweeps.samplers import rung_steps
 from wandbkit_sweeps.space import suggest
 
 TrainFn = Callable[..., Any]
@@ -66,6 +67,7 @@ class Monitor:
     trial: optuna.Trial
     metric: str | None
     prune: bool
+    is_rung: Callable[[int], bool] = lambda step: True
     values: list[float] = field(default_factory=list)
     pruned: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -77,10 +79,11 @@ class Monitor:
             return False
         with self.lock:
             self.values.append(float(value))
-            if not self.prune:
+            step = len(self.values) - 1
+            if not self.prune or self.pruned or not self.is_rung(step):
                 return False
-            self.trial.report(float(value), step=len(self.values) - 1)
-            if not self.pruned and self.trial.should_prune():
+            self.trial.report(float(value), step=step)
+            if self.trial.should_prune():
                 self.pruned = True
                 return True
         return False
@@ -144,7 +147,8 @@ def run_trial(sweep: Sweep, trial: optuna.Trial, train_fn: TrainFn | None, *, mo
     config = suggest(trial, spec)
     trial.set_user_attr("config", config)
     trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
-    monitor = Monitor(trial, spec.metric_name, prune=spec.hyperband is not None)
+    monitor = Monitor(trial, spec.metric_name, prune=spec.hyperband is not None,
+                      is_rung=rung_steps(spec))
     root = Path(store_dir).expanduser() if store_dir else default_root()
     with Heartbeat(sweep, trial):
         try:
@@ -171,9 +175,15 @@ def _tell(sweep: Sweep, trial: optuna.Trial, outcome: Outcome, monitor: Monitor)
                              "run.log, or fix metric.name")
     if outcome.run_id:
         trial.set_user_attr("run_id", outcome.run_id)
+    if monitor.values:
+        trial.set_user_attr("metric_values", len(monitor.values))
     if outcome.error:
         trial.set_user_attr("error", outcome.error[-2000:])
     if outcome.state == "complete":
+        last = len(monitor.values) - 1
+        if monitor.prune and last >= 0 and not monitor.is_rung(last):
+            # the pruner sizes its brackets from finished trials' last step (max_resource auto)
+            trial.report(monitor.values[-1], step=last)
         sweep.study.tell(trial, outcome.value)
         target = spec.target
         if target is not None and spec.metric_name and (
@@ -181,6 +191,7 @@ def _tell(sweep: Sweep, trial: optuna.Trial, outcome: Outcome, monitor: Monitor)
             sweep.finish(f"target {spec.metric_name}={target} reached by trial {trial.number}")
     elif outcome.state == "pruned":
         outcome.value = monitor.values[-1] if monitor.values else None
+        trial.set_user_attr("last_value", outcome.value)
         sweep.study.tell(trial, state=TrialState.PRUNED)
     else:
         sweep.study.tell(trial, state=TrialState.FAIL)

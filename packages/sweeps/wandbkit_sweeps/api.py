@@ -132,12 +132,12 @@ def trial_rows(opened: Sweep) -> list[dict[str, Any]]:
             duration = (t.datetime_complete - t.datetime_start).total_seconds()
         value = t.value if t.state == TrialState.COMPLETE and not t.user_attrs.get("no_metric") \
             else None
-        if t.state == TrialState.PRUNED and t.intermediate_values:
-            value = t.intermediate_values[max(t.intermediate_values)]
+        if t.state == TrialState.PRUNED:
+            value = t.user_attrs.get("last_value")
         state = "failed" if t.state == TrialState.FAIL else t.state.name.lower()
         rows.append({"number": t.number, "state": state, "value": value,
                      "config": t.user_attrs.get("config", {}), "run_id": t.user_attrs.get("run_id"),
-                     "steps": len(t.intermediate_values), "error": t.user_attrs.get("error"),
+                     "steps": t.user_attrs.get("metric_values", 0), "error": t.user_attrs.get("error"),
                      "interrupted": bool(t.user_attrs.get("interrupted")),
                      "seconds": duration})
     return rows

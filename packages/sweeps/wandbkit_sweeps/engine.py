@@ -75,11 +75,33 @@ def open_storage(url: str | None = None, store_dir: str | Path | None = None
         kwargs = {"pool_pre_ping": True}
     beat = heartbeat_seconds()
     try:
-        return optuna.storages.RDBStorage(full, engine_kwargs=kwargs, heartbeat_interval=beat,
-                                          grace_period=3 * beat)
+        storage = optuna.storages.RDBStorage(full, engine_kwargs=kwargs, heartbeat_interval=beat,
+                                             grace_period=3 * beat)
     except Exception as exc:  # SQLAlchemy/driver errors: unreachable server, bad URL, bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"cannot open sweep storage {_redact(full)}: {first}") from exc
+    if full.startswith("sqlite"):
+        _tune_sqlite(storage)
+    return storage
+
+
+def _tune_sqlite(storage: optuna.storages.RDBStorage) -> None:
+    """WAL (agents read while one writes) and synchronous=NORMAL (no fsync per commit; durable
+    across process crashes in WAL mode, only an OS crash can lose the last commits): a trial
+    makes a dozen small commits, and with the default journal each one waits for the disk."""
+    from sqlalchemy import event
+
+    def pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception:  # another process is switching it at this moment: it will be WAL
+            pass
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(storage.engine, "connect", pragmas)
+    storage.engine.dispose()  # connections made before the listener get the pragmas too
 
 
 def _redact(url: str) -> str:
