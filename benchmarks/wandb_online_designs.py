@@ -10,17 +10,20 @@ designs, each logging the same rows back to back through ``wandbkit`` with only 
 
 * (a) ``wandbkit.init(mode="online")``: the SDK worker process, ``wandb.log`` per row, wandb-core
   uploading;
-* (b) ``wandbkit.init(mode="offline")`` — the writer appends to ``run-<id>.wandb`` — while
-  ``wandb beta sync --live RUN_DIR`` (started as soon as the run folder exists) follows the file
-  and uploads it.
+* (b) ``WANDBKIT_WANDB_ONLINE=live wandbkit.init(mode="online")``: the writer appends to
+  ``run-<id>.wandb`` while ``wandb beta sync --live RUN_DIR`` follows the file and uploads it,
+  under wandbkit's watchdog (:mod:`wandbkit.sinks.wandb_live`).
 
 Measured, per design and size: CPU per row of every process the design runs on the training
-machine (training process, W&B worker, wandb-core, the ``beta sync`` follower and its wandb-core;
-sampled with psutil every 20 ms from the first ``log`` — start-up, measured apart, is not per
-row — the stand-in server excluded), the time from the first ``log``
-until the last row reached the server, and the rows the server received. Then a crash: the
-training process is SIGKILLed mid-run, and it is recorded what each design uploaded and whether
-its uploader ends by itself (wandb warns that ``--live`` may hang when the writer dies).
+machine (training process, W&B worker, wandb-core, the watchdog, the ``beta sync`` follower and
+its wandb-core — all descendants of the training process; sampled with psutil every 20 ms from
+the first ``log`` to ``finish()`` returning, which waits for the upload; start-up, measured
+apart, is not per row; the stand-in server excluded), the time from the first ``log`` until the
+last row reached the server, and the rows the server received. Then a crash: the training
+process is SIGKILLed mid-run, and it is recorded what each design uploaded and whether its
+uploader ends by itself — also for (b) without the watchdog, a bare ``beta sync --live``
+started beside an offline run (wandb warns that ``--live`` may hang when the writer dies), with
+what a plain ``beta sync`` of the same file uploads afterwards.
 
 Not measured, because it needs W&B itself: W&B's real latency, rate limits and retries, and
 whether W&B's server treats a run uploaded by ``beta sync --live`` exactly like one from the SDK
@@ -47,7 +50,10 @@ from typing import Any
 from wandb_stand_in import serve  # noqa: E402  (benchmarks/ is on sys.path: run by path)
 
 SIZES = (10, 100)
-DESIGNS = {"a": "(a) SDK worker, online", "b": "(b) writer + wandb beta sync --live"}
+DESIGNS = {"a": "(a) SDK worker, online",
+           "b": "(b) writer + wandb beta sync --live (WANDBKIT_WANDB_ONLINE=live, with watchdog)",
+           "b0": "(b) without the watchdog: writer + a bare wandb beta sync --live"}
+TIMED = ("a", "b")
 FAKE_KEY = "x" * 40
 
 
@@ -58,7 +64,7 @@ def train(design: str, size: int, rows: int, rate: float) -> None:
     """Log ``rows`` rows through wandbkit's W&B sink alone; ``rate`` rows/s (0: back to back)."""
     import wandbkit
 
-    run = wandbkit.init(project="online-designs", mode="online" if design == "a" else "offline",
+    run = wandbkit.init(project="online-designs", mode="offline" if design == "b0" else "online",
                         sinks=["wandb"])
     deadline = time.monotonic() + 120
     while not run.wandb and time.monotonic() < deadline:
@@ -173,6 +179,8 @@ def trial(design: str, size: int, rows: int, kill_after_s: float | None,
                     raise
                 time.sleep(0.05)
         env = _env(root, port)
+        if design == "b":
+            env["WANDBKIT_WANDB_ONLINE"] = "live"
         rate = 2_000.0 if kill_after_s else 0.0
         proc = subprocess.Popen([sys.executable, __file__, "--train", design, str(size),
                                  str(rows), str(rate)], stdin=subprocess.PIPE,
@@ -187,7 +195,7 @@ def trial(design: str, size: int, rows: int, kill_after_s: float | None,
             if line.startswith("DIR"):
                 _, run_dir, mode = line.split()
                 out["mode"] = mode
-                if design == "b":
+                if design == "b0":
                     wandb_cli = str(Path(sys.executable).with_name("wandb"))
                     follower = subprocess.Popen([wandb_cli, "beta", "sync", "--live", run_dir],
                                                 env=env, stdout=subprocess.DEVNULL,
@@ -216,9 +224,11 @@ def trial(design: str, size: int, rows: int, kill_after_s: float | None,
         elif kill_after_s:  # (a): the worker outlives the training process and finishes the run
             time.sleep(hang_wait_s)
         end = time.monotonic()
-        if kill_after_s and design == "b":
+        if kill_after_s and design == "b0":
             out.update(_recover(run_dir, env, port, follower, uploader_ended))
         counts = _counts(port)
+        if follower is None and kill_after_s:  # its uploader is the design's own: did it end the run?
+            uploader_ended = counts["complete"] > 0
         train_cpu = (train_end if train_end is not None else cpu.total(proc.pid)) - cpu0["train"]
         uploader_cpu = (cpu.total(follower.pid) - cpu0["uploader"]) if follower else 0.0
         cpu.close()
@@ -280,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=args.json, width=160)
     load_before = os.getloadavg()
     results: dict[str, Any] = {"trials": [], "crash": []}
-    order = [(d, s) for s in SIZES for d in DESIGNS]
+    order = [(d, s) for s in SIZES for d in TIMED]
     random.shuffle(order)
     for design, size in order:
         console.log(f"{DESIGNS[design]}, {size} scalars, {rows[size]:,} rows")
@@ -291,12 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     results["load"] = [load_before, os.getloadavg()]
     table = Table(title="online W&B designs (uploading to a local stand-in of W&B's API)")
     for col in ("design", "scalars", "rows logged", "rows received", "s to last row",
-                "CPU µs/row: training process tree", "beta sync tree", "all processes",
+                "CPU µs/row: training process + descendants", "bare follower", "all processes",
                 "ratio b/a"):
         table.add_column(col, justify="left" if col == "design" else "right")
     by = {(t["design"], t["size"]): t for t in results["trials"]}
     for size in SIZES:
-        for design in DESIGNS:
+        for design in TIMED:
             t = by[(design, size)]
             r = (by[("b", size)]["cpu_per_row_us"] / by[("a", size)]["cpu_per_row_us"]
                  if design == "b" else None)
