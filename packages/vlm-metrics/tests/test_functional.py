@@ -192,3 +192,16 @@ def test_encoder_metrics() -> None:
     # Rank-1 features have effective rank 1; orthonormal ones have rank D.
     assert F.effective_rank(feats).tolist() == pytest.approx([1.0, 1.0], abs=1e-3)
     assert F.effective_rank(torch.eye(6)).item() == pytest.approx(6.0, rel=1e-4)
+
+
+def test_sobel_matches_the_3x3_convolution() -> None:
+    img = torch.rand(2, 3, 12, 20)
+    gray = torch.nn.functional.pad(img.mean(1, keepdim=True), (1, 1, 1, 1), mode="replicate")
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]).view(1, 1, 3, 3)
+    gx = torch.nn.functional.conv2d(gray, kx)
+    gy = torch.nn.functional.conv2d(gray, kx.transpose(-1, -2))
+    assert torch.allclose(F.sobel_magnitude(img), (gx.square() + gy.square()).sqrt().squeeze(1), atol=1e-5)
+    # With gradients on (e.g. an input-gradient check), flat regions stay finite.
+    x = torch.full((1, 3, 8, 8), 0.5, requires_grad=True)
+    F.sobel_magnitude(x).sum().backward()
+    assert torch.isfinite(x.grad).all()

@@ -101,3 +101,18 @@ def test_vqa_score_range_and_extremes(answers: list[str], pred: str) -> None:
     assert 0.0 <= score <= 1.0
     # The score only takes the values the leave-one-out average of min(k/3, 1) can take.
     assert any(abs(score * 30 - k) < 1e-9 for k in range(31))
+
+
+@FAST
+@given(st.integers(1, 7), st.integers(1, 7), st.integers(0, 2**31 - 1))
+def test_nearest_neighbour_matches_brute_force(h: int, w: int, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    sel = torch.rand(3, h * w, generator=g) < torch.rand(3, 1, generator=g)
+    coords = F.grid_coordinates((h, w))
+    dist = torch.cdist(coords, coords)
+    dist.fill_diagonal_(float("inf"))
+    nearest = dist.unsqueeze(0).masked_fill(~sel.unsqueeze(1), float("inf")).amin(dim=-1)
+    count = sel.sum(-1)
+    total = torch.where(sel & torch.isfinite(nearest), nearest, torch.zeros_like(nearest)).sum(-1)
+    brute = torch.where(count >= 2, total / count.clamp(min=1), torch.zeros_like(total))
+    assert torch.allclose(F.mean_nearest_neighbour(sel, (h, w)), brute, atol=1e-5)

@@ -15,7 +15,7 @@ key                    shape               used by
 ``image_embeds``       ``[B, D]``          ``alignment/*`` (with ``text_embeds``)
 ``text_embeds``        ``[B, D]``          ``alignment/*``
 ``vision_features``    ``[B, N, D]``       ``encoder/*``, propositional/participatory relevance
-``text_features``      ``[B, T, D]``       participatory relevance (cosine form)
+``text_features``      ``[B, T, D]``       participatory relevance (cosine form; else ``text_embeds``)
 ``attention``          ``[B, h, T, N]``    ``attention/*``, participatory relevance
 ``relevance_scores``   ``[B, 3, N]``       the model's own three maps (else computed here)
 ``relevance_weights``  ``[B, 3]``          ``relevance/weight/*`` and the balance
@@ -37,6 +37,7 @@ Settings, read from ``outputs`` or ``batch`` when present: ``grid`` ``(H, W)`` (
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -145,9 +146,35 @@ def alignment_metrics(outputs: Any, batch: Any) -> dict[str, Any]:
     return out
 
 
+_MAP_INPUTS = (("outputs", "relevance_scores"), ("outputs", "vision_features"), ("outputs", "attention"),
+               ("outputs", "text_features"), ("outputs", "text_embeds"), ("batch", "pixel_values"),
+               ("batch", "attention_mask"))
+_last_maps: tuple[Any, ...] | None = None  # (weak refs, versions, settings, maps) of the last call
+
+
 def relevance_maps(outputs: Any, batch: Any) -> dict[str, torch.Tensor]:
     """The three relevance maps ``[B, N]``: the model's own ``relevance_scores`` when given, else
-    those computable from ``vision_features``, ``pixel_values`` and ``attention``/``text_features``."""
+    those computable from ``vision_features``, ``pixel_values`` and ``attention``/``text_features``.
+
+    Two groups need them (relevance and allocation); the last result is reused while the input
+    tensors are the very same objects, unmodified (held by weak reference: nothing is kept alive).
+    """
+    global _last_maps
+    found = [get(outputs if side == "outputs" else batch, key) for side, key in _MAP_INPUTS]
+    tensors = [t if isinstance(t, torch.Tensor) else None for t in found]
+    settings = (setting(outputs, batch, "grid"), setting(outputs, batch, "patch_size"))
+    versions = [t._version if t is not None else None for t in tensors]
+    last = _last_maps
+    if last is not None and last[2] == settings and last[1] == versions and all(
+            (r is None and t is None) or (r is not None and r() is t)
+            for r, t in zip(last[0], tensors, strict=True)):
+        return last[3]
+    maps = _compute_relevance_maps(outputs, batch)
+    _last_maps = ([weakref.ref(t) if t is not None else None for t in tensors], versions, settings, maps)
+    return maps
+
+
+def _compute_relevance_maps(outputs: Any, batch: Any) -> dict[str, torch.Tensor]:
     scores = get(outputs, "relevance_scores")
     if isinstance(scores, torch.Tensor) and scores.dim() == 3:
         return {name: scores[:, i].detach() for i, name in enumerate(RELEVANCE_NAMES[:scores.shape[1]])}
@@ -168,9 +195,16 @@ def relevance_maps(outputs: Any, batch: Any) -> dict[str, torch.Tensor]:
     if isinstance(attention, torch.Tensor):
         maps["participatory"] = F.participatory_relevance(attention=attention.detach(), text_mask=_text_mask(
             mask, attention))
-    elif isinstance(feats, torch.Tensor) and isinstance(get(outputs, "text_features"), torch.Tensor):
-        text = get(outputs, "text_features").detach()
-        maps["participatory"] = F.participatory_relevance(feats.detach(), text, text_mask=mask)
+    elif isinstance(feats, torch.Tensor) and feats.dim() == 3:
+        # Token-level text features when given (masked mean), else the pooled text embedding,
+        # as long as it lives in the same space as the patch features.
+        text = get(outputs, "text_features")
+        if not isinstance(text, torch.Tensor):
+            text, mask = get(outputs, "text_embeds"), None
+        if isinstance(text, torch.Tensor) and text.shape[-1] == feats.shape[-1]:
+            if not (isinstance(mask, torch.Tensor) and text.dim() == 3 and mask.shape == text.shape[:2]):
+                mask = None
+            maps["participatory"] = F.participatory_relevance(feats.detach(), text.detach(), text_mask=mask)
     return maps
 
 

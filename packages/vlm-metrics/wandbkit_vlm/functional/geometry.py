@@ -66,17 +66,31 @@ def mean_nearest_neighbour(selected: torch.Tensor, grid: tuple[int, int] | None 
     """Mean distance from each selected patch to the nearest other selected patch.
 
     :returns: ``Tensor[B]`` in patch units (1 for a solid block); 0 when fewer than two patches
-        are selected. Cost: one ``[B, N, N]`` masked minimum.
+        are selected.
+
+    Exact, and separable like a distance transform: the nearest other patch lies either in the
+    same column (a column pass that skips the patch itself) or in another column (a column pass,
+    then a row pass that skips the patch's own column). Cost ``B*H*W*(H+W)``, not ``B*N^2``.
     """
     n = selected.shape[-1]
-    g = _grid(n, grid)
-    coords = grid_coordinates(g, selected.device)
-    dist = torch.cdist(coords, coords)
-    dist.fill_diagonal_(float("inf"))
-    sel = selected.bool()
-    nearest = dist.unsqueeze(0).masked_fill(~sel.unsqueeze(1), float("inf")).amin(dim=-1)  # [B, N]
-    count = sel.sum(dim=-1)
-    total = torch.where(sel & torch.isfinite(nearest), nearest, torch.zeros_like(nearest)).sum(-1)
+    h, w = _grid(n, grid)
+    sel = selected.bool().view(-1, h, w)
+    inf = torch.tensor(float("inf"), device=selected.device)
+    # 0 where a patch is selected, inf elsewhere: [B, 1, H(r'), W].
+    cost = torch.where(sel, torch.zeros((), device=selected.device), inf).unsqueeze(1)
+    r = torch.arange(h, device=selected.device, dtype=torch.float32)
+    dr2 = (r[:, None] - r[None, :]).square()                                  # [H(r), H(r')]
+    dr2_other = dr2 + torch.diag(torch.full((h,), float("inf"), device=selected.device))
+    same_col = (dr2_other[None, :, :, None] + cost).amin(dim=2)               # [B, H, W]
+    col_best = (dr2[None, :, :, None] + cost).amin(dim=2)                     # [B, H, W]
+    c = torch.arange(w, device=selected.device, dtype=torch.float32)
+    dc2_other = (c[:, None] - c[None, :]).square() + torch.diag(torch.full((w,), float("inf"),
+                                                                          device=selected.device))
+    other_col = (dc2_other[None, None] + col_best.unsqueeze(2)).amin(dim=-1)  # [B, H, W]
+    nearest = torch.minimum(same_col, other_col).sqrt().view(-1, n)
+    count = sel.view(-1, n).sum(dim=-1)
+    ok = sel.view(-1, n) & torch.isfinite(nearest)
+    total = torch.where(ok, nearest, torch.zeros_like(nearest)).sum(-1)
     return torch.where(count >= 2, total / count.clamp(min=1), torch.zeros_like(total))
 
 

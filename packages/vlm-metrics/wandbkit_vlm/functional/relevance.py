@@ -12,8 +12,6 @@ import math
 import torch
 from torch.nn import functional as F
 
-_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-
 
 def minmax(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """Rescale each row of ``x`` ``[B, N]`` to [0, 1]; a constant row becomes all zeros."""
@@ -70,15 +68,22 @@ def propositional_relevance(features: torch.Tensor | None = None, patch_pixels: 
 
 
 def sobel_magnitude(images: torch.Tensor) -> torch.Tensor:
-    """Sobel gradient magnitude of the grey-level image: ``[B, C, Hp, Wp]`` -> ``[B, Hp, Wp]``."""
-    gray = images.float().mean(dim=1, keepdim=True)
-    kx = _SOBEL_X.to(device=images.device, dtype=gray.dtype).view(1, 1, 3, 3)
-    ky = kx.transpose(-1, -2)
-    padded = F.pad(gray, (1, 1, 1, 1), mode="replicate")
-    gx = F.conv2d(padded, kx)
-    gy = F.conv2d(padded, ky)
-    # The clamp keeps the gradient finite where the image is flat (d sqrt(x)/dx is inf at 0).
-    return (gx.square() + gy.square()).clamp(min=1e-12).sqrt().squeeze(1)
+    """Sobel gradient magnitude of the grey-level image: ``[B, C, Hp, Wp]`` -> ``[B, Hp, Wp]``.
+
+    The 3x3 Sobel kernels are separable (a [1, 2, 1] smoothing times a [-1, 0, 1] difference), so
+    they are applied as shifted slices of the edge-padded image: elementwise work, several times
+    faster on the CPU than a one-channel ``conv2d``.
+    """
+    gray = images.float().mean(dim=1)
+    p = F.pad(gray.unsqueeze(1), (1, 1, 1, 1), mode="replicate").squeeze(1)  # [B, Hp+2, Wp+2]
+    dx = p[:, :, 2:] - p[:, :, :-2]                                            # [B, Hp+2, Wp]
+    gx = torch.add(dx[:, :-2], dx[:, 2:]).add_(dx[:, 1:-1], alpha=2)           # [B, Hp, Wp]
+    sy = torch.add(p[:, :, :-2], p[:, :, 2:]).add_(p[:, :, 1:-1], alpha=2)     # [B, Hp+2, Wp]
+    gy = sy[:, 2:] - sy[:, :-2]
+    if images.requires_grad and torch.is_grad_enabled():
+        # The clamp keeps the gradient finite where the image is flat (d sqrt(x)/dx is inf at 0).
+        return (gx.square() + gy.square()).clamp(min=1e-12).sqrt()
+    return torch.hypot(gx, gy)
 
 
 def perspectival_relevance(images: torch.Tensor, patch: int) -> torch.Tensor:
