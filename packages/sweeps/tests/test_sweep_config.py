@@ -302,3 +302,18 @@ def test_structured_sweeps_never_crash_and_valid_ones_convert(doc: dict) -> None
     for p in errors:
         assert p.path == "" or p.path.split(".")[0].split("[")[0] in doc or p.path in (
             "method", "parameters", "metric")
+
+
+def test_wandb_engine_offline_fails_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    good = CORPUS / "wandb__sweeps__examples__nested-params__using-cli__sweep-nested.yaml"
+    assert main(["sweep", "run", str(good), "--engine", "wandb"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs W&B online" in err[0] and "--engine local" in err[0]
+    assert main(["sweep", "run", str(good), "--engine", "cloud"]) == 2
+    assert "--engine must be one of auto, local, wandb" in capsys.readouterr().err
+
+
+def test_auto_engine_is_local_when_not_logged_in() -> None:
+    from wandbkit_sweeps.wandb_engine import choose_engine
+
+    assert choose_engine("auto") == "local"

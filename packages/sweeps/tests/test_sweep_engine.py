@@ -210,15 +210,16 @@ def test_show_writes_figures_and_logs_a_summary_run(tmp_path: Path, offline_env:
     sweep = {"method": "random", "metric": {"name": "loss"}, "run_cap": 4,
              "parameters": {"x": {"min": 0.0, "max": 6.0}, "y": {"values": ["a", "b"]}}}
     result = wandbkit_sweeps.run(sweep, sweep_trainers.quadratic, mode="disabled", seed=1)
-    csv_path = tmp_path / "trials.csv"
-    assert main(["sweep", "show", result.sweep_id, "--json", "--csv", str(csv_path)]) == 0
+    assert main(["sweep", "show", result.sweep_id, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert main(["sweep", "show", result.sweep_id, "--csv", "--no-log"]) == 0
+    csv_lines = capsys.readouterr().out.strip().splitlines()
+    assert csv_lines[0] == "number,state,loss,run_id,seconds,x,y" and len(csv_lines) == 5
     assert report["best"]["number"] == result.best["number"]
     assert set(report["importances"]) == {"x", "y"}
     for key in ("parallel_coordinates", "optimization_history"):
         assert Path(report["figures"][f"{key}_png"]).stat().st_size > 1000
         assert "plotly" in Path(report["figures"][f"{key}_html"]).read_text()[:20000].lower()
-    assert len(csv_path.read_text().strip().splitlines()) == 5
     store = Store.open(offline_env)
     summary = store.get_run(report["summary_run"])
     assert summary.group == result.sweep_id

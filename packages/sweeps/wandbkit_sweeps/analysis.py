@@ -11,7 +11,7 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from optuna.trial import TrialState
 
@@ -153,21 +153,25 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, default=repr)
 
 
-def write_csv(report: dict[str, Any], path: Path) -> None:
-    """The trials table as CSV: number, state, value, run id, seconds, then each parameter."""
+def write_csv(report: dict[str, Any], out: Path | TextIO) -> None:
+    """The trials table as CSV (to a path or an open text stream): number, state, value, run
+    id, seconds, then each parameter (nested keys dotted)."""
+    if isinstance(out, Path):
+        with open(out, "w", newline="", encoding="utf-8") as f:
+            write_csv(report, f)
+        return
     trials = report["trials"]
     keys: list[str] = []
     for r in trials:
         for k in _flatten(r["config"]):
             if k not in keys:
                 keys.append(k)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["number", "state", report["metric"] or "value", "run_id", "seconds"] + keys)
-        for r in trials:
-            flat = _flatten(r["config"])
-            writer.writerow([r["number"], r["state"], _cell(r["value"]), r["run_id"] or "",
-                             _cell(r["seconds"])] + [_cell(flat.get(k)) for k in keys])
+    writer = csv.writer(out)
+    writer.writerow(["number", "state", report["metric"] or "value", "run_id", "seconds"] + keys)
+    for r in trials:
+        flat = _flatten(r["config"])
+        writer.writerow([r["number"], r["state"], _cell(r["value"]), r["run_id"] or "",
+                         _cell(r["seconds"])] + [_cell(flat.get(k)) for k in keys])
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -123,7 +124,7 @@ def _print_outcome(res: object) -> None:
 @app.command("show")
 def show_command(sweep_id: str = typer.Argument(..., help="The sweep's id."),
                  as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-                 csv: Path | None = typer.Option(None, "--csv", help="Write the trials table as CSV."),
+                 csv: bool = typer.Option(False, "--csv", help="Print the trials table as CSV."),
                  out: Path | None = typer.Option(None, "--out",
                                                  help="Folder for the plots (default: the store's "
                                                       "sweeps/<id>)."),
@@ -135,9 +136,9 @@ def show_command(sweep_id: str = typer.Argument(..., help="The sweep's id."),
     from wandbkit_sweeps.analysis import analyse, print_analysis, write_csv
 
     report = analyse(sweep_id, storage=storage, store_dir=dir, out=out, log_run=log_run)
-    if csv is not None:
-        write_csv(report, csv)
-    if as_json:
+    if csv:
+        write_csv(report, sys.stdout)
+    elif as_json:
         typer.echo(json.dumps(report, indent=2, default=repr))
     else:
         print_analysis(report)
