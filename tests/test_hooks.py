@@ -321,7 +321,9 @@ def test_hook_run_synced(register_plugin: Register, capsys: pytest.CaptureFixtur
 
     No W&B server is reachable here, so the run's upload is the one wandb itself skips: its
     folder carries wandb's ``.wandb.synced`` marker (what ``wandb sync`` leaves after an upload
-    done by hand), and ``wandb sync`` answers "No runs to sync." with exit code 0.
+    done by hand), and ``wandb sync`` answers "No runs to sync." with exit code 0. (The local
+    stand-in of W&B's API in benchmarks/wandb_stand_in.py does not answer artifact calls, and
+    wandb-core stops on a run that logged artifacts there.)
     """
     observer = register_plugin(SyncObserver(), "sync-observer")
     run = offline_run_with_retired_checkpoints("hooks-sync", "net")
@@ -351,6 +353,35 @@ def test_hook_run_synced(register_plugin: Register, capsys: pytest.CaptureFixtur
     assert all(Path(p.trash_path).is_dir() for p in mine)
     assert len(pending_deletions(other.id)) == 2
     assert "k" * 40 not in err
+
+
+def test_hook_run_synced_after_an_upload(register_plugin: Register,
+                                        capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real upload by wandb's sync, to a local stand-in of W&B's API that counts the rows it
+    receives, then the hook, once, with the store's record."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from wandb_stand_in import start_in_thread
+
+    observer = register_plugin(SyncObserver(), "sync-observer")
+    with wandbkit.init(project="hooks-sync", mode="offline") as run:
+        for step in range(25):
+            run.log({"loss": 1.0 / (step + 1)}, step=step)
+    server, url = start_in_thread()
+    received = server.RequestHandlerClass.counts  # type: ignore[attr-defined]
+    monkeypatch.setenv("WANDB_BASE_URL", url)
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    capsys.readouterr()
+    try:
+        assert cli_main(["sync"]) == 0
+    finally:
+        server.shutdown()
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"synced {run.id} (hooks-sync)" in err, err
+    assert received["history_rows"] == 25 and received["complete"] == 1
+    assert [(r.id, r.state) for r, _ in observer.seen] == [(run.id, "finished")]
+    assert Path(observer.seen[0][1]) == Store.open().root
+    assert Store.open().synced_at(run.id) is not None
 
 
 def test_hook_run_synced_not_called_when_not_logged_in(
