@@ -79,6 +79,8 @@ def open_storage(url: str | None = None, store_dir: str | Path | None = None
                                              grace_period=3 * beat)
     except Exception as exc:  # SQLAlchemy/driver errors: unreachable server, bad URL, bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "No module named" in first and "psycopg" in first:
+            first += " (install it with: pip install 'wandbkit-sweeps[postgres]')"
         raise UserError(f"cannot open sweep storage {_redact(full)}: {first}") from exc
     if full.startswith("sqlite"):
         _tune_sqlite(storage)
@@ -198,6 +200,11 @@ def create_sweep(spec: SweepSpec, *, storage: str | None = None, store_dir: str 
 def open_sweep(sweep_id: str, *, storage: str | None = None, store_dir: str | Path | None = None,
                seed: int | None = None) -> Sweep:
     """Open an existing sweep by id. :class:`UserError` naming the known sweeps if absent."""
+    if not storage:
+        path = (Path(store_dir).expanduser() if store_dir else default_root()) / SWEEPS_DB
+        if not path.exists():
+            raise UserError(f"no sweep {sweep_id!r}: there are no sweeps in {path.parent} "
+                            "(set WANDBKIT_DIR or --dir, or give --storage)")
     rdb = open_storage(storage, store_dir)
     names = optuna.get_all_study_names(storage=rdb)
     if sweep_id not in names:
