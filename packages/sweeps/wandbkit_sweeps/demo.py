@@ -8,6 +8,7 @@ wandbkit run grouped under the sweep.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ DEMO_SWEEP: dict[str, Any] = {
     "name": "demo-logreg",
     "method": "bayes",
     "metric": {"name": "val/loss", "goal": "minimize"},
-    "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 2},
+    "early_terminate": {"type": "hyperband", "max_iter": 12, "s": 1, "eta": 2},
     "parameters": {
         "lr": {"distribution": "log_uniform_values", "min": 0.01, "max": 3.0},
         "l2": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1.0},
@@ -45,6 +46,7 @@ def train_logreg(config: dict[str, Any], run: Any) -> None:
         w -= config["lr"] * (xt.T @ (p - yt) / len(yt) + config["l2"] * w)
         b -= config["lr"] * float(np.mean(p - yt))
         run.log({"train/loss": loss(xt, yt), "val/loss": loss(xv, yv)})
+        time.sleep(0.05)  # stands in for a real epoch, so hyperband has time to stop a trial
 
 
 def demo_sweep(store_dir: str | Path | None = None, *, project: str = "wandbkit-demo",
