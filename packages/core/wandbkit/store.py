@@ -237,6 +237,13 @@ def dumps(obj: Any) -> str:
 HISTORY_ROWS_KEY = ""  # the history_columns key whose chunks count the rows they cover
 
 
+def _as_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
+
+
 def history_column_rows(run_id: str,
                         entries: list[tuple[int, float, dict[str, Any]]]) -> list[tuple[Any, ...]]:
     """The ``history_columns`` rows for one batch of history rows ``(step, time, scalars)``:
@@ -249,6 +256,24 @@ def history_column_rows(run_id: str,
 
     steps = np.fromiter((e[0] for e in entries), dtype="<i8", count=len(entries))
     times = np.fromiter((e[1] for e in entries), dtype="<f8", count=len(entries))
+    out: list[tuple[Any, ...]] = [(run_id, HISTORY_ROWS_KEY, len(entries), steps.tobytes(),
+                                   times.tobytes(), b"")]
+    # Fast path (the usual batch: every row logs the same numeric keys): one float matrix
+    # built in C, about 0.5 us a row for 3 keys against ~3 us for the row's JSON.
+    keys = tuple(entries[0][2])
+    if HISTORY_ROWS_KEY not in keys and all(tuple(e[2]) == keys for e in entries):
+        try:
+            # numpy picks the dtype: numbers only give an int/float/bool matrix; a str, a
+            # None or an int beyond 64 bits gives another kind (the general path below).
+            matrix = np.array([list(e[2].values()) for e in entries])
+        except (TypeError, ValueError, OverflowError):
+            matrix = None
+        if matrix is not None and matrix.ndim == 2 and matrix.dtype.kind in "biuf":
+            matrix = matrix.astype("<f8")
+            steps_b, times_b = steps.tobytes(), times.tobytes()
+            return out + [(run_id, key, len(entries), steps_b, times_b,
+                           np.ascontiguousarray(matrix[:, j]).tobytes())
+                          for j, key in enumerate(keys)]
     columns: dict[str, tuple[list[int], list[float]]] = {}
     for i, (_, _, scalars) in enumerate(entries):
         for key, value in scalars.items():
@@ -258,15 +283,12 @@ def history_column_rows(run_id: str,
                     col = columns[key] = ([], [])
                 col[0].append(i)
                 col[1].append(value)
-    out: list[tuple[Any, ...]] = [(run_id, HISTORY_ROWS_KEY, len(entries), steps.tobytes(),
-                                   times.tobytes(), b"")]
     for key, (index, values) in columns.items():
         at = np.asarray(index, dtype=np.intp)
         try:
             packed = np.asarray(values, dtype="<f8")
         except OverflowError:  # an int beyond float range
-            packed = np.asarray([float(v) if abs(v) < 1e308 else float("inf") * (1 if v > 0 else -1)
-                                 for v in values], dtype="<f8")
+            packed = np.asarray([_as_float(v) for v in values], dtype="<f8")
         out.append((run_id, key, len(index), steps[at].tobytes(), times[at].tobytes(),
                     packed.tobytes()))
     return out
