@@ -13,7 +13,7 @@ series the pre-v3 way (one JSON row per log call parsed in Python, ``Store.histo
 packed per-key columns the store now keeps, and what keeping those columns costs the writer
 (store sink batches of 1,000 rows with and without the columns, interleaved).
 
-    python benchmarks/dashboard_load.py               # 1M steps, 3 rounds (~1-2 min to write)
+    python benchmarks/dashboard_load.py               # 1M steps, 3 rounds (~5 min here)
     python benchmarks/dashboard_load.py --quick       # 100k steps, 2 rounds
     python benchmarks/dashboard_load.py --steps 2000000 --rounds 5 --json
 """
@@ -104,6 +104,7 @@ def write_rate(root: Path, rows: int, rounds: int) -> dict[str, float]:
 
     real = store_sink.history_column_rows
     times: dict[str, list[float]] = {"with columns": [], "JSON rows only": []}
+    cpu: dict[str, list[float]] = {k: [] for k in times}
     try:
         for _ in range(rounds):
             order = list(times)
@@ -111,16 +112,19 @@ def write_rate(root: Path, rows: int, rounds: int) -> dict[str, float]:
             for variant in order:
                 store_sink.history_column_rows = real if variant == "with columns" else (
                     lambda run_id, entries: [])
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 with wandbkit.init(project="write", dir=root, mode="disabled",
                                    queue_size=200_000) as run:
                     for step in range(rows):
                         run.log({"train/loss": step * 1e-6, "train/acc": 0.5, "lr": 1e-3},
                                 step=step)
                 times[variant].append(rows / (time.perf_counter() - start))
+                cpu[variant].append((time.process_time() - start_cpu) / rows * 1e6)
     finally:
         store_sink.history_column_rows = real
-    return {k: statistics.median(v) for k, v in times.items()}
+    out = {k: statistics.median(v) for k, v in times.items()}
+    out.update({f"{k} cpu_us_per_row": statistics.median(v) for k, v in cpu.items()})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                     seconds = read_columns(store, run_id)
                 timings[variant].append(seconds)
         median = {k: statistics.median(v) for k, v in timings.items()}
-        rate = write_rate(Path(tmp) / "write", 20_000 if args.quick else 200_000, rounds)
+        rate = write_rate(Path(tmp) / "write", 20_000 if args.quick else 100_000,
+                          rounds if args.quick else max(rounds, 5))
 
     ratio = sizes["naive"] / max(sizes["downsampled"], 1)
     out.update({"prepare_s": median, "payload_bytes": sizes, "points": points,
@@ -198,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({median['json_rows_read'] / median['columns_read']:.0f}x)")
     print(f"  store sink write, 3 scalars: {rate['with columns']:,.0f} rows/s with columns vs "
           f"{rate['JSON rows only']:,.0f} rows/s JSON rows only "
-          f"({rate['with columns'] / rate['JSON rows only']:.2f}x)")
+          f"({rate['with columns'] / rate['JSON rows only']:.2f}x); CPU of the process "
+          f"{rate['with columns cpu_us_per_row']:.1f} vs {rate['JSON rows only cpu_us_per_row']:.1f}"
+          " us/row (run.log to the store, all threads)")
     return 0
 
 

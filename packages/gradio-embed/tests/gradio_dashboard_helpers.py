@@ -66,7 +66,7 @@ def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
                 if step % 100 == 0:
                     pixels = np.zeros((16, 16, 3), dtype=np.uint8)
                     pixels[:, : step // 20 + 1] = (255, 0, 0)
-                    run.log({"samples/pred": wandbkit.Image(pixels, caption=f"step {step}"),
+                    run.log({"samples/pred": wandbkit.Image(pixels, caption="the red bar grows"),
                              "weights": wandbkit.Histogram(rng.normal(size=200)),
                              "speech": wandbkit.media.Audio(np.sin(np.arange(800) / 5.0) * 0.3,
                                                             sample_rate=8000),
@@ -100,7 +100,9 @@ def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
 
 
 def screenshot_dir(default: Path) -> Path:
-    """``$WANDBKIT_SCREENSHOTS`` (e.g. docs/screenshots for the README tour), else ``default``."""
-    folder = Path(os.environ.get("WANDBKIT_SCREENSHOTS") or default)
+    """``$WANDBKIT_SCREENSHOTS`` (e.g. docs/screenshots for the README tour; a relative path is
+    taken from the repository root, since tests run in a temp folder), else ``default``."""
+    chosen = os.environ.get("WANDBKIT_SCREENSHOTS")
+    folder = (Path(__file__).resolve().parents[3] / chosen) if chosen else default
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -93,7 +93,7 @@ def test_media_step_slider(served: tuple[Any, Any], dashboard_store: DashboardSt
     _, client = served
     caption, image, *_ = client.predict(dashboard_store.baseline, "samples/pred", 150,
                                         api_name="/media_view")
-    assert "samples/pred · step 100 · image · step 100" in caption  # last one at or before 150
+    assert "samples/pred · step 100 · image · the red bar grows" in caption  # last one <= 150
     assert Path(_value(image)).read_bytes()[:4] == b"\x89PNG"
     caption, _, audio, *_ = client.predict(dashboard_store.baseline, "speech", 199,
                                            api_name="/media_view")

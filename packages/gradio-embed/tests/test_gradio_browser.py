@@ -84,7 +84,6 @@ def test_tour_of_every_tab(page: Any, dashboard_store: DashboardStore, tmp_path:
 
     _tab(page, "Media")
     image = page.locator("#wandbkit-media-image img")
-    page.screenshot(path=str(shots / "media.png"))
     image.wait_for(timeout=30_000)
     page.wait_for_function("() => { const i = document.querySelector('#wandbkit-media-image img');"
                            " return i && i.complete && i.naturalWidth === 16; }", timeout=15_000)

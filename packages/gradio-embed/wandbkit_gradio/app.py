@@ -31,6 +31,8 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 CSS = """
 .wandbkit-error pre { white-space: pre-wrap; font-size: 0.8em }
 #wandbkit-curves-plot { overflow: visible !important; margin-bottom: 3.5em }
+#wandbkit-media-image img { width: 100%; height: 100%; object-fit: contain;
+                            image-rendering: pixelated }
 """
 
 

@@ -38,3 +38,17 @@ def wandbkit_register_commands(cli: Any) -> None:
     from wandbkit_gradio.cli import dashboard
 
     cli.command("dashboard")(dashboard)
+
+
+@hookimpl
+def wandbkit_register_demo_stages(register: Any) -> None:
+    """The dashboard on the demo's store (after the runs and before the summary)."""
+    from wandbkit.demo import DemoStage
+
+    def run(ctx: Any) -> Any:
+        from wandbkit_gradio.demo import run_dashboard_stage
+
+        return run_dashboard_stage(ctx)
+
+    register(DemoStage(name="dashboard", order=80, run=run,
+                       title="the local dashboard: every tab built and served on 127.0.0.1"))

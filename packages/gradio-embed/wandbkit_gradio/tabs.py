@@ -171,7 +171,7 @@ def build_media(ctx: DashboardContext) -> None:
                          elem_id="wandbkit-media-step")
     caption = gr.HTML("", elem_id="wandbkit-media-caption")
     image = gr.Image(type="filepath", label="Image", interactive=False, visible=False,
-                     elem_id="wandbkit-media-image")
+                     elem_id="wandbkit-media-image", height=420)
     audio = gr.Audio(type="filepath", label="Audio", interactive=False, visible=False)
     video = gr.Video(label="Video", interactive=False, visible=False)
     hist = gr.BarPlot(x="bin", y="count", label="Histogram", visible=False)
