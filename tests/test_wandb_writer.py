@@ -155,8 +155,14 @@ def test_the_writer_writes_what_raw_wandb_writes(tmp_path: Path) -> None:
             == [r["type"] for r in raw if r["type"] in events])
     user_types = {"header", "run", "history", "summary", "config", "files", "alert",
                   "artifact", "metric", "exit"}
-    assert {r["type"] for r in kit} - {"environment"} == user_types
+    assert {r["type"] for r in kit} - {"environment", "stats"} == user_types
     assert user_types <= {r["type"] for r in raw}
+    # system metrics under wandb's keys (the System charts)
+    kit_stats = {k for r in _by_type(kit, "stats") for k in r["item"]}
+    raw_stats = {k for r in _by_type(raw, "stats") for k in r["item"]}
+    shared = {"memory_percent", "proc.memory.rssMB", "proc.memory.availableMB",
+              "proc.memory.percent", "proc.cpu.threads", "disk./.usagePercent"}
+    assert shared <= kit_stats & raw_stats, (kit_stats, raw_stats)
 
     # run: config (with wandb's `_wandb` key), name, group, tags, project, resume
     rk, rr = kit[1]["run"], raw[1]["run"]

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,22 @@ def test_records_larger_than_a_block_are_split_and_read_back(tmp_path: Path) -> 
         log.append(data)
     log.close()
     assert list(read_records(path)) == payloads
+
+
+@pytest.mark.parametrize(("interval", "expect_samples"), [("0.05", True), ("0", False)])
+def test_system_metrics_are_sampled_at_their_interval(offline_env: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      interval: str, expect_samples: bool) -> None:
+    monkeypatch.setenv("WANDBKIT_WANDB_STATS_S", interval)
+    with wandbkit.init(project="p", mode="offline", flush_interval=0.02) as run:
+        for step in range(30):
+            run.log({"loss": 1.0 / (step + 1)}, step=step)
+            time.sleep(0.02)
+    stats = [r["stats"] for r in wandb_records(run.wandb["dir"]) if r["type"] == "stats"]
+    if not expect_samples:
+        assert stats == []
+        return
+    assert len(stats) >= 3
+    assert all(0 <= s["item"]["memory_percent"] <= 100 and s["item"]["proc.memory.rssMB"] > 0
+               for s in stats)
+    assert all("timestamp" in s for s in stats)

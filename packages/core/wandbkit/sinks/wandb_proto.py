@@ -254,6 +254,12 @@ def files(paths: list[str]) -> bytes:
     return b"".join(f_bytes(1, f_str(1, p)) for p in paths)
 
 
+def stats(time_s: float, values: dict[str, float]) -> bytes:
+    """StatsRecord body: a system-metrics sample (stats_type SYSTEM, the default)."""
+    return f_bytes(2, timestamp(time_s)) + b"".join(
+        f_bytes(3, f_str(1, k) + f_str(16, value_json(v))) for k, v in values.items())
+
+
 def alert(title: str, text: str, level: str, wait_duration_ms: int) -> bytes:
     """AlertRecord body; ``level`` is INFO, WARN or ERROR."""
     return f_str(1, title) + f_str(2, text) + f_str(3, level) + f_int(4, wait_duration_ms)

@@ -13,8 +13,9 @@ It writes the records wandb 0.31 writes for the same calls: header, run (config,
 ``wandb.log`` does; rows whose step goes backwards are counted and skipped, as wandb ignores
 them), summary, config, files (media), artifact (MD5 manifests; one ``run_table`` artifact per
 table), alert and exit. Where wandb writes two summary records per row, this writes one per
-batch with the last value of each key. It writes no system-metrics (stats), telemetry or
-console-output records.
+batch with the last value of each key. System metrics (``stats``) are sampled every 15 s with psutil
+(:mod:`wandbkit.sinks.wandb_stats`: CPU, memory, disk, network; no GPUs). It writes no telemetry
+or console-output records.
 
 Flush/fsync: see :mod:`wandbkit.sinks.wandb_logfile` — every batch is written to the OS
 (``flush_interval``, 0.1 s by default), fsync every ``WANDBKIT_WANDB_FSYNC_S`` seconds (10) and
@@ -44,6 +45,7 @@ from wandbkit.sinks import wandb_proto as proto
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, MetricDefinition, Sink
 from wandbkit.sinks.wandb_files import Manifest, MediaWriter, client_id, fsync_dir
 from wandbkit.sinks.wandb_logfile import LogWriter
+from wandbkit.sinks.wandb_stats import SystemStats
 
 if TYPE_CHECKING:
     from wandbkit.rows import Row
@@ -118,6 +120,7 @@ class WandbWriterSink(Sink):
         self.rows = 0
         self.dropped = 0
         self.first_dropped: int | None = None
+        self.stats: SystemStats | None = None  # the System charts' samples (stats records)
         self.metric_summaries = MetricSummaries()  # define_metric's aggregates, as wandb-core keeps
 
     # --- records ---------------------------------------------------------------------------
@@ -177,6 +180,7 @@ class WandbWriterSink(Sink):
             root=os.getcwd(), host=socket.gethostname(), executable=sys.executable,
             cpu_count=os.cpu_count()))
         self.log.flush()
+        self.stats = SystemStats(float(os.environ.get("WANDBKIT_WANDB_STATS_S", "15")))
         _point_latest(wandb_dir, run_dir)
         path = f"{self.entity}/{s.project}/{run.id}" if self.entity else f"{s.project}/{run.id}"
         url = None
@@ -225,7 +229,20 @@ class WandbWriterSink(Sink):
             self.rows += 1
         self.held = held
         self._write_summary()
+        self._maybe_sample_stats()
         self.log.flush()
+
+    def _maybe_sample_stats(self) -> None:
+        if self.stats is not None and self.stats.due():
+            values = self.stats.sample()
+            if values:
+                self._append(proto.REC_STATS, proto.stats(time.time(), values))
+
+    def heartbeat(self) -> None:
+        """Between rows too, the System charts get their samples."""
+        if self.log is not None:
+            self._maybe_sample_stats()
+            self.log.flush()
 
     def _drop(self, step: int) -> None:
         self.dropped += 1
