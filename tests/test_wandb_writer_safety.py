@@ -192,3 +192,19 @@ def test_system_metrics_are_sampled_at_their_interval(offline_env: Path,
     assert all(0 <= s["item"]["memory_percent"] <= 100 and s["item"]["proc.memory.rssMB"] > 0
                for s in stats)
     assert all("timestamp" in s for s in stats)
+
+
+@pytest.mark.parametrize("sink", ["writer", "worker"])
+def test_wandb_dir_set_by_the_user_holds_the_run_folder(offline_env: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        sink: str) -> None:
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "mine"))
+    (tmp_path / "mine").mkdir()
+    if sink == "worker":
+        monkeypatch.setenv("WANDBKIT_WANDB_WRITER", "worker")
+    with wandbkit.init(project="p", mode="offline") as run:
+        run.log({"loss": 1.0})
+    run_dir = Path(run.wandb["dir"])
+    assert run_dir.parent == tmp_path / "mine" / "wandb"
+    assert run_dir.name == f"offline-run-{run_dir.name.split('-')[2]}-{run.id}"
+    assert [i["_step"] for i in history_items(run_dir)] == [0]

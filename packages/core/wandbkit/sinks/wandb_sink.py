@@ -72,7 +72,9 @@ class WandbSink(Sink):
         s = run.settings
         self.conn.send(("init", {
             "project": s.project, "name": s.name, "group": s.group, "tags": list(s.tags),
-            "config": dict(run.config), "id": run.id, "dir": str(self.store_root),
+            "config": dict(run.config), "id": run.id,
+            # wandb's folder: $WANDB_DIR when the user set it (as the W&B writer), else the store
+            "dir": os.environ.get("WANDB_DIR") or str(self.store_root),
             "mode": self.mode, "parent_pid": os.getpid(), "program": sys.argv[0] or None,
             "init_timeout": INIT_TIMEOUT_S, "extra": dict(s.wandb_init),
             # resuming: W&B's resume mode online; the steps W&B already has end before start_step
