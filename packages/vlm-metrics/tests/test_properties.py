@@ -116,3 +116,13 @@ def test_nearest_neighbour_matches_brute_force(h: int, w: int, seed: int) -> Non
     total = torch.where(sel & torch.isfinite(nearest), nearest, torch.zeros_like(nearest)).sum(-1)
     brute = torch.where(count >= 2, total / count.clamp(min=1), torch.zeros_like(total))
     assert torch.allclose(F.mean_nearest_neighbour(sel, (h, w)), brute, atol=1e-5)
+
+
+@FAST
+@given(st.integers(1, 4), st.integers(1, 30), st.integers(1, 6), st.integers(0, 2**31 - 1))
+def test_average_ranks_match_pairwise_counting(b: int, n: int, distinct: int, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(distinct, (b, n), generator=g).float()  # many ties
+    less = (x.unsqueeze(-1) > x.unsqueeze(-2)).sum(-1).float()
+    equal = (x.unsqueeze(-1) == x.unsqueeze(-2)).sum(-1).float()
+    assert torch.equal(F.average_ranks(x), less + (equal + 1) / 2)

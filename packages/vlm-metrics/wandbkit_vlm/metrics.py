@@ -109,8 +109,8 @@ def answer_metrics(outputs: Any, batch: Any) -> dict[str, Any]:
 
 
 def encoder_metrics(outputs: Any, batch: Any) -> dict[str, Any]:
-    """Feature norms and effective rank of the vision features (per image, then the batch's
-    pooled embeddings)."""
+    """Norms of the patch features (per image) and the effective rank of the batch's image
+    embeddings (``image_embeds``, else the mean patch feature): collapse shows as a falling rank."""
     feats = get(outputs, "vision_features")
     out: dict[str, Any] = {}
     if isinstance(feats, torch.Tensor) and feats.dim() == 3:
@@ -118,12 +118,12 @@ def encoder_metrics(outputs: Any, batch: Any) -> dict[str, Any]:
         stats = F.feature_norm_stats(feats)
         for name, value in stats.items():
             out[f"encoder/feature_norm_{name}"] = _mean(value)
-        out["encoder/effective_rank_patches"] = _mean(F.effective_rank(feats))
     pooled = get(outputs, "image_embeds")
     if pooled is None and isinstance(feats, torch.Tensor) and feats.dim() == 3:
         pooled = feats.mean(dim=1)
     if isinstance(pooled, torch.Tensor) and pooled.dim() == 2 and pooled.shape[0] >= 2:
-        out["encoder/effective_rank_batch"] = F.effective_rank(pooled.detach())
+        # RankMe's definition: the spectrum of a batch of embeddings (one per image).
+        out["encoder/effective_rank"] = F.effective_rank(pooled.detach())
     return out
 
 

@@ -121,12 +121,22 @@ def lod_distribution(tokens: torch.Tensor, selected: torch.Tensor,
 
 
 def average_ranks(x: torch.Tensor) -> torch.Tensor:
-    """1-based ranks along the last dimension, ties sharing their average rank (as scipy)."""
-    x = x.float().contiguous()
-    s = x.sort(dim=-1).values
-    below = torch.searchsorted(s, x, right=False).float()
-    through = torch.searchsorted(s, x, right=True).float()
-    return (below + 1 + through) / 2
+    """1-based ranks along the last dimension, ties sharing their average rank (as scipy).
+
+    One sort; each run of equal values gets (first position + last position) / 2 + 1, found with
+    a running max of run starts and a reversed running min of run ends.
+    """
+    values, order = x.float().sort(dim=-1)
+    n = values.shape[-1]
+    pos = torch.arange(n, device=x.device).expand_as(values)
+    new_run = torch.ones_like(values, dtype=torch.bool)
+    new_run[..., 1:] = values[..., 1:] != values[..., :-1]
+    run_end = torch.ones_like(new_run)
+    run_end[..., :-1] = new_run[..., 1:]
+    start = torch.where(new_run, pos, torch.zeros_like(pos)).cummax(dim=-1).values
+    end = torch.where(run_end, pos, torch.full_like(pos, n - 1)).flip(-1).cummin(dim=-1).values.flip(-1)
+    avg = (start + end).float() / 2 + 1
+    return torch.empty_like(avg).scatter_(-1, order, avg)
 
 
 def spearman(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
