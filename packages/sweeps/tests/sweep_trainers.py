@@ -26,3 +26,13 @@ def fails_on_two(config):
     if config["x"] == 2:
         raise RuntimeError("x == 2 is broken")
     wandbkit.get_run().log({"loss": float(config["x"])})
+
+
+def wandb_style():
+    """W&B's idiom: no arguments, start the run, read the sweep's values from its config."""
+    import wandbkit
+
+    run = wandbkit.init(config={"x": 0, "note": "defaults"}, mode="disabled")
+    for epoch in range(3):
+        run.log({"loss": (run.config["x"] - 3) ** 2 + 1.0 / (epoch + 1)})
+    run.finish()

@@ -80,6 +80,19 @@ def test_target_ends_the_sweep_and_failures_do_not(offline_env: Path) -> None:
     assert result.best["config"] == {"x": 3}
 
 
+def test_wandb_style_train_function_starts_its_own_run(offline_env: Path) -> None:
+    sweep = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [2, 3]}}}
+    result = wandbkit_sweeps.run(sweep, sweep_trainers.wandb_style)
+    assert [(t["config"]["x"], t["state"]) for t in result.trials] == [(2, "complete"), (3, "complete")]
+    assert result.best["config"] == {"x": 3} and result.best["value"] == pytest.approx(1 / 3)
+    record = Store.open(offline_env).get_run(result.best["run_id"])
+    assert record.group == result.sweep_id
+    assert record.config == {"x": 3, "note": "defaults"}  # the sweep's value won over the default
+    assert os.environ.get("WANDBKIT_RUN_GROUP") is None  # put back after the trial
+    result = wandbkit_sweeps.run(sweep, lambda: None, count=1)
+    assert "never called wandbkit.init()" in result.trials[0]["error"]
+
+
 def test_run_cap_and_count(offline_env: Path) -> None:
     sweep = {"method": "random", "metric": {"name": "loss"}, "run_cap": 3,
              "parameters": {"x": {"min": 0.0, "max": 6.0}}}

@@ -210,10 +210,90 @@ def _final_value(summary: dict[str, Any], monitor: Monitor) -> float | None:
 # --- a Python function ------------------------------------------------------------------------
 
 
+def _positional(train_fn: TrainFn) -> int:
+    try:
+        return len([p for p in inspect.signature(train_fn).parameters.values()
+                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)])
+    except (TypeError, ValueError):
+        return 1  # a builtin or C callable: give it the config only
+
+
+@dataclass
+class _Pending:
+    """A trial waiting for the run a W&B-style train function starts itself."""
+
+    trial: optuna.Trial
+    monitor: Monitor
+    config: dict[str, Any]
+    run: Any = None
+
+
+_PENDING: list[_Pending] = []
+
+
+def attach_pending(run: Any) -> None:
+    """``wandbkit_run_started`` in a process running a W&B-style train function: the first run
+    it starts is the trial's; the sweep's parameters override the defaults it passed to
+    ``init`` (as in a W&B sweep), and its metric values feed the trial."""
+    if not _PENDING or _PENDING[0].run is not None:
+        return
+    pending = _PENDING[0]
+    pending.run = run
+    run.config.update(pending.config)
+    pending.trial.set_user_attr("run_id", run.id)
+    _MONITORS[run.id] = pending.monitor
+
+
+def _run_wandb_style(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], train_fn: TrainFn,
+                     monitor: Monitor, mode: str, root: Path) -> Outcome:
+    """``def train(): run = wandbkit.init(); lr = run.config["lr"] ...``: W&B's agent idiom."""
+    pending = _Pending(trial, monitor, config)
+    _PENDING[:] = [pending]
+    saved = {k: os.environ.get(k) for k in ("WANDBKIT_RUN_GROUP", "WANDBKIT_PROJECT", "WANDBKIT_DIR")}
+    os.environ.update(WANDBKIT_RUN_GROUP=sweep.id, WANDBKIT_PROJECT=sweep.project,
+                      WANDBKIT_DIR=str(root.resolve()))
+    outcome = Outcome(trial.number, "complete", config=config)
+    exit_code = 0
+    try:
+        train_fn()
+    except TrialPruned:
+        outcome.state = "pruned"
+    except KeyboardInterrupt:
+        exit_code = 130
+        raise
+    except Exception:
+        outcome.state, outcome.error = "failed", traceback.format_exc()
+        exit_code = 1
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _PENDING.clear()
+        run = pending.run
+        if run is not None:
+            if run.report is None:
+                run.finish(exit_code=exit_code, quiet=True)
+            _MONITORS.pop(run.id, None)
+    if pending.run is None:
+        if outcome.state == "complete":
+            outcome.state = "failed"
+            outcome.error = ("the train function takes no arguments but never called "
+                             "wandbkit.init(): start a run in it, or take (config, run) arguments")
+        return outcome
+    outcome.run_id = pending.run.id
+    if outcome.state == "complete":
+        outcome.value = _final_value(dict(pending.run.summary), monitor)
+    return outcome
+
+
 def _run_function(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], train_fn: TrainFn,
                   monitor: Monitor, mode: str, root: Path) -> Outcome:
     import wandbkit
 
+    if _positional(train_fn) == 0:
+        return _run_wandb_style(sweep, trial, config, train_fn, monitor, mode, root)
     run = wandbkit.init(project=sweep.project, name=f"{sweep.id}-{trial.number}", config=config,
                         group=sweep.id, tags=["sweep", sweep.spec.method], mode=mode, dir=root)
     trial.set_user_attr("run_id", run.id)
@@ -244,16 +324,9 @@ def _run_function(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], tra
 
 
 def _call(train_fn: TrainFn, config: dict[str, Any], run: Any) -> Any:
-    try:
-        positional = [p for p in inspect.signature(train_fn).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
-    except (TypeError, ValueError):
-        positional = [None]  # a builtin or C callable: give it the config only
-    if len(positional) >= 2:
+    if _positional(train_fn) >= 2:
         return train_fn(config, run)
-    if len(positional) == 1:
-        return train_fn(config)
-    return train_fn()
+    return train_fn(config)
 
 
 # --- a program or command -----------------------------------------------------------------------
@@ -271,9 +344,8 @@ def link_run(run: Any) -> None:
         params = json.loads(os.environ.get("WANDBKIT_SWEEP_PARAMS", "{}"))
     except ValueError:
         params = {}
-    missing = {k: v for k, v in params.items() if k not in run.config}
-    if missing:
-        run.config.update(missing)
+    if params:
+        run.config.update(params)  # as in a W&B sweep, the sweep's values win over defaults
     store = Store.open(run.store_dir)
     store.ensure_schema("sweeps", LINK_MIGRATIONS)
     conn = store.connect()

@@ -58,7 +58,9 @@ def run(sweep: str | Path | dict[str, Any], train_fn: TrainFn | None = None, *,
 
     :param sweep: a sweep file (YAML/JSON path) or the same content as a dict.
     :param train_fn: ``train_fn(config)`` or ``train_fn(config, run)``; it logs the sweep's
-        metric with ``run.log`` (or ``wandbkit.get_run().log``). None runs the file's
+        metric with ``run.log`` (or ``wandbkit.get_run().log``). A ``train_fn()`` without
+        arguments starts its own run with ``wandbkit.init()`` (W&B's idiom): that run is the
+        trial's, with the sweep's values in its config. None runs the file's
         ``program``/``command`` instead. With ``workers > 1`` it must be importable (defined
         at module level), since workers are fresh processes.
     :param count: trials to run in all (default: until grid, ``run_cap`` or ``target`` ends it).

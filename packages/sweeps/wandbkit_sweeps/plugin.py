@@ -28,8 +28,12 @@ def wandbkit_rows_logged(run: Any, rows: list[Any]) -> None:
 
 @hookimpl
 def wandbkit_run_started(run: Any) -> None:
-    """In a program a sweep agent started: link its run to the trial and give it the config."""
-    if os.environ.get("WANDBKIT_SWEEP_ID") and os.environ.get("_WANDBKIT_SWEEP_LINKED") != "1":
+    """Link a trial's run that the user's code started itself (a W&B-style train function, or a
+    program an agent launched) to its trial, and give it the trial's config."""
+    agent = sys.modules.get("wandbkit_sweeps.agent")
+    if agent is not None and agent._PENDING:
+        agent.attach_pending(run)  # a W&B-style train function started its own run
+    elif os.environ.get("WANDBKIT_SWEEP_ID") and os.environ.get("_WANDBKIT_SWEEP_LINKED") != "1":
         from wandbkit_sweeps.agent import link_run
 
         link_run(run)
