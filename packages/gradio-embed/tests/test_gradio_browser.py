@@ -24,25 +24,37 @@ pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None and not Path(CHRO
 
 
 @pytest.fixture(scope="module")
-def page(dashboard_store: DashboardStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _open(browser: Any, url: str) -> Any:
+    pg = browser.new_context(viewport={"width": 1400, "height": 1250}).new_page()
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.goto(url, wait_until="load")
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(dashboard_store: DashboardStore, browser: Any) -> Iterator[Any]:
+    """The dashboard (auto-refresh off, so screenshots are not taken mid-redraw)."""
     from wandbkit_gradio.app import build_app, launch
 
     dashboard = build_app(dashboard_store.root, project="vision", refresh_s=0)
     url = launch(dashboard, block=False, quiet=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1250})
-        pg = context.new_page()
-        pg.dialogs = []
-        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-        pg.goto(url, wait_until="load")
-        try:
-            yield pg
-        finally:
-            browser.close()
-            dashboard.blocks.close()
+    try:
+        yield _open(browser, url)
+    finally:
+        dashboard.blocks.close()
 
 
 def _drawn_lines(page: Any) -> list[str]:
@@ -132,3 +144,30 @@ def test_hostile_names_show_as_text(page: Any, dashboard_store: DashboardStore) 
     assert page.dialogs == []
     assert page.locator('img[src="x"]').count() == 0
     assert page.locator("b", has_text="bold").count() == 0
+
+
+def test_curves_refresh_while_a_run_is_live(dashboard_store: DashboardStore, browser: Any) -> None:
+    """With auto-refresh on, the Curves tab redraws a running run's new points by itself."""
+    from wandbkit_gradio.app import build_app, launch
+
+    dashboard = build_app(dashboard_store.root, project="vision", refresh_s=1.0)
+    url = launch(dashboard, block=False, quiet=True)
+    try:
+        pg = _open(browser, url)
+        _tab(pg, "Curves")
+        runs = pg.locator("#wandbkit-curves-runs")
+        runs.get_by_text(f"live ({dashboard_store.live})").wait_for(timeout=30_000)  # newest
+        note = "#wandbkit-curves-note textarea"
+        pg.wait_for_function(f"() => document.querySelector('{note}')?.value.includes(' points')",
+                             timeout=30_000)
+        before = int(pg.locator(note).input_value().split(" points")[0].replace(",", ""))
+        live = dashboard_store.live_run
+        for step in range(100, 140):
+            live.log({"train/loss": 0.2}, step=step)
+        live.flush()
+        pg.wait_for_function(  # no click: the timer's tick redraws
+            f"() => parseInt(document.querySelector('{note}').value.replace(/,/g, '')) "
+            f">= {before + 40}", timeout=30_000)
+        assert pg.dialogs == []
+    finally:
+        dashboard.blocks.close()
