@@ -83,25 +83,50 @@ def write_figures(sweep: Sweep, out: Path) -> dict[str, str]:
     return files
 
 
+def plotly_figures(sweep: Sweep) -> dict[str, Any]:
+    """The two figures as plotly objects (for an interactive view), when there is data."""
+    import optuna.visualization as vis
+
+    if sweep.spec.metric_name is None or not sweep.trials(states=(TrialState.COMPLETE,)):
+        return {}
+    params = [p.name for p in sweep.spec.searchable] or None
+    name = sweep.spec.metric_name
+    out = {}
+    for key, make in (("parallel_coordinates", lambda: vis.plot_parallel_coordinate(
+                          sweep.study, params=params, target_name=name)),
+                      ("optimization_history", lambda: vis.plot_optimization_history(
+                          sweep.study, target_name=name))):
+        try:
+            out[key] = make()
+        except (ValueError, RuntimeError):
+            continue
+    return out
+
+
+def summarise(sweep: Sweep) -> dict[str, Any]:
+    """The report without figures: states, best trial, trials, importances (reads only)."""
+    rows = trial_rows(sweep)
+    states: dict[str, int] = {}
+    for r in rows:
+        states[r["state"]] = states.get(r["state"], 0) + 1
+    importance, note = importances(sweep)
+    return {
+        "sweep_id": sweep.id, "method": sweep.spec.method, "metric": sweep.spec.metric_name,
+        "goal": sweep.spec.goal, "storage": _redact(sweep.storage.url),
+        "project": sweep.project, "finished_reason": sweep.finished_reason(), "states": states,
+        "best": best_trial(sweep), "trials": rows, "importances": importance,
+        "importance_note": note,
+    }
+
+
 def analyse(sweep_id: str, *, storage: str | None = None, store_dir: str | Path | None = None,
             out: Path | None = None, log_run: bool = True, mode: str = "auto") -> dict[str, Any]:
     """Everything ``sweep show`` prints, as a dict; figures written and (optionally) logged."""
     sweep = open_sweep(sweep_id, storage=storage, store_dir=store_dir)
     sweep.fail_stale()
-    rows = trial_rows(sweep)
-    states: dict[str, int] = {}
-    for r in rows:
-        states[r["state"]] = states.get(r["state"], 0) + 1
     root = Path(store_dir).expanduser() if store_dir else default_root()
-    folder = out or root / "sweeps" / sweep.id
-    importance, note = importances(sweep)
-    report: dict[str, Any] = {
-        "sweep_id": sweep.id, "method": sweep.spec.method, "metric": sweep.spec.metric_name,
-        "goal": sweep.spec.goal, "storage": _redact(sweep.storage.url),
-        "project": sweep.project, "finished_reason": sweep.finished_reason(), "states": states,
-        "best": best_trial(sweep), "trials": rows, "importances": importance,
-        "importance_note": note, "figures": write_figures(sweep, folder),
-    }
+    report = summarise(sweep)
+    report["figures"] = write_figures(sweep, out or root / "sweeps" / sweep.id)
     if log_run and any(k.endswith("_png") for k in report["figures"]):
         report["summary_run"] = log_summary_run(sweep, report, root, mode)
     return report

@@ -1,5 +1,5 @@
 """The dashboard's Sweeps tab: the sweeps in the store's SQLite storage, one at a time with its
-best trial, trials table, importances and the two plots.
+best trial, trials table, importances and the two plots (interactive plotly).
 
 :func:`sweep_choices` and :func:`sweep_view` are plain data transforms (tested without a
 browser); :func:`build` lays them out. gradio is imported inside :func:`build` only: this
@@ -34,24 +34,24 @@ def sweep_choices(store_dir: Path) -> list[tuple[str, str]]:
 
 
 def sweep_view(store_dir: Path, sweep_id: str) -> dict[str, Any]:
-    """Everything the tab shows for one sweep: headline, table rows, importances, figures
-    (written under the store's ``sweeps/<id>`` folder, not logged to a run)."""
-    from wandbkit_sweeps.analysis import analyse
+    """Everything the tab shows for one sweep: headline, table rows, importances and the two
+    figures as plotly objects. Reads only: nothing is written to the store or the storage."""
+    from wandbkit_sweeps.analysis import plotly_figures, summarise
+    from wandbkit_sweeps.engine import open_sweep
     from wandbkit_sweeps.space import flat_params
 
-    report = analyse(sweep_id, store_dir=store_dir, log_run=False)
-    from wandbkit_sweeps.engine import open_sweep
-
-    spec = open_sweep(sweep_id, store_dir=store_dir).spec
-    names = [p.name for p in spec.searchable]
+    sweep = open_sweep(sweep_id, store_dir=store_dir)
+    report = summarise(sweep)
+    names = [p.name for p in sweep.spec.searchable]
     columns = ["trial", "state", report["metric"] or "value", "steps", "run"] + names
     rows = []
     for t in report["trials"]:
-        flat = flat_params(spec, t["config"])
+        flat = flat_params(sweep.spec, t["config"])
         rows.append([t["number"], t["state"], t["value"], t["steps"], t["run_id"] or ""]
                     + [_cell(flat.get(n)) for n in names])
     states = ", ".join(f"{n} {s}" for s, n in sorted(report["states"].items())) or "no trials yet"
     best = report["best"]
+    figures = plotly_figures(sweep)
     return {
         "headline": f"{report['method']} sweep {sweep_id}, {report['goal']} "
                     f"{report['metric'] or '(no metric)'}: {states}"
@@ -60,8 +60,8 @@ def sweep_view(store_dir: Path, sweep_id: str) -> dict[str, Any]:
                  f"{json.dumps(best['config'], default=repr)}") if best else "no completed trial yet",
         "columns": columns, "rows": rows,
         "importances": report["importances"], "importance_note": report["importance_note"],
-        "parallel_png": report["figures"].get("parallel_coordinates_png"),
-        "history_png": report["figures"].get("optimization_history_png"),
+        "parallel": figures.get("parallel_coordinates"),
+        "history": figures.get("optimization_history"),
     }
 
 
@@ -86,18 +86,13 @@ def build(ctx: Any) -> None:
         imp = ", ".join(f"{ctx.escape(k)} {v:.2f}" for k, v in view["importances"].items()) \
             or ctx.escape(view["importance_note"] or "")
         frame = pd.DataFrame(view["rows"], columns=view["columns"])
-        images = [str(ctx.media_path(p)) if p else None
-                  for p in (view["parallel_png"], view["history_png"])]
-        return text, frame, f"<p>Parameter importances: {imp}</p>", images[0], images[1]
+        return text, frame, f"<p>Parameter importances: {imp}</p>", view["parallel"], view["history"]
 
     first = show(choices[0][1])
     pick = gr.Dropdown(choices, value=choices[0][1], label="Sweep")
     headline = gr.HTML(first[0])
     table = gr.Dataframe(first[1], interactive=False, wrap=False, label="Trials")
     importances = gr.HTML(first[2])
-    with gr.Row():
-        parallel = gr.Image(first[3], label="Parallel coordinates", type="filepath",
-                            interactive=False)
-        history = gr.Image(first[4], label="Optimisation history", type="filepath",
-                           interactive=False)
+    parallel = gr.Plot(first[3], label="Parallel coordinates")
+    history = gr.Plot(first[4], label="Optimisation history")
     pick.change(show, pick, [headline, table, importances, parallel, history], api_name="sweep_view")
