@@ -11,6 +11,7 @@ import pytest
 from gradio_dashboard_helpers import WANDB_URL, XSS_NAME, DashboardStore
 
 from wandbkit.panels import Panel, collect_panels
+from wandbkit_gradio import views
 
 
 def _broken(ctx: Any) -> None:
@@ -35,10 +36,12 @@ def served(dashboard_store: DashboardStore) -> Iterator[tuple[Any, Any]]:
 
 def test_runs_table_filters_and_csv(served: tuple[Any, Any], dashboard_store: DashboardStore) -> None:
     dashboard, client = served
-    table = client.predict("", ["vision"], [], [], ["baseline"], api_name="/runs_table")
+    table = client.predict("", ["vision"], [], [], ["baseline"], ["train/loss", "val/acc"],
+                           api_name="/runs_table")
     assert [row[0] for row in table["data"]] == [dashboard_store.baseline]
-    assert "train/loss" in table["headers"] and "val/acc" in table["headers"]
-    everything = client.predict("", [], [], [], [], api_name="/runs_table")
+    assert table["headers"][-2:] == ["train/loss", "val/acc"]
+    everything = client.predict("", [], [], [], [], [], api_name="/runs_table")
+    assert everything["headers"] == views.RUN_COLUMNS
     assert len(everything["data"]) == 4
     names = {row[1] for row in everything["data"]}
     assert XSS_NAME in names  # the data keeps the name as typed; the page shows it as text
@@ -62,7 +65,6 @@ def test_curves_downsampled_and_smoothed(served: tuple[Any, Any],
     assert note.startswith("700 points in 4 line(s)")  # 300 + 50, smoothed and raw
     assert "baseline · train/loss" in series and f"{XSS_NAME} · train/loss (raw)" in series
     # a context with a tiny point budget downsamples and keeps the spike at step 150
-    from wandbkit_gradio import views
     from wandbkit_gradio.downsample import minmax_lttb
 
     ctx = dashboard.context

@@ -39,6 +39,9 @@ def build_runs(ctx: DashboardContext) -> None:
         groups = gr.Dropdown(options["groups"], multiselect=True, label="Group", scale=2)
         tags = gr.Dropdown(options["tags"], multiselect=True, label="Tags", scale=2)
         reload = gr.Button("Reload", scale=1)
+    columns = gr.Dropdown(views.summary_keys(runs), value=views.key_metrics(runs),
+                          multiselect=True, label="Metric columns (summary values)",
+                          allow_custom_value=True)
     table = gr.Dataframe(views.runs_frame(runs), interactive=False, wrap=False,
                          label="Runs (click a row to add it to the selection)",
                          elem_id="wandbkit-runs-table", max_height=480)
@@ -48,13 +51,13 @@ def build_runs(ctx: DashboardContext) -> None:
                                elem_id="wandbkit-selected-runs")
         download = gr.DownloadButton("Download selected runs' history (CSV)", scale=1)
     note = gr.HTML("")
-    filters = [search, projects, states, groups, tags]
+    filters = [search, projects, states, groups, tags, columns]
 
     def refresh_table(text: str, proj: list[str], st: list[str], gr_: list[str],
-                      tg: list[str]) -> pd.DataFrame:
+                      tg: list[str], metrics: list[str] | None) -> pd.DataFrame:
         found = views.filter_runs(ctx.runs(), search=text, projects=proj, states=st,
                                   groups=gr_, tags=tg)
-        return views.runs_frame(found)
+        return views.runs_frame(found, list(metrics or []))
 
     for component in filters:
         event = component.submit if isinstance(component, gr.Textbox) else component.change

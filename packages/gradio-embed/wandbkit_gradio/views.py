@@ -79,6 +79,12 @@ def filter_runs(runs: list[RunRecord], *, search: str = "", projects: Iterable[s
     return out
 
 
+def summary_keys(runs: list[RunRecord]) -> list[str]:
+    """Every numeric summary key of ``runs``, sorted (the Runs table's column choices)."""
+    return sorted({k for r in runs for k, v in r.summary.items()
+                   if isinstance(v, (int, float)) and not k.startswith("_")})
+
+
 def key_metrics(runs: list[RunRecord], limit: int = MAX_METRIC_COLUMNS) -> list[str]:
     """The summary keys worth a column: numeric, most common across ``runs``, losses and
     accuracies first."""
