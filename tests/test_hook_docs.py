@@ -74,7 +74,7 @@ def doc_section(name: str) -> str:
 
 
 @functools.cache
-def test_functions() -> dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+def all_test_functions() -> dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
     """Every top-level test function under tests/: name -> (file, node)."""
     out: dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
     for path in TESTS.rglob("test_*.py"):
@@ -87,7 +87,7 @@ def test_functions() -> dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunction
 
 def hook_test_names() -> frozenset[str]:
     """Names of every test function defined in a module under tests/."""
-    return frozenset(test_functions())
+    return frozenset(all_test_functions())
 
 
 # Calling these from a hook test means the test plays the caller itself.
@@ -202,7 +202,7 @@ def test_self_driven_calls_are_found() -> None:
 def test_hook_tests_use_the_real_caller(name: str) -> None:
     """Every ``test_hook_<name>*`` reaches the hook through the code that calls it for users."""
     wanted = f"test_hook_{name.removeprefix(PREFIX)}"
-    for test, (path, node) in test_functions().items():
+    for test, (path, node) in all_test_functions().items():
         if test == wanted or test.startswith(wanted + "_"):
             bad = self_driven_calls(node)
             assert not bad, f"{path}::{test} drives the hook itself: {', '.join(bad)}"
