@@ -270,6 +270,8 @@ def claim_trial(sweep: Sweep, limit: int | None = None) -> optuna.Trial | None:
     sweep.fail_stale()
     if sweep.finished_reason():
         return None
+    if sweep.spec.method != "grid":
+        return _ask_new(sweep, limit)  # Study.ask pops a queued trial itself, atomically
     for frozen in sweep.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         try:
             # WAITING -> RUNNING succeeds for exactly one agent (a conditional UPDATE)
@@ -277,10 +279,12 @@ def claim_trial(sweep: Sweep, limit: int | None = None) -> optuna.Trial | None:
                 return optuna.Trial(sweep.study, frozen._trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-    if sweep.spec.method == "grid":
-        if not sweep.trials(states=(TrialState.RUNNING,)):
-            sweep.finish("grid complete")
-        return None
+    if not sweep.trials(states=(TrialState.RUNNING,)):
+        sweep.finish("grid complete")
+    return None
+
+
+def _ask_new(sweep: Sweep, limit: int | None) -> optuna.Trial | None:
     cap = _cap(sweep.spec.run_cap, limit)
     if cap is not None and len(sweep.trials()) >= cap:
         return None
