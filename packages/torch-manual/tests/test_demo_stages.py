@@ -43,12 +43,12 @@ class BlobModel:
         logits = model(batch["x"])
         return F.cross_entropy(logits, batch["y"]), {"logits": logits}
 
-    def smoke_model(self) -> nn.Module:
-        return self.build()
+    def smoke_data(self) -> tuple[Any, Any]:
+        def data() -> tuple[torch.Tensor, torch.Tensor]:
+            batch = next(self.batches(seed=2, batch_size=64))
+            return batch["x"], batch["y"]
 
-    def smoke_data(self) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = next(self.batches(seed=2, batch_size=64))
-        return batch["x"], batch["y"]
+        return self.build, data
 
     def log_pictures(self, run: Any, model: nn.Module, batch: Any, step: int) -> None:
         run.log({"val/pictures_logged": 1.0}, step=step)

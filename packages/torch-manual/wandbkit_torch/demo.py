@@ -3,8 +3,9 @@
 The model comes from whichever plugin published ``ctx.shared["demo_model"]`` (wandbkit-vlm's toy
 ARR-COC model); this package never imports that plugin. The object must offer ``build()`` (a
 fresh ``nn.Module``), ``batches(seed, batch_size)`` (an endless iterator of batches),
-``loss(model, batch) -> (loss, outputs)``, ``smoke_model()`` / ``smoke_data()`` (the factories
-``wandbkit smoke`` takes) and optionally ``log_pictures(run, model, batch, step)``. Metrics come
+``loss(model, batch) -> (loss, outputs)``, ``smoke_data()`` returning ``(model_factory,
+data_factory)`` (the no-argument factories ``wandbkit smoke`` takes) and optionally
+``log_pictures(run, model, batch, step)``. Metrics come
 from every plugin's ``wandbkit_register_metrics`` through :func:`wandbkit.compute_metrics`, and
 checkpoints go through core's checkpoint hook (wandbkit-artifacts), so each piece stays in the
 package that owns it.
@@ -38,7 +39,8 @@ def smoke_stage(ctx: DemoContext) -> dict[str, Any]:
 
     # Quick (tests): fewer learning-rate and baseline steps; the overfit check keeps its length.
     settings = SmokeSettings(lr_steps=30, baseline_steps=30) if ctx.quick else SmokeSettings()
-    report = run_smoke(model.smoke_model, model.smoke_data, device="cpu",
+    model_factory, data_factory = model.smoke_data()
+    report = run_smoke(model_factory, data_factory, device="cpu",
                        loss_fn=getattr(model, "smoke_loss", None), settings=settings,
                        out_dir=ctx.work_dir / "smoke")
     counts: dict[str, int] = {}
