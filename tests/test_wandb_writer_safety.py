@@ -208,3 +208,17 @@ def test_wandb_dir_set_by_the_user_holds_the_run_folder(offline_env: Path, tmp_p
     assert run_dir.parent == tmp_path / "mine" / "wandb"
     assert run_dir.name == f"offline-run-{run_dir.name.split('-')[2]}-{run.id}"
     assert [i["_step"] for i in history_items(run_dir)] == [0]
+
+
+def test_a_row_whose_step_goes_backwards_is_dropped_with_its_media(offline_env: Path) -> None:
+    import numpy as np
+
+    with wandbkit.init(project="p", mode="offline") as run:
+        run.log({"loss": 1.0}, step=5)
+        run.log({"loss": 2.0, "img": wandbkit.Image(np.zeros((4, 4, 3), np.uint8))}, step=3)
+        run.log({"loss": 3.0}, step=6)
+    assert [i["_step"] for i in history_items(run.wandb["dir"])] == [5, 6]
+    assert not (Path(run.wandb["dir"]) / "files" / "media").exists()
+    report = next(s for s in run.report.sinks if s.name == "wandb")  # type: ignore[union-attr]
+    assert report.rows_delivered == 2 and report.rows_missed == 1
+    assert "first at step 3" in (report.error or "")

@@ -207,6 +207,9 @@ class WandbWriterSink(Sink):
         held = self.held
         for row in rows:
             step = row.step
+            if step < (held[0] if held is not None else self.last_step):
+                self._drop(step)  # wandb ignores a step that goes backwards
+                continue
             values = row.values
             if not _MEDIA_SET.isdisjoint(map(type, values.values())):
                 # media files and their records are written when logged, as wandb does
@@ -218,13 +221,7 @@ class WandbWriterSink(Sink):
                     held = (step, row.time, merged)
                     self.rows += 1
                     continue
-                if step < held[0]:
-                    self._drop(step)
-                    continue
                 self._write_row(held)
-            elif step < self.last_step:
-                self._drop(step)
-                continue
             held = (step, row.time, values)
             self.rows += 1
         self.held = held
