@@ -149,10 +149,13 @@ class ItemEncoder:
                 keys = tuple(values)
                 layout = self._layouts.get(keys) or self._layout(keys)
                 try:
-                    return "".join(map(str.__add__, map(list.__getitem__, layout,
-                                                        map(len, texts)), texts))
+                    heads = list(map(list.__getitem__, layout, map(len, texts)))
                 except IndexError:  # a value of 64+ characters
-                    pass
+                    return self.items(values)
+                parts: list[str] = [""] * (2 * len(texts))  # head, value, head, value, ...
+                parts[0::2] = heads
+                parts[1::2] = texts
+                return "".join(parts)
         return self.items(values)
 
     def _prefix(self, path: Any) -> str:
