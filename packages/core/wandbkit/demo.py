@@ -25,7 +25,7 @@ class DemoStage:
     :param name: a short id (``"sweep"``), used in messages and as the key of its results.
     :param title: one line that says what the stage does, shown while it runs.
     :param order: stages run by ascending order (toy model 5, smoke 10, train 20, sweep 30,
-        hf 40, summary 90).
+        preempt 35, hf 40, dashboard 80).
     :param run: ``run(ctx)`` does the work and returns a dict of facts for the summary
         (run ids, best values, paths), or None; it raises to fail the demo.
     """
@@ -67,7 +67,9 @@ KNOWN_STAGES: dict[str, tuple[str, str]] = {
     "smoke": ("smoke-validate the toy model", "wandbkit-torch"),
     "train": ("train the toy model with the tracker and checkpoints", "wandbkit-torch"),
     "sweep": ("a small local sweep with hyperband", "wandbkit-sweeps"),
+    "preempt": ("a preempted job resumes its run bit-exactly", "wandbkit-artifacts"),
     "hf": ("fine-tune a tiny HF model through the Trainer callback", "wandbkit-hf"),
+    "dashboard": ("the dashboard serves the demo's runs", "wandbkit-gradio"),
 }
 
 
