@@ -49,7 +49,8 @@ def test_hook_dashboard_panels_sweeps_tab_serves_the_view(finished_sweep: str,
         client = client_mod.Client(demo.local_url, verbose=False)
         headline, table, importances, parallel, history = client.predict(
             finished_sweep, api_name="/sweep_view")
-        assert f"sweep {finished_sweep}" in headline and "<b>&" not in headline  # escaped
+        assert f"sweep {finished_sweep}" in headline
+        assert "dash &lt;b&gt;&amp;" in headline and "<b>&" not in headline  # the name, escaped
         assert len(table["data"]) == 6
         assert "Parameter importances" in importances
         assert parallel and history and "plot" in str(parallel)

@@ -53,7 +53,7 @@ def sweep_view(store_dir: Path, sweep_id: str) -> dict[str, Any]:
     best = report["best"]
     figures = plotly_figures(sweep)
     return {
-        "headline": f"{report['method']} sweep {sweep_id}, {report['goal']} "
+        "headline": f"{sweep.spec.name or 'sweep'}: {report['method']} sweep {sweep_id}, {report['goal']} "
                     f"{report['metric'] or '(no metric)'}: {states}"
                     + (f"; {report['finished_reason']}" if report["finished_reason"] else ""),
         "best": (f"best: trial {best['number']} = {best['value']:.6g}, config "
