@@ -129,3 +129,13 @@ def test_demo_stage_publishes_the_toy_model(tmp_path: Path) -> None:
     model_factory, data_factory = demo_model.smoke_data()
     x, y = data_factory()
     assert model_factory()(x[:4]).shape == (4, 9) and y.shape == (64,)
+
+
+def test_toy_model_passes_the_smoke_checks(tmp_path: Path) -> None:
+    smoke = pytest.importorskip("wandbkit_torch.smoke")
+    from wandbkit_torch.smoke.context import SmokeSettings
+
+    model_factory, data_factory = DEMO_MODEL.smoke_data()
+    report = smoke.run_smoke(model_factory, data_factory, device="cpu", out_dir=tmp_path,
+                             settings=SmokeSettings(**dict(DEMO_MODEL.smoke_overrides)))
+    assert report.status == "pass", [(v.name, v.status, v.reason) for v in report.results]

@@ -57,11 +57,16 @@ class DemoModel:
       patch selection, the LOD and budget histograms and the worst samples;
     - ``smoke_data()`` -> ``(model_factory, data_factory)``, no-argument callables for
       ``wandbkit_torch.smoke.run_smoke`` (or ``wandbkit smoke --model M:smoke_model
-      --data M:smoke_data`` with ``M=wandbkit_vlm.toy``).
+      --data M:smoke_data`` with ``M=wandbkit_vlm.toy``), with ``smoke_overrides`` for its
+      settings.
     """
 
     config: ToyModelConfig = ToyModelConfig()
     name: str = "toy ARR-COC VQA (shapes, 8x8 patches, top-16)"
+    smoke_overrides: tuple[tuple[str, Any], ...] = (("lr_steps", 150),)
+    """Smoke settings this model needs (``SmokeSettings(**dict(smoke_overrides))``): its loss
+    sits near log 9 for its first ~50 steps, so the LR range test needs 150 steps, not 60, to
+    see it fall (with 60 it reports "no learning rate lowered the loss by 10%")."""
 
     def build(self) -> nn.Module:
         """A freshly initialised toy model."""

@@ -7,7 +7,7 @@ The pipeline a reader can follow top to bottom in ``forward``:
    intensity histogram), perspectival (Sobel edges in the patch), participatory (cosine of the patch
    with the question);
 3. balancing: per-image weights from the question, ``r = minmax(sum_k w_k s_k)``;
-4. top-K selection of the most relevant patches;
+4. top-K selection of the most relevant patches, softly gated at the cut;
 5. token allocation ``t = snap_L(64 + 336 r^gamma)``: a patch given more tokens keeps more of
    its feature channels (a stand-in for a higher level of detail);
 6. the question attends over the selected patches and a head answers (9 locations); a small
@@ -35,6 +35,7 @@ class ToyModelConfig:
     bins: int = 16             # intensity histogram bins behind the propositional score
     heads: int = 4
     keep: int = 16             # patches selected (top-K) out of grid*grid
+    gate_width: float = 0.1    # relevance margin over the cut at which a patch is fully attended
     gamma: float = 1.0
     levels: tuple[int, ...] = VF.DEFAULT_LEVELS
     token_cap: int = 16 * 256  # per-image budget the utilisation is measured against
@@ -89,7 +90,14 @@ class ToyARRCOC(nn.Module):
         # Scaling by relevance lets the loss reach the scorers through the hard selection.
         kept = self.norm(texture * detail * (0.5 + relevance.unsqueeze(-1)) + self.position)
 
-        attended, attention = self.attend(question.unsqueeze(1), kept, kept, key_padding_mask=~selected,
+        # Soft gate on the selected patches: 1 well inside the top K, falling to 0 at the first
+        # patch left out, so two patches swapping places at the cut change the attention
+        # continuously (a hard mask makes the loss jump whenever the selection flips).
+        cut = relevance.topk(min(c.keep + 1, relevance.shape[1]), dim=1).values[:, -1:]
+        gate = ((relevance - cut) / c.gate_width).clamp(0, 1)
+        bias = torch.where(selected, (gate + 1e-4).log(), torch.full_like(gate, float("-inf")))
+        bias = bias.repeat_interleave(c.heads, dim=0).unsqueeze(1)            # [B*h, 1, N]
+        attended, attention = self.attend(question.unsqueeze(1), kept, kept, attn_mask=bias,
                                           need_weights=True, average_attn_weights=False)
         image_embed = self.image_proj(attended.squeeze(1))
         text_embed = self.text_proj(question)
