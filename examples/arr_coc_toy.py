@@ -5,11 +5,11 @@ coloured shapes. Per-patch texture features feed three relevance scorers (propos
 perspectival, participatory); per-image weights balance them; the top-K patches are kept and
 each gets 64-400 tokens by relevance. Every ``metrics_interval`` steps the loop logs all of
 wandbkit-vlm's metrics (``relevance/``, ``allocation/``, ``compression/``, ``attention/``,
-``alignment/``, ``vqa/``...) and every ``picture_interval`` steps the pictures: relevance and
-attention heatmaps, the patch selection coloured by budget, LOD and budget histograms, and a
-table of the worst answers.
+``alignment/``, ``vqa/``...) and every ``eval_interval`` steps, on a held-out batch, the
+metrics and the pictures: relevance and attention heatmaps, the patch selection coloured by
+budget, LOD and budget histograms, and a table of the worst answers.
 
-    python examples/arr_coc_toy.py                       # CPU, offline, about a minute
+    python examples/arr_coc_toy.py                       # CPU, offline, about 30 s
     python examples/arr_coc_toy.py --max_iters=1000 --keep=8 --gamma=2.0
 
 Then ``wandbkit runs``, ``wandbkit show <id>``, ``wandbkit dashboard`` (the VLM tab), or
