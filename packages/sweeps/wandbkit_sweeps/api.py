@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,3 +166,37 @@ def result(opened: Sweep) -> SweepResult:
     return SweepResult(sweep_id=opened.id, storage=_redact(opened.storage.url),
                        trials=trial_rows(opened), best=best_trial(opened),
                        finished_reason=opened.finished_reason())
+
+
+def expected_trials(opened: Sweep, count: int | None) -> int | None:
+    """How many trials this launch will run, when that is known (count, grid, run_cap)."""
+    known = [c for c in (count, opened.spec.run_cap) if c]
+    if opened.spec.method == "grid":
+        known.append(len(opened.trials(states=(TrialState.WAITING,))))
+    return min(known) if known else None
+
+
+@contextmanager
+def follow(opened: Sweep, progress: Any, total: int | None, label: str | None = None) -> Iterator[None]:
+    """Show finished trials on a rich progress bar while the block runs (any worker's)."""
+    before = sum(1 for t in opened.trials() if t.state.is_finished())
+    task = progress.add_task(label or f"sweep {opened.id}", total=total)
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.5):
+            try:
+                done = sum(1 for t in opened.trials() if t.state.is_finished()) - before
+            except Exception:  # a busy storage: the next poll retries
+                continue
+            progress.update(task, completed=done if total is None else min(done, total))
+
+    thread = threading.Thread(target=poll, daemon=True, name=f"sweep-{opened.id}-progress")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        done = sum(1 for t in opened.trials() if t.state.is_finished()) - before
+        progress.update(task, completed=done if total is None else min(done, total))

@@ -69,13 +69,17 @@ def run_command(file: Path = typer.Argument(..., help="Sweep file (YAML or JSON)
     spec = load_sweep(file)
     if choose_engine(engine) == "wandb":
         raise typer.Exit(run_on_wandb(spec, count=count, project=project))
-    from wandbkit_sweeps.api import launch, result, start
+    from wandbkit_sweeps.api import expected_trials, follow, launch, result, start
 
     opened = start(spec, storage=storage, dir=dir, project=project, resume=resume)
     typer.echo(f"sweep {opened.id} ({spec.method}); join it from another shell with: "
                f"wandbkit sweep agent {opened.id}" + (f" --storage '{_public(storage)}'" if storage else ""))
+    from rich.progress import Progress
+
     try:
-        launch(opened, None, count=count, workers=workers, storage=storage, dir=dir, mode=mode)
+        with Progress(transient=False) as progress, \
+                follow(opened, progress, expected_trials(opened, count), f"sweep {opened.id} trials"):
+            launch(opened, None, count=count, workers=workers, storage=storage, dir=dir, mode=mode)
     except KeyboardInterrupt:
         typer.echo(f"interrupted: continue with `wandbkit sweep run {file} --resume`", err=True)
         raise typer.Exit(130) from None

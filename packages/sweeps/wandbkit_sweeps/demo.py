@@ -7,7 +7,6 @@ wandbkit run grouped under the sweep.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -53,30 +52,16 @@ def demo_sweep(store_dir: str | Path | None = None, *, project: str = "wandbkit-
                mode: str = "offline", trials: int = 6, workers: int = 2,
                progress: Any = None) -> Any:
     """Run the embedded sweep locally; returns :class:`wandbkit_sweeps.api.SweepResult`."""
-    from wandbkit_sweeps.api import launch, result, start
+    from wandbkit_sweeps.api import follow, launch, result, start
 
     opened = start(DEMO_SWEEP, dir=store_dir, project=project, seed=0)
-    stop = threading.Event()
-    if progress is not None:
-        task = progress.add_task(f"sweep {opened.id}: {trials} trials", total=trials)
-
-        def follow() -> None:
-            while not stop.wait(0.5):
-                try:
-                    done = sum(1 for t in opened.study.get_trials(deepcopy=False)
-                               if t.state.is_finished())
-                except Exception:
-                    continue
-                progress.update(task, completed=min(done, trials))
-
-        threading.Thread(target=follow, daemon=True, name="demo-sweep-progress").start()
-    try:
+    if progress is None:
         launch(opened, train_logreg, count=trials, workers=workers, storage=None, dir=store_dir,
                mode=mode)
-    finally:
-        stop.set()
-    if progress is not None:
-        progress.update(task, completed=trials)
+    else:
+        with follow(opened, progress, trials, f"sweep {opened.id}: {trials} trials"):
+            launch(opened, train_logreg, count=trials, workers=workers, storage=None,
+                   dir=store_dir, mode=mode)
     return result(opened)
 
 
