@@ -3,6 +3,7 @@ any input (hypothesis)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -227,6 +228,16 @@ def test_cli_validate_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFi
     assert any("parameters.lr: grid search cannot enumerate uniform" in line for line in err)
     assert any(":7: parameters.opt.parameters.b.min" in line for line in err)
     assert main(["sweep", "validate", str(tmp_path / "missing.yaml")]) == 2
+    capsys.readouterr()
+    assert main(["sweep", "validate", str(bad), "--json"]) == 2
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["valid"] is False
+    assert any(p["path"] == "metric.goal" and p["line"] == 2 for p in verdict["problems"])
+    keras = CORPUS / "wandb__examples__keras-cnn-fashion__sweep-random-hyperband.yaml"
+    assert main(["sweep", "validate", str(keras), "--json"]) == 0
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["valid"] and len(verdict["warnings"]) == 3
+    assert verdict["summary"].startswith("random over 7 parameter(s)")
 
 
 # --- never a crash ---------------------------------------------------------------------------
