@@ -225,6 +225,8 @@ def test_show_writes_figures_and_logs_a_summary_run(tmp_path: Path, offline_env:
     result = wandbkit_sweeps.run(sweep, sweep_trainers.quadratic, mode="disabled", seed=1)
     assert main(["sweep", "show", result.sweep_id, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert main(["sweep", "show", result.sweep_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary_run"] == report["summary_run"]  # unchanged
     assert main(["sweep", "show", result.sweep_id, "--csv", "--no-log"]) == 0
     csv_lines = capsys.readouterr().out.strip().splitlines()
     assert csv_lines[0] == "number,state,loss,run_id,seconds,x,y" and len(csv_lines) == 5

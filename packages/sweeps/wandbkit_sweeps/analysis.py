@@ -128,7 +128,14 @@ def analyse(sweep_id: str, *, storage: str | None = None, store_dir: str | Path 
     report = summarise(sweep)
     report["figures"] = write_figures(sweep, out or root / "sweeps" / sweep.id)
     if log_run and any(k.endswith("_png") for k in report["figures"]):
-        report["summary_run"] = log_summary_run(sweep, report, root, mode)
+        finished = sum(report["states"].get(s, 0) for s in ("complete", "pruned", "failed"))
+        last = sweep.attrs.get("summary_run") or {}
+        if last.get("finished") == finished and last.get("run_id"):
+            report["summary_run"] = last["run_id"]  # nothing new since: no second copy
+        else:
+            report["summary_run"] = log_summary_run(sweep, report, root, mode)
+            sweep.study.set_user_attr("summary_run", {"run_id": report["summary_run"],
+                                                      "finished": finished})
     return report
 
 

@@ -133,7 +133,8 @@ def show_command(sweep_id: str = typer.Argument(..., help="The sweep's id."),
                                                  help="Folder for the plots (default: the store's "
                                                       "sweeps/<id>)."),
                  log_run: bool = typer.Option(True, "--log/--no-log",
-                                              help="Log the figures to a summary run."),
+                                              help="Log the figures to a summary run (once per "
+                                                   "state of the sweep)."),
                  storage: str | None = StorageOption,
                  dir: Path | None = DirOption) -> None:
     """Best trial, trials table, parameter importances, plots (HTML + PNG)."""
