@@ -67,23 +67,53 @@ def propositional_relevance(features: torch.Tensor | None = None, patch_pixels: 
     raise ValueError("propositional_relevance needs features= or patch_pixels=")
 
 
-def sobel_magnitude(images: torch.Tensor) -> torch.Tensor:
-    """Sobel gradient magnitude of the grey-level image: ``[B, C, Hp, Wp]`` -> ``[B, Hp, Wp]``.
+def _padded_channel_sum(images: torch.Tensor) -> torch.Tensor:
+    """The sum of the channels, edge-padded by one pixel: ``[B, C, H, W]`` -> ``[B, H+2, W+2]``.
 
-    The 3x3 Sobel kernels are separable (a [1, 2, 1] smoothing times a [-1, 0, 1] difference), so
-    they are applied as shifted slices of the edge-padded image: elementwise work, several times
-    faster on the CPU than a one-channel ``conv2d``.
+    Without autograd it is written straight into the padded buffer (one pass fewer than a sum
+    followed by ``F.pad``): this is the largest tensor any metric touches.
     """
-    gray = images.float().mean(dim=1)
-    p = F.pad(gray.unsqueeze(1), (1, 1, 1, 1), mode="replicate").squeeze(1)  # [B, Hp+2, Wp+2]
-    dx = p[:, :, 2:] - p[:, :, :-2]                                            # [B, Hp+2, Wp]
-    gx = torch.add(dx[:, :-2], dx[:, 2:]).add_(dx[:, 1:-1], alpha=2)           # [B, Hp, Wp]
-    sy = torch.add(p[:, :, :-2], p[:, :, 2:]).add_(p[:, :, 1:-1], alpha=2)     # [B, Hp+2, Wp]
+    x = images.float()
+    if x.requires_grad and torch.is_grad_enabled():
+        return F.pad(x.sum(dim=1, keepdim=True), (1, 1, 1, 1), mode="replicate").squeeze(1)
+    b, c, h, w = x.shape
+    buf = torch.empty(b, h + 2, w + 2, dtype=x.dtype, device=x.device)
+    inner = buf[:, 1:-1, 1:-1]
+    if c == 1:
+        inner.copy_(x[:, 0])
+    else:
+        torch.add(x[:, 0], x[:, 1], out=inner)
+        for k in range(2, c):
+            inner.add_(x[:, k])
+    buf[:, 0, 1:-1] = buf[:, 1, 1:-1]
+    buf[:, -1, 1:-1] = buf[:, -2, 1:-1]
+    buf[:, :, 0] = buf[:, :, 1]
+    buf[:, :, -1] = buf[:, :, -2]
+    return buf
+
+
+def _sobel_of_sum(images: torch.Tensor) -> torch.Tensor:
+    """Sobel magnitude of the channel-sum image (C times that of the grey image): ``[B, H, W]``."""
+    p = _padded_channel_sum(images)                                            # [B, H+2, W+2]
+    dx = p[:, :, 2:] - p[:, :, :-2]                                            # [B, H+2, W]
+    gx = torch.add(dx[:, :-2], dx[:, 2:]).add_(dx[:, 1:-1], alpha=2)           # [B, H, W]
+    sy = torch.add(p[:, :, :-2], p[:, :, 2:]).add_(p[:, :, 1:-1], alpha=2)     # [B, H+2, W]
     gy = sy[:, 2:] - sy[:, :-2]
     if images.requires_grad and torch.is_grad_enabled():
         # The clamp keeps the gradient finite where the image is flat (d sqrt(x)/dx is inf at 0).
         return (gx.square() + gy.square()).clamp(min=1e-12).sqrt()
     return torch.hypot(gx, gy)
+
+
+def sobel_magnitude(images: torch.Tensor) -> torch.Tensor:
+    """Sobel gradient magnitude of the grey-level (channel-mean) image, edges replicated:
+    ``[B, C, Hp, Wp]`` -> ``[B, Hp, Wp]``.
+
+    The 3x3 Sobel kernels are separable (a [1, 2, 1] smoothing times a [-1, 0, 1] difference), so
+    they are applied as shifted slices: elementwise work, several times faster on the CPU than a
+    one-channel ``conv2d``.
+    """
+    return _sobel_of_sum(images) / images.shape[1]
 
 
 def perspectival_relevance(images: torch.Tensor, patch: int) -> torch.Tensor:
@@ -92,7 +122,8 @@ def perspectival_relevance(images: torch.Tensor, patch: int) -> torch.Tensor:
     :param images: ``[B, C, H*patch, W*patch]``. :param patch: patch side in pixels.
     :returns: ``[B, N]`` in [0, 1], min-max normalised per image.
     """
-    mag = sobel_magnitude(images).unsqueeze(1)
+    # The channel sum's magnitude is C times the grey image's: min-max makes the factor vanish.
+    mag = _sobel_of_sum(images).unsqueeze(1)
     pooled = F.avg_pool2d(mag, kernel_size=patch, stride=patch)  # [B, 1, H, W]
     return minmax(pooled.flatten(1))
 
