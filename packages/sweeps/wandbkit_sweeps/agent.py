@@ -157,8 +157,11 @@ def run_trial(sweep: Sweep, trial: optuna.Trial, train_fn: TrainFn | None, *, mo
             else:
                 outcome = _run_program(sweep, trial, config, monitor, mode, root)
         except KeyboardInterrupt:
-            trial.set_user_attr("interrupted", True)
-            sweep.study.tell(trial, state=TrialState.FAIL)
+            try:
+                trial.set_user_attr("interrupted", True)
+                sweep.study.tell(trial, state=TrialState.FAIL)
+            except Exception:  # interrupted inside a storage call: the heartbeat check will
+                pass           # mark the trial failed, and --resume queues it again
             raise
     return _tell(sweep, trial, outcome, monitor)
 
