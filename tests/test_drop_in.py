@@ -258,13 +258,15 @@ def test_audio_video_and_define_metric_reach_store_and_wandb(
         monkeypatch.setenv("WANDBKIT_WANDB_WRITER", "worker")
     _wav(tmp_path / "clip.wav")
     run = wandb.init(project="media")
-    wandb.define_metric("loss", summary="min")
+    # goal= too: wandb 0.31's own define_metric has no goal argument, the worker must not pass it
+    wandb.define_metric("loss", summary="min", goal="minimize")
     wandb.log({"loss": 2.0})
     wandb.log({"loss": 1.0, "clip": wandb.Audio(tmp_path / "clip.wav", caption="c"),
                "tone": wandb.Audio(np.zeros(100), sample_rate=4000),
                "anim": wandb.Video(np.zeros((2, 1, 4, 4), dtype=np.uint8), fps=2)})
     wandb.log({"loss": 1.5})
     wandb.finish()
+    assert run.report is not None and all(s.error is None for s in run.report.sinks), run.report
     store = Store.open()
     media = {m["key"]: m for m in store.media(run.id)}
     assert media["clip"]["kind"] == "audio" and media["anim"]["kind"] == "video"

@@ -93,8 +93,10 @@ class MetricDefinition:
 
     def wandb_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of ``wandb.define_metric`` for this definition."""
-        kwargs: dict[str, Any] = {"step_metric": self.step_metric, "goal": self.goal,
-                                  "hidden": self.hidden, "step_sync": self.step_sync}
+        # No ``goal``: wandb 0.31's define_metric has no such argument (a TypeError there);
+        # the goal still reaches the store and the transaction-log writer's metric record.
+        kwargs: dict[str, Any] = {"step_metric": self.step_metric, "hidden": self.hidden,
+                                  "step_sync": self.step_sync}
         if self.summary:
             kwargs["summary"] = ",".join(self.summary)
         return {k: v for k, v in kwargs.items() if v is not None}
