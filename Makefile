@@ -22,15 +22,12 @@ $(STAMP): $(BIN)/python $(foreach p,$(PACKAGES),$(p)/pyproject.toml) constraints
 
 install: $(STAMP)
 
-# The main job, offline on embedded defaults: a tracked numpy run with its curve, a PyTorch
-# loop with the tracker and checkpoints, a smoke test of a model, then what the store holds.
+# The main job, offline on embedded defaults: every installed plugin's stage of the tour (the
+# toy ARR-COC model smoke-tested and trained with the tracker, VLM metrics and checkpoints, a
+# local sweep, a preempted job resumed, an HF fine-tune, the dashboard serving it all), then a
+# summary with the command that opens the dashboard.
 demo: install
 	WANDB_MODE=offline $(BIN)/wandbkit demo
-	WANDB_MODE=offline $(BIN)/python examples/manual_loop.py
-	WANDB_MODE=offline $(BIN)/wandbkit smoke --model examples/smoke_models.py:healthy_mlp \
-		--data examples/smoke_models.py:blobs
-	$(BIN)/wandbkit ckpt ls
-	$(BIN)/wandbkit runs
 
 test: install
 	$(BIN)/ruff check packages tests benchmarks examples
