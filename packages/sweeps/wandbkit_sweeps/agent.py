@@ -21,6 +21,7 @@ import inspect
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,9 +38,10 @@ import optuna
 from optuna.trial import TrialState
 
 from wandbkit.console import warn
+from wandbkit.errors import UserError
 from wandbkit.store import Store, default_root
 from wandbkit_sweeps.engine import Heartbeat, Sweep, claim_trial
-from wandbkit_sweeps.macros import expand
+from wandbkit_sweeps.macros import check_command, expand
 from wandbkit_sweeps.samplers import rung_steps
 from wandbkit_sweeps.space import suggest
 
@@ -124,10 +126,10 @@ def run_agent(sweep: Sweep, train_fn: TrainFn | None = None, *, count: int | Non
               on_trial: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Run trials of ``sweep`` until it is done or ``count`` trials ran here."""
     if train_fn is None and not (sweep.spec.program or sweep.spec.command):
-        from wandbkit.errors import UserError
-
         raise UserError(f"sweep {sweep.id} has neither `program` nor `command`: give a Python "
                         "train function (wandbkit_sweeps.run / agent) or add `program` to the file")
+    if train_fn is None:  # a command that cannot be built fails here, before any trial
+        check_command(sweep.spec.command, sweep.spec.program)
     outcomes: list[Outcome] = []
     while count is None or len(outcomes) < count:
         trial = claim_trial(sweep)
@@ -401,9 +403,20 @@ class _StoreReader:
 
 def _run_program(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], monitor: Monitor,
                  mode: str, root: Path) -> Outcome:
+    workdir = Path(tempfile.mkdtemp(prefix=f"wandbkit-sweep-{sweep.id}-{trial.number}-"))
+    try:
+        return _run_program_in(sweep, trial, config, monitor, mode, root, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # the ${args_json_file} file
+
+
+def _run_program_in(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], monitor: Monitor,
+                    mode: str, root: Path, workdir: Path) -> Outcome:
     spec = sweep.spec
-    workdir = Path(tempfile.mkdtemp(prefix=f"sweep-{sweep.id}-{trial.number}-"))
-    argv = expand(spec.command, spec.program, config, json_file=workdir / "params.json")
+    try:
+        argv = expand(spec.command, spec.program, config, json_file=workdir / "params.json")
+    except UserError as exc:
+        return Outcome(trial.number, "failed", config=config, error=str(exc))
     env = dict(os.environ, WANDBKIT_SWEEP_ID=sweep.id, WANDBKIT_SWEEP_TRIAL=str(trial.number),
                WANDBKIT_SWEEP_PARAMS=json.dumps(config), WANDBKIT_RUN_GROUP=sweep.id,
                WANDBKIT_PROJECT=sweep.project, WANDBKIT_DIR=str(root.resolve()))

@@ -63,10 +63,16 @@ def run_command(file: Path = typer.Argument(..., help="Sweep file (YAML or JSON)
                                               "disabled."),
                 dir: Path | None = DirOption) -> None:
     """Start a sweep and its agents (each trial runs the file's program/command)."""
+    from wandbkit.errors import UserError
     from wandbkit_sweeps.config import load_sweep
+    from wandbkit_sweeps.macros import check_command
     from wandbkit_sweeps.wandb_engine import choose_engine, run_on_wandb
 
     spec = load_sweep(file)
+    if not (spec.program or spec.command):
+        raise UserError(f"{file} has neither `program` nor `command`: add one, or run the sweep "
+                        "from Python with a train function (wandbkit_sweeps.run)")
+    check_command(spec.command, spec.program)
     if choose_engine(engine) == "wandb":
         raise typer.Exit(run_on_wandb(spec, count=count, project=project))
     from wandbkit_sweeps.api import expected_trials, follow, launch, result, start

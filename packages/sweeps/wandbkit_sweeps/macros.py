@@ -72,3 +72,12 @@ def _envvar(name: str, env: Mapping[str, str]) -> str:
     if name not in env:
         raise UserError(f"the command uses ${{envvar:{name}}} but {name} is not set")
     return env[name]
+
+
+def check_command(command: list[str] | None, program: str | None) -> None:
+    """Raise :class:`UserError` now if the command cannot be built (no ``program`` for
+    ``${program}``, an unset ``${envvar:NAME}``), before any trial starts."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        expand(command, program, {}, json_file=Path(tmp) / "check.json")
