@@ -328,3 +328,18 @@ def test_auto_engine_is_local_when_not_logged_in() -> None:
     from wandbkit_sweeps.wandb_engine import choose_engine
 
     assert choose_engine("auto") == "local"
+
+
+def test_run_refuses_a_command_it_cannot_build(tmp_path: Path, offline_env: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("method: grid\nparameters: {x: {values: [1]}}\n"
+                    "command: [python, '--k=${envvar:WANDBKIT_TEST_UNSET}']\n")
+    assert main(["sweep", "run", str(path), "--engine", "local"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: the command uses ${envvar:WANDBKIT_TEST_UNSET} but "
+                   "WANDBKIT_TEST_UNSET is not set"]
+    assert not (offline_env / "sweeps.db").exists()  # refused before any sweep was created
+    path.write_text("method: grid\nparameters: {x: {values: [1]}}\n")
+    assert main(["sweep", "run", str(path), "--engine", "local"]) == 2
+    assert "neither `program` nor `command`" in capsys.readouterr().err
