@@ -4,7 +4,8 @@ The model comes from whichever plugin published ``ctx.shared["demo_model"]`` (wa
 ARR-COC model); this package never imports that plugin. The object must offer ``build()`` (a
 fresh ``nn.Module``), ``batches(seed, batch_size)`` (an endless iterator of batches),
 ``loss(model, batch) -> (loss, outputs)``, ``smoke_data()`` returning ``(model_factory,
-data_factory)`` (the no-argument factories ``wandbkit smoke`` takes) and optionally
+data_factory)`` (the no-argument factories ``wandbkit smoke`` takes), optionally
+``smoke_overrides`` (``SmokeSettings`` fields the model needs, as pairs) and
 ``log_pictures(run, model, batch, step)``. Metrics come
 from every plugin's ``wandbkit_register_metrics`` through :func:`wandbkit.compute_metrics`, and
 checkpoints go through core's checkpoint hook (wandbkit-artifacts), so each piece stays in the
@@ -38,7 +39,10 @@ def smoke_stage(ctx: DemoContext) -> dict[str, Any]:
     from wandbkit_torch.smoke.context import SmokeSettings
 
     # Quick (tests): fewer learning-rate and baseline steps; the overfit check keeps its length.
-    settings = SmokeSettings(lr_steps=30, baseline_steps=30) if ctx.quick else SmokeSettings()
+    # A model may need more of some (``smoke_overrides``, pairs of SmokeSettings fields).
+    sizes: dict[str, Any] = {"lr_steps": 30, "baseline_steps": 30} if ctx.quick else {}
+    sizes.update(dict(getattr(model, "smoke_overrides", ()) or ()))
+    settings = SmokeSettings(**sizes)
     model_factory, data_factory = model.smoke_data()
     report = run_smoke(model_factory, data_factory, device="cpu",
                        loss_fn=getattr(model, "smoke_loss", None), settings=settings,
