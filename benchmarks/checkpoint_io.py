@@ -16,7 +16,7 @@ For a model of ``--mb`` MB of fp32 weights plus its Adam state (2x more), in one
 Targets: a/b >= 0.8 with digests; c <= 1.5 x m on CPU; on CUDA c <= 0.1 x b. Prints the ratios.
 
     python benchmarks/checkpoint_io.py            # ~200 MB model + 400 MB of Adam state
-    python benchmarks/checkpoint_io.py --mb 20    # quick run
+    python benchmarks/checkpoint_io.py --quick    # quick run: --mb 20 --repeats 2
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
+from results import record  # benchmarks/ is on sys.path: the script runs by path
 
 from wandbkit_artifacts import CheckpointManager, load
 
@@ -109,7 +110,11 @@ def main() -> None:
                         help="untimed rounds first (first writes to a fresh disk area are slow)")
     parser.add_argument("--verbose", action="store_true", help="print every measurement")
     parser.add_argument("--dir", default=None, help="folder on the disk to measure (default: temp)")
+    parser.add_argument("--quick", action="store_true",
+                        help="--mb 20 --repeats 2: checks that it runs, noisy figures")
     args = parser.parse_args()
+    if args.quick:
+        args.mb, args.repeats = 20, 2
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, opt = build(args.mb, device)
     groups = tensor_groups(model, opt)
@@ -186,6 +191,23 @@ def main() -> None:
     print("paired medians: " + ", ".join(f"{k} = {v:.2f}" for k, v in paired.items()))
     print(f"best-of-{args.repeats}: a/b xxh3 = {best['a'] / best['b_xxh']:.2f}, "
           f"a/b sha256 = {best['a'] / best['b_sha']:.2f}, c/m = {best['c'] / best['m']:.2f}")
+    note = ("quick; " if args.quick else "") + f"{total / 2**20:.0f} MB, {device}"
+    raw = f"(a) raw write+fsync, same parallelism: {t['a']:.3f} s"
+    for label, key in (("xxh3_128", "b_xxh"), ("sha256", "b_sha")):
+        record("checkpoint_io", f"verified atomic save, {label} digests", t[key], "s", baseline=raw,
+               ratio=t["a"] / t[key], target="raw/save >= 0.8", passed=t["a"] / t[key] >= 0.8,
+               note=note)
+    stall = t["c"] / t["m"]
+    record("checkpoint_io", "async save: training-thread stall", t["c"], "s",
+           baseline=f"(m) memcpy into buffers: {t['m']:.3f} s", ratio=stall,
+           target="ratio <= 1.5 (CPU)" if device == "cpu" else "",
+           passed=stall <= 1.5 if device == "cpu" else None, note=note)
+    if device == "cuda":
+        record("checkpoint_io", "async save stall vs synchronous save (CUDA)", t["c"], "s",
+               baseline=f"(b) save, xxh3_128: {t['b_xxh']:.3f} s", ratio=t["c"] / t["b_xxh"],
+               target="ratio <= 0.1", passed=t["c"] / t["b_xxh"] <= 0.1, note=note)
+    record("checkpoint_io", "load + verify xxh3 (ratio: raw write / load)", t["d"], "s",
+           baseline=raw, ratio=t["a"] / t["d"], note=note)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ logging callback spends in its per-step events on the training thread (measured 
 it does not drown in the step-to-step noise of a shared machine).
 
     python benchmarks/hf_overhead.py                  # 5 rounds x 60 steps, ~2-3 min on 2 cores
-    python benchmarks/hf_overhead.py --rounds 3 --steps 40
+    python benchmarks/hf_overhead.py --quick          # 3 rounds x 20 steps: proves it runs
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_env import CpuMeter, Quiet, offline_wandb_dirs  # noqa: E402
+from results import record  # noqa: E402
 
 VARIANTS = ("none", "wandb", "wandbkit")
 
@@ -138,7 +139,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true",
+                        help="3 rounds x 20 steps: checks that it runs, noisy figures")
     opts = parser.parse_args()
+    if opts.quick:
+        opts.rounds, opts.steps = 3, 20
     if opts.rounds < 3:
         parser.error("--rounds must be at least 3 (the target is a median over >= 3 runs)")
 
@@ -203,6 +208,17 @@ def main() -> None:
           f"{med['wandb']['cpu'] - med['none']['cpu']:+.2f} s (less noisy than wall time on a "
           "shared machine)")
     print(f"quiet-wait timeouts: {quiet.timeouts}")
+    note = "quick" if opts.quick else ""
+    none_step = f"report_to='none': {med['none']['median_step'] * 1e3:.2f} ms/step"
+    record("hf_overhead", "median step, WandbkitCallback, tiny GPT-2, logging every step",
+           med["wandbkit"]["median_step"] * 1e3, "ms/step", baseline=none_step, ratio=step_ratio,
+           target="ratio <= 1.03", passed=step_ratio <= 1.03, note=note)
+    record("hf_overhead", "median step, report_to='wandb' (built-in), for comparison",
+           med["wandb"]["median_step"] * 1e3, "ms/step", baseline=none_step, ratio=builtin_ratio,
+           note=note)
+    record("hf_overhead", "train() total overhead over report_to='none', WandbkitCallback",
+           over_kit, "s", baseline=f"built-in report_to='wandb': {over_builtin:+.2f} s",
+           target="below the built-in's", passed=over_kit < over_builtin, note=note)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any, Protocol  # noqa: E402
 
 from bench_env import CpuMeter, Quiet  # noqa: E402  (benchmarks/ is on sys.path: run by path)
+from results import record  # noqa: E402
 
 SIZES = (10, 100)
 PROJECT = "log-overhead-bench"
@@ -717,6 +718,47 @@ def render(results: dict[str, Any], console: Any) -> None:
                   f"{m['settle_timeouts']}")
 
 
+def record_headlines(results: dict[str, Any]) -> None:
+    """The figures the targets are on, for ``run_all.py``'s table (no-op when run alone)."""
+    note = "quick" if results["quick"] else ""
+    for size in SIZES:
+        r = results["sizes"][str(size)]
+        hot, loop = r["hot"], r["loop"]
+        record("log_overhead", f"hot path, run.log (c), {size} scalars", hot["c"]["mean_us"],
+               "µs/call", baseline=f"(b) raw wandb.log: {hot['b']['mean_us']:.1f} µs/call",
+               ratio=ratio(hot["c"]["mean_us"], hot["b"]["mean_us"]),
+               target=f"ratio <= {RATIO_TARGET}",
+               passed=ratio(hot["c"]["mean_us"], hot["b"]["mean_us"]) <= RATIO_TARGET, note=note)
+        loop_ratio = ratio(loop["c"]["added_us"], loop["b"]["added_us"])
+        record("log_overhead", f"loop slowdown, run.log (c), {size} scalars (drain incl.)",
+               loop["c"]["added_us"], "µs/step",
+               baseline=f"(b) raw wandb.log: {loop['b']['added_us']:.1f} µs/step",
+               ratio=loop_ratio, target=f"ratio <= {RATIO_TARGET}",
+               passed=loop_ratio <= RATIO_TARGET, note=note)
+        d = r["delivery"]
+        raw = r["raw_wandb_delivery"]
+        record("log_overhead", f"delivery, both sinks, {size} scalars", d["rows_per_s"], "rows/s",
+               baseline=f"raw wandb.log: {raw['rows_per_s']:,.0f} rows/s",
+               target=f">= {DELIVERY_TARGET[size]:,.0f} rows/s",
+               passed=d["rows_per_s"] >= DELIVERY_TARGET[size], note=note)
+        for where, key in (("W&B history records", "wandb_history_records"),
+                           ("store rows", "store_rows")):
+            record("log_overhead", f"every row delivered, {size} scalars: {where}", d[key], "rows",
+                   baseline=f"{d['rows']:,} logged", target=f"= {d['rows']:,}",
+                   passed=d[key] == d["rows"], note=note)
+        writer = r["delivery_sinks"]["W&B writer alone"]["cpu_per_row_us"]
+        record("log_overhead", f"CPU per row, all processes, W&B writer alone, {size} scalars",
+               writer, "µs/row", baseline=f"raw wandb.log: {raw['cpu_per_row_us']:,.0f} µs/row",
+               ratio=ratio(writer, raw["cpu_per_row_us"]), target=f"ratio <= {RATIO_TARGET}",
+               passed=ratio(writer, raw["cpu_per_row_us"]) <= RATIO_TARGET, note=note)
+    init = results["init"]
+    for label in ("first", "later"):
+        kit, raw_init = init[f"wandbkit_{label}_s"], init[f"wandb_{label}_s"]
+        record("log_overhead", f"wandbkit.init() wall time, {label} in process", kit * 1e3, "ms",
+               baseline=f"wandb.init(): {raw_init * 1e3:,.0f} ms", ratio=kit / raw_init,
+               target=f"<= {INIT_TARGET_S * 1e3:.0f} ms", passed=kit <= INIT_TARGET_S, note=note)
+
+
 # --- main ----------------------------------------------------------------------------------
 
 
@@ -782,6 +824,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg()),
             "settle_timeouts": quiet.timeouts}
         results["checks"] = checks(results)
+        record_headlines(results)
         results["seconds"] = time.perf_counter() - began
         render(results, console)
         if args.json:

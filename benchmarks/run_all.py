@@ -1,22 +1,25 @@
 """Run every benchmark and write one table to ``benchmarks/RESULTS.md``.
 
-    python benchmarks/run_all.py            # full runs (about 20-30 min on 2 cores)
+    python benchmarks/run_all.py            # full runs (about 30-40 min on 2 cores)
     python benchmarks/run_all.py --quick    # each script's quick mode: proves they run, noisy figures
-    python benchmarks/run_all.py --only log_overhead,sweep_overhead
+    python benchmarks/run_all.py --only log_overhead,sweep_overhead --out /tmp/some.md
 
-Each script measures its figure and its baseline side by side in one run and reports its
+Each script measures its figures and their baselines side by side in one run and reports its
 headline figures through ``benchmarks/results.py``; this runner collects them with the machine
 they were measured on (cores, CPU, load average before and after) and whether each met its
-target. A script that fails or is skipped (the GPU benchmark without CUDA) gets a row that
-says so. The README quotes this file.
+target. A script that fails, times out or is skipped (the GPU benchmark without CUDA) gets a
+status row that says so. The table holds only the scripts of this call (``--only`` writes a
+table of just those). The README quotes this file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,11 +46,12 @@ class Bench:
 BENCHMARKS = [
     Bench("log_overhead"),
     Bench("torch_tracking"),
-    Bench("checkpoint_io", quick=("--mb", "20", "--repeats", "2")),
+    Bench("checkpoint_io"),
     Bench("hf_overhead"),
     Bench("sweep_overhead"),
-    Bench("vlm_metrics"),
+    Bench("vlm_metrics", quick=("--rounds", "1")),
     Bench("dashboard_load"),
+    Bench("wandb_online_designs"),
     Bench("gpu_tracking", quick=("--cpu-dry-run",), needs_cuda=True),
 ]
 
@@ -82,37 +86,67 @@ def machine() -> dict[str, str]:
             **{k: v for k, v in versions.items()}}
 
 
-def run_one(bench: Bench, quick: bool, results: Path, timeout: float) -> tuple[str, float]:
-    """Run one script; returns its status (``ok``, ``failed (exit N)``, ``timeout``) and seconds."""
+def run_one(bench: Bench, quick: bool, results: Path, logs: Path,
+            timeout: float) -> tuple[str, float]:
+    """Run one script (its output to ``logs/<name>.log``, its figures appended to ``results``);
+    returns its status (``ok``, ``failed (exit N)``, ``timeout``, ``skipped ...``) and seconds."""
     script = HERE / f"{bench.name}.py"
     if not script.exists():
         return "missing", 0.0
     args = list(bench.quick if quick else bench.args)
-    if bench.needs_cuda and not cuda_available():
-        if not quick:
-            return "skipped (no CUDA)", 0.0
+    dry_run = bench.needs_cuda and not cuda_available()
+    if dry_run and not quick:
+        return "skipped (no CUDA)", 0.0
     env = {**os.environ, "WANDBKIT_BENCH_RESULTS": str(results), "PYTHONUNBUFFERED": "1"}
-    log = results.with_name(f"{bench.name}.log")
+    log = logs / f"{bench.name}.log"
     started = time.monotonic()
+    # Its own session and a scratch cwd: a timeout ends the whole tree (W&B worker, wandb-core,
+    # sweep workers), and nothing a script leaves in its cwd lands in the caller's.
+    with log.open("w") as out, tempfile.TemporaryDirectory(prefix=f"bench-{bench.name}-") as cwd:
+        proc = subprocess.Popen([sys.executable, str(script), *args], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return f"timeout (after {timeout:.0f} s)", time.monotonic() - started
+        finally:
+            _end_group(proc.pid)
+    seconds = time.monotonic() - started
+    if code != 0:
+        return f"failed (exit {code})", seconds
+    return ("ok (CPU dry run: no figures)" if dry_run else "ok"), seconds
+
+
+def _end_group(pgid: int) -> None:
+    """Kill what a script left running in its process group (a leaked child keeps no figure)."""
     try:
-        with log.open("w") as out:
-            proc = subprocess.run([sys.executable, str(script), *args], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return "timeout", time.monotonic() - started
-    status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode}, see {log.name})"
-    return status, time.monotonic() - started
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def fmt(value: object) -> str:
-    """A number for the table: 3 significant figures, thousands separated."""
+    """A number for the table: 3 significant figures, thousands separated; n/a for NaN."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
         if abs(value) >= 100:
             return f"{value:,.0f}"
         return f"{value:.3g}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
+
+
+def cell(text: object) -> str:
+    """Text for a Markdown table cell (a ``|`` would split the cell)."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def write_table(path: Path, rows: list[dict[str, object]], statuses: dict[str, tuple[str, float]],
@@ -127,18 +161,23 @@ def write_table(path: Path, rows: list[dict[str, object]], statuses: dict[str, t
              f"load average {load[0]:.1f} before, {load[1]:.1f} after",
              "- versions: " + ", ".join(f"{k} {v}" for k, v in info.items()
                                         if k not in ("cores", "cpu", "cuda")), "",
+             "*ratio*: value / baseline, unless the figure or its target names another order "
+             "(raw/save, naive/downsampled); *result*: PASS or MISS against the target, empty "
+             "for a figure without one.", "",
              "| benchmark | figure | value | baseline | ratio | target | result | note |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        result = {True: "PASS", False: "MISS", None: ""}[r.get("passed")]  # type: ignore[index]
-        lines.append(f"| {r['benchmark']} | {r['figure']} | {fmt(r['value'])} {r['unit']} | "
-                     f"{r['baseline']} | {fmt(r['ratio'])} | {r['target']} | {result} | "
-                     f"{r.get('note', '')} |")
+        result = {True: "PASS", False: "MISS"}.get(r.get("passed"), "")  # type: ignore[arg-type]
+        lines.append("| " + " | ".join(cell(c) for c in (
+            r["benchmark"], r["figure"], f"{fmt(r['value'])} {r['unit']}".strip(), r["baseline"],
+            fmt(r["ratio"]), r["target"], result, r.get("note", ""))) + " |")
     lines += ["", "| script | status | seconds | command |", "|---|---|---|---|"]
     for bench in BENCHMARKS:
-        status, seconds = statuses.get(bench.name, ("not run", 0.0))
+        if bench.name not in statuses:
+            continue
+        status, seconds = statuses[bench.name]
         args = " ".join(bench.quick if quick else bench.args)
-        lines.append(f"| {bench.name} | {status} | {seconds:.0f} | "
+        lines.append(f"| {bench.name} | {cell(status)} | {seconds:.0f} | "
                      f"`python benchmarks/{bench.name}.py{(' ' + args) if args else ''}` |")
     path.write_text("\n".join(lines) + "\n")
 
@@ -151,31 +190,38 @@ def main() -> int:
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per script")
     args = parser.parse_args()
-    wanted = [b for b in BENCHMARKS if not args.only or b.name in args.only.split(",")]
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = sorted(set(names) - {b.name for b in BENCHMARKS})
+    if unknown:
+        parser.error(f"--only: no benchmark named {', '.join(unknown)} "
+                     f"(known: {', '.join(b.name for b in BENCHMARKS)})")
+    wanted = [b for b in BENCHMARKS if not names or b.name in names]
     console = Console()
     info = machine()
     load_before = os.getloadavg()[0]
     statuses: dict[str, tuple[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="wandbkit-bench-") as tmp:
-        results = Path(tmp) / "results.jsonl"
-        results.touch()
-        with Progress(console=console) as progress:
-            task = progress.add_task("benchmarks", total=len(wanted))
-            for bench in wanted:
-                progress.update(task, description=f"{bench.name}")
-                statuses[bench.name] = run_one(bench, args.quick, results, args.timeout)
-                progress.advance(task)
-                console.print(f"{bench.name}: {statuses[bench.name][0]} "
-                              f"({statuses[bench.name][1]:.0f} s)")
-        rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    logs = Path(tempfile.mkdtemp(prefix="wandbkit-bench-logs-"))  # kept: the scripts' output
+    results = logs / "results.jsonl"
+    results.touch()
+    with Progress(console=console) as progress:
+        task = progress.add_task("benchmarks", total=len(wanted))
         for bench in wanted:
-            log = results.with_name(f"{bench.name}.log")
-            if log.exists() and not statuses[bench.name][0].startswith("ok"):
-                console.print(f"--- {bench.name} (last lines) ---")
-                console.print("\n".join(log.read_text().splitlines()[-15:]), markup=False)
+            progress.update(task, description=f"{bench.name}")
+            statuses[bench.name] = run_one(bench, args.quick, results, logs, args.timeout)
+            progress.advance(task)
+            progress.console.print(f"{bench.name}: {statuses[bench.name][0]} "
+                                   f"({statuses[bench.name][1]:.0f} s)")
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    failed = [b for b in wanted if not statuses[b.name][0].startswith(("ok", "skipped"))]
+    for bench in failed:
+        log = logs / f"{bench.name}.log"
+        if log.exists():
+            console.print(f"--- {bench.name} (last lines of {log}) ---")
+            console.print("\n".join(log.read_text().splitlines()[-15:]), markup=False)
     write_table(Path(args.out), rows, statuses, info, args.quick, (load_before, os.getloadavg()[0]))
-    console.print(f"wrote {args.out}: {len(rows)} figures from {len(wanted)} scripts")
-    return 0 if all(s.startswith(("ok", "skipped")) for s, _ in statuses.values()) else 1
+    console.print(f"wrote {args.out}: {len(rows)} figures from {len(wanted)} scripts; "
+                  f"each script's output is in {logs}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from bench_env import CpuMeter, Quiet, offline_wandb_dirs  # benchmarks/ is on sys.path
+from results import record
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -371,6 +372,15 @@ def main() -> int:
               "includes")
     out.print(f"ratio (b)/(a) = {b_ratio:.3f}   ratio (c)/(a) = {c_ratio:.3f}   "
               f"target (c)/(a) <= 1.05: {'MET' if c_ratio <= 1.05 else 'MISSED'}")
+    note = "quick" if args.quick else ""
+    base = f"(a) no tracking: {a:.3f} ms/step"
+    record("torch_tracking", "step time, wandbkit Tracker (c), 4x512 MLP, CPU (drain incl.)",
+           means["(c) wandbkit Tracker"], "ms/step", baseline=base, ratio=c_ratio,
+           target="ratio <= 1.05", passed=c_ratio <= 1.05, note=note)
+    record("torch_tracking", "step time, wandb.watch(log='all') (b), for comparison",
+           means["(b) wandb.watch all/10"], "ms/step", baseline=base, ratio=b_ratio, note=note)
+    record("torch_tracking", "step time, run.log(loss) only (d), for reference",
+           means["(d) run.log(loss) only"], "ms/step", baseline=base, ratio=d_ratio, note=note)
     return 0
 
 

@@ -47,7 +47,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wandb_stand_in import serve  # noqa: E402  (benchmarks/ is on sys.path: run by path)
+from results import record  # benchmarks/ is on sys.path: run by path
+from wandb_stand_in import serve  # noqa: E402
 
 SIZES = (10, 100)
 DESIGNS = {"a": "(a) SDK worker, online",
@@ -329,6 +330,17 @@ def main(argv: list[str] | None = None) -> int:
     console.print(crash)
     console.print(f"load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f} on "
                   f"{os.cpu_count()} CPUs (other work on the machine inflates every figure)")
+    note = "quick" if args.quick else ""
+    for size in SIZES:
+        a, b = by[("a", size)], by[("b", size)]
+        record("wandb_online_designs", f"online CPU per row, all processes, (b) live writer, "
+               f"{size} scalars", b["cpu_per_row_us"], "µs/row",
+               baseline=f"(a) SDK worker: {a['cpu_per_row_us']:,.0f} µs/row",
+               ratio=b["cpu_per_row_us"] / a["cpu_per_row_us"], note=note)
+        record("wandb_online_designs", f"rows received by the stand-in, (b) live writer, "
+               f"{size} scalars", b["delivered"], "rows",
+               baseline=f"{b['rows']:,} logged; (a) SDK worker received {a['delivered']:,}",
+               ratio=b["delivered"] / b["rows"], note=note)
     if args.json:
         print(json.dumps(results, indent=1))
     return 0

@@ -1,4 +1,5 @@
-"""``benchmarks/log_overhead.py --quick`` runs to the end and reports every figure and ratio.
+"""``benchmarks/log_overhead.py --quick`` runs to the end and reports every figure and ratio;
+``benchmarks/run_all.py`` turns recorded figures into the documented table (no benchmark run).
 
 No timing thresholds: speed is judged by reading the benchmark's output, not by this test. What
 is asserted is that each figure exists and is a real number, that the ratios and verdicts are
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +26,10 @@ def _number(value: object) -> float:
 
 
 def test_log_overhead_quick_reports_every_figure(tmp_path: Path) -> None:
+    recorded = tmp_path / "recorded.jsonl"  # what run_all.py would collect for its table
+    env = {**os.environ, "WANDBKIT_BENCH_RESULTS": str(recorded)}
     done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600, check=False)
+                          capture_output=True, text=True, timeout=600, check=False, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout)
     table = done.stderr
@@ -78,6 +82,23 @@ def test_log_overhead_quick_reports_every_figure(tmp_path: Path) -> None:
         assert check["verdict"] in line
     assert table.count("ratio (c)/(b)") == 2 * len(SIZES)  # hot path and loop tables
 
+    # The table's records carry the same figures and verdicts as the script's own checks.
+    records = {r["figure"]: r for r in map(json.loads, recorded.read_text().splitlines())}
+    assert all(r["benchmark"] == "log_overhead" and r["note"] == "quick" for r in records.values())
+    for size in SIZES:
+        r = results["sizes"][size]
+        hot = records[f"hot path, run.log (c), {size} scalars"]
+        assert hot["value"] == r["hot"]["c"]["mean_us"]
+        assert hot["ratio"] == checks[f"hot path (c)/(b), {size} scalars"]["value"]
+        assert hot["passed"] == (checks[f"hot path (c)/(b), {size} scalars"]["verdict"] == "PASS")
+        delivery = records[f"delivery, both sinks, {size} scalars"]
+        assert delivery["value"] == r["delivery"]["rows_per_s"]
+        assert delivery["passed"] == (
+            checks[f"delivery rows/s, {size} scalars, both sinks"]["verdict"] == "PASS")
+    init = records["wandbkit.init() wall time, first in process"]
+    assert init["passed"] == (
+        checks["wandbkit.init() wall time, first in process (ms)"]["verdict"] == "PASS")
+
 
 def _passes(check: dict[str, object]) -> bool:
     """Re-derive a verdict from the value and the printed target."""
@@ -90,3 +111,80 @@ def _passes(check: dict[str, object]) -> bool:
         return value >= limit
     assert op == "=", check
     return value == limit
+
+
+def test_run_all_table_has_the_documented_columns(tmp_path: Path, monkeypatch) -> None:
+    """Figures recorded by ``results.record`` (as a benchmark script does under ``run_all.py``)
+    come out of ``run_all.write_table`` as one Markdown row each, in the documented columns, with
+    the scripts' statuses and the machine. No benchmark is run."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import results
+    import run_all
+
+    lines = tmp_path / "results.jsonl"
+    monkeypatch.setenv(results.ENV, str(lines))
+    results.record("log_overhead", "hot path | 10 scalars", 1.5, "µs/call",
+                   baseline="raw wandb.log: 30.0 µs/call", ratio=0.05, target="ratio <= 0.1",
+                   passed=True, note="quick")
+    results.record("checkpoint_io", "async save stall", 0.25, "s", baseline="memcpy: 0.1 s",
+                   ratio=2.5, target="ratio <= 1.5 (CPU)", passed=False)
+    results.record("torch_tracking", "loop slowdown (b)", 12345.0, "µs/step", ratio=float("nan"))
+    rows = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert len(rows) == 3
+
+    out = tmp_path / "RESULTS.md"
+    statuses = {"log_overhead": ("ok", 21.4), "checkpoint_io": ("failed (exit 1)", 3.0)}
+    info = {"cores": "2", "cpu": "Test CPU", "cuda": "no", "python": "3.11.9"}
+    run_all.write_table(out, rows, statuses, info, True, (1.0, 2.0))
+    text = out.read_text()
+    assert "- machine: 2 cores, Test CPU, CUDA: no, load average 1.0 before, 2.0 after" in text
+    assert "quick mode" in text
+
+    table = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    header = _cells(table[0])
+    assert header == ["benchmark", "figure", "value", "baseline", "ratio", "target", "result",
+                      "note"]
+    figures = [dict(zip(header, _cells(ln), strict=True)) for ln in table[1:4]]
+    assert figures[0] == {"benchmark": "log_overhead", "figure": "hot path \\| 10 scalars",
+                          "value": "1.5 µs/call", "baseline": "raw wandb.log: 30.0 µs/call",
+                          "ratio": "0.05", "target": "ratio <= 0.1", "result": "PASS",
+                          "note": "quick"}
+    assert figures[1]["result"] == "MISS" and figures[1]["ratio"] == "2.5"
+    assert figures[2]["value"] == "12,345 µs/step"
+    assert figures[2]["ratio"] == "n/a" and figures[2]["result"] == "" and figures[2]["target"] == ""
+
+    status_header = _cells(table[4])
+    assert status_header == ["script", "status", "seconds", "command"]
+    scripts = {c[0]: c for c in map(_cells, table[5:])}
+    assert set(scripts) == set(statuses)  # only the scripts of this call
+    assert scripts["log_overhead"][1:] == ["ok", "21", "`python benchmarks/log_overhead.py --quick`"]
+    assert scripts["checkpoint_io"][1] == "failed (exit 1)"
+
+
+def test_run_all_names_every_benchmark_script(monkeypatch) -> None:
+    """Every script in benchmarks/ that measures something is in run_all's list, and the list
+    names no script that does not exist."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import run_all
+
+    helpers = {"bench_env", "results", "run_all", "wandb_stand_in"}
+    scripts = {p.stem for p in SCRIPT.parent.glob("*.py")} - helpers
+    assert {b.name for b in run_all.BENCHMARKS} == scripts
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of a Markdown table row (``\\|`` stays inside its cell)."""
+    parts, cell, i = [], "", 1
+    while i < len(line) - 1:
+        if line[i] == "\\" and line[i + 1] == "|":
+            cell += "\\|"
+            i += 2
+            continue
+        if line[i] == "|":
+            parts.append(cell.strip())
+            cell = ""
+        else:
+            cell += line[i]
+        i += 1
+    parts.append(cell.strip())
+    return parts
