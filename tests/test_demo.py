@@ -66,7 +66,7 @@ def test_hook_register_demo_stages(tmp_path: Path) -> None:
     out = proc.stdout
     assert "SEEN [('first', True, 'offline'), ('second', True)]" in out
     assert "made the answer" in out
-    assert "best sweep trial: {'lr': 0.1, 'val/loss': 0.25}" in out
+    assert "best sweep trial (second): {lr=0.1, val/loss=0.25}" in out
     # core names what a fuller install would add, one line each
     assert "skipped sweep: a small local sweep with hyperband (pip install wandbkit-sweeps)" in out
 

@@ -91,7 +91,7 @@ def print_summary(root: Path, project: str, since: float, outcomes: list[StageOu
     for key, label in (("best_checkpoint", "best checkpoint"), ("best_trial", "best sweep trial")):
         for o in outcomes:
             if key in o.facts:
-                out.print(f"{label}: {o.facts[key]}")
+                out.print(f"{label} ({o.name}): {compact(o.facts[key])}")
     pending = offline_runs_to_sync(store, project, since)
     if pending:
         out.print(f"W&B offline runs waiting for upload: {len(pending)} "
@@ -103,6 +103,18 @@ def print_summary(root: Path, project: str, since: float, outcomes: list[StageOu
     else:
         out.print("dashboard: pip install wandbkit-gradio, then `wandbkit dashboard`")
     out.print(f"list the runs: wandbkit runs{dir_arg} --project {project}")
+
+
+def compact(value: Any) -> str:
+    """A fact on one line: dicts as ``k=v`` pairs (numbers to 4 significant figures), None dropped."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={compact(v)}" for k, v in value.items()
+                               if v is not None and v is not False) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(compact(v) for v in value) + "]"
+    return str(value)
 
 
 def _commands() -> list[Any]:
