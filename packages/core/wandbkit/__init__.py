@@ -38,6 +38,7 @@ from wandbkit.dropin_artifacts import Artifact, log_artifact, use_artifact
 from wandbkit.errors import WandbkitError as Error
 from wandbkit.hookspecs import hookimpl
 from wandbkit.media import Audio, Histogram, Image, Table, Video
+from wandbkit.metrics import compute_metrics
 from wandbkit.preempt import check_preempt, on_preempt, preempted
 from wandbkit.run import Run, get_run
 
@@ -57,6 +58,7 @@ def __getattr__(name: str) -> _Any:
 
 
 __all__ = ["AlertLevel", "Artifact", "Audio", "Error", "Histogram", "Image", "Run", "Settings",
-           "Table", "Video", "__version__", "alert", "check_preempt", "config", "define_metric",
+           "Table", "Video", "__version__", "alert", "check_preempt", "compute_metrics", "config",
+           "define_metric",
            "finish", "get_run", "hookimpl", "init", "log", "log_artifact", "login", "on_preempt",
            "preempted", "save", "summary", "unwatch", "use_artifact", "watch"]
