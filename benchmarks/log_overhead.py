@@ -725,14 +725,14 @@ def record_headlines(results: dict[str, Any]) -> None:
         r = results["sizes"][str(size)]
         hot, loop = r["hot"], r["loop"]
         record("log_overhead", f"hot path, run.log (c), {size} scalars", hot["c"]["mean_us"],
-               "µs/call", baseline=f"(b) raw wandb.log: {hot['b']['mean_us']:.1f} µs/call",
+               "µs/call", baseline=f"(b) raw wandb.log: {hot['b']['mean_us']:,.1f} µs/call",
                ratio=ratio(hot["c"]["mean_us"], hot["b"]["mean_us"]),
                target=f"ratio <= {RATIO_TARGET}",
                passed=ratio(hot["c"]["mean_us"], hot["b"]["mean_us"]) <= RATIO_TARGET, note=note)
         loop_ratio = ratio(loop["c"]["added_us"], loop["b"]["added_us"])
         record("log_overhead", f"loop slowdown, run.log (c), {size} scalars (drain incl.)",
                loop["c"]["added_us"], "µs/step",
-               baseline=f"(b) raw wandb.log: {loop['b']['added_us']:.1f} µs/step",
+               baseline=f"(b) raw wandb.log: {loop['b']['added_us']:,.1f} µs/step",
                ratio=loop_ratio, target=f"ratio <= {RATIO_TARGET}",
                passed=loop_ratio <= RATIO_TARGET, note=note)
         d = r["delivery"]
