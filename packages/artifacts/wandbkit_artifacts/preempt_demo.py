@@ -33,8 +33,11 @@ def train(steps: int, delay: float) -> None:
     model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Dropout(0.1),
                                 torch.nn.Linear(16, 1))
     opt = torch.optim.Adam(model.parameters(), lr=run.config["lr"])
-    ckpt = CheckpointManager(run, "preemptible", keep_last_k=2, every_n_steps=5, preempt=True)
-    state = resume("preemptible", model, opt, missing_ok=True) if run.resumed else None
+    # One checkpoint name per job: the uninterrupted reference job runs beside this one in the
+    # same store, and `latest` of a shared name would be whichever job saved last.
+    name = f"preemptible-{run.id}"
+    ckpt = CheckpointManager(run, name, keep_last_k=2, every_n_steps=5, preempt=True)
+    state = resume(name, model, opt, missing_ok=True) if run.resumed else None
     start = state.step + 1 if state is not None else 0
     for step in range(start, steps):
         x = torch.randn(16, 4)
