@@ -149,7 +149,8 @@ def test_plugins_lists_installed_and_broken(listing: tuple[dict[str, Any], str])
     plugins, err = listing
     assert plugins["jsonl"] == {
         "name": "jsonl", "distribution": "wandbkit-jsonl", "version": "0.1.0",
-        "hooks": ["wandbkit_register_commands", "wandbkit_register_sinks"],
+        "hooks": ["wandbkit_dashboard_panels", "wandbkit_register_commands",
+                  "wandbkit_register_demo_stages", "wandbkit_register_sinks"],
         "status": "ok", "builtin": False}
     broken = plugins["broken_import"]
     assert broken["distribution"] == "wandbkit-broken-import" and broken["version"] == "0.0.1"

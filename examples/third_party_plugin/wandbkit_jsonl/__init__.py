@@ -1,7 +1,9 @@
 """wandbkit-jsonl: every run also written as JSON lines, and ``wandbkit jsonl-tail RUN``.
 
-This module is what the ``wandbkit`` entry point loads, so it stays light: the sink and the
-command are imported inside the hooks, when a run starts or the CLI is built.
+It reaches every place a plugin can: a sink (runs), a command (the CLI), a dashboard tab
+(``wandbkit dashboard``) and a stage of ``wandbkit demo``. This module is what the ``wandbkit``
+entry point loads, so it stays light: the sink, the command, the tab and the stage are
+imported inside the hooks, when they are used.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from wandbkit import hookimpl
 if TYPE_CHECKING:
     import typer
 
+    from wandbkit.demo import DemoStage
+    from wandbkit.panels import Panel
     from wandbkit.run import Run
     from wandbkit.sinks.base import Sink
 
@@ -34,3 +38,22 @@ def wandbkit_register_commands(cli: typer.Typer) -> None:
     from wandbkit_jsonl.cli import jsonl_tail
 
     cli.command("jsonl-tail")(jsonl_tail)
+
+
+@hookimpl
+def wandbkit_dashboard_panels(register: Callable[[Panel], None]) -> None:
+    """Add a "JSON lines" tab: the last rows of a run's file."""
+    from wandbkit.panels import Panel
+    from wandbkit_jsonl.tab import build_tab
+
+    register(Panel(title="JSON lines", build=build_tab, order=90))
+
+
+@hookimpl
+def wandbkit_register_demo_stages(register: Callable[[DemoStage], None]) -> None:
+    """Add a ``jsonl`` stage to ``wandbkit demo``: what the sink wrote for the demo's runs."""
+    from wandbkit.demo import DemoStage
+    from wandbkit_jsonl.tab import demo_stage
+
+    register(DemoStage(name="jsonl", title="count what the JSON-lines sink wrote", order=85,
+                       run=demo_stage))

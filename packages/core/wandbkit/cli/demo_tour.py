@@ -82,8 +82,7 @@ def print_summary(root: Path, project: str, since: float, outcomes: list[StageOu
     table.add_column("seconds", justify="right")
     table.add_column("result")
     for o in outcomes:
-        headline = o.facts.get("headline") or ", ".join(
-            f"{k}={v}" for k, v in o.facts.items() if isinstance(v, (int, float, str)))[:100]
+        headline = o.facts.get("headline") or _facts_line(o.facts)
         table.add_row(o.name, f"{o.seconds:.1f}", str(headline))
     out.print(table)
     out.print(f"runs made: {len(runs)} in project {project!r} "
@@ -103,6 +102,19 @@ def print_summary(root: Path, project: str, since: float, outcomes: list[StageOu
     else:
         out.print("dashboard: pip install wandbkit-gradio, then `wandbkit dashboard`")
     out.print(f"list the runs: wandbkit runs{dir_arg} --project {project}")
+
+
+def _facts_line(facts: dict[str, Any], width: int = 160) -> str:
+    """A stage's scalar facts as ``k=v`` pairs, cut at a pair boundary near ``width``."""
+    line = ""
+    for k, v in facts.items():
+        if not isinstance(v, (int, float, str)):
+            continue
+        pair = f"{k}={compact(v)}"
+        if line and len(line) + len(pair) + 2 > width:
+            return line + ", ..."
+        line = f"{line}, {pair}" if line else pair
+    return line
 
 
 def compact(value: Any) -> str:
