@@ -24,8 +24,8 @@ _EXPORTS = {
     "resolve": "wandbkit_hf.checkpoints",
     "compute_metrics": "wandbkit_hf.metrics",
     "make_compute_metrics": "wandbkit_hf.metrics",
-    "hyperparameter_search": "wandbkit_hf.track",
-    "track": "wandbkit_hf.track",
+    "hyperparameter_search": "wandbkit_hf.tracking",
+    "track": "wandbkit_hf.tracking",
 }
 
 __all__ = ["WandbkitCallback", "__version__", "compute_metrics", "hyperparameter_search",
