@@ -109,7 +109,8 @@ def wandbkit_watch(run: Run, model: Any, log: str | None, log_freq: int) -> Any:
     :param model: the object passed to ``watch`` (e.g. a ``torch.nn.Module``); return ``None``
         for a model you do not handle.
     :param log: what to log: ``"gradients"``, ``"parameters"``, ``"all"`` or ``None``
-        (wandb's meanings).
+        (wandb's meanings), or ``"norms"`` (gradient and weight norms only, as integrations
+        such as the HF callback ask for).
     :param log_freq: log every this many training steps (backward passes).
         Called on the caller's thread. Return a handle with a ``remove()`` method, which
         ``wandbkit.unwatch()`` calls to stop watching.

@@ -242,3 +242,23 @@ def test_load_best_model_at_end_makes_the_best_checkpoint_final(tmp_path: Path,
     assert final.metrics["eval/loss"] == best.metrics["eval/loss"]
     hf_best = Path(trainer.state.best_model_checkpoint) / "model.safetensors"
     assert os.stat(final.path / "model.safetensors").st_ino == os.stat(hf_best).st_ino
+
+
+def test_default_watch_logs_fused_norms_with_each_log(tmp_path: Path, offline_env: Path) -> None:
+    """By default the callback asks wandbkit-torch for gradient/weight norms (no histograms) at
+    the Trainer's logging steps; the global gradient norm equals the Trainer's own grad_norm
+    (the same gradients, read before clipping)."""
+    hook = getattr(get_plugin_manager().hook, "wandbkit_watch", None)
+    if hook is None or not hook.get_hookimpls():
+        pytest.skip("no installed plugin implements wandbkit_watch")
+    callback = WandbkitCallback(project="hf-test", checkpoints=False)
+    trainer = tiny_trainer(tmp_path / "out", callbacks=[callback], max_steps=4, logging_steps=2)
+    trainer.train()
+    h = read_run(run_dir_of(offline_env, callback.run.id))["history"]
+    logged = [s for s in sorted(h) if "train/loss" in h[s]]
+    assert logged == [2, 4], sorted(h)
+    for step in logged:
+        row = h[step]
+        assert "grad_norm/transformer.h.0.attn.c_attn" in row and "weight_norm/transformer.wte" in row, row
+        assert not any(k.startswith("gradients/") for k in row)
+        assert row["grad/global_norm"] == pytest.approx(row["train/grad_norm"], rel=1e-4)

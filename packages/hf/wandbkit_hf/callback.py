@@ -93,22 +93,26 @@ class WandbkitCallback(TrainerCallback):
         ``final`` (the last checkpoint's files when it holds the final weights, else a save).
     :param run: a wandbkit run to log into (default: the active run, else a new one).
     :param dir: the local store of runs this callback starts (default ``$WANDBKIT_DIR``).
-    :param watch: ``"gradients"``, ``"parameters"`` or ``"all"``: histograms of the model's
-        gradients/weights every ``watch_every`` steps, through the plugin that implements
-        ``wandbkit_watch`` (wandbkit-torch), W&B's keys (``gradients/<param>``). None: off (the
-        Trainer's own ``train/grad_norm`` is logged either way).
-    :param watch_every: steps between two watch logs.
+    :param watch: ``"norms"`` (default): gradient and weight norms per module and global
+        (``grad_norm/<module>``, ``weight_norm/<module>``), from wandbkit-torch's fused kernels
+        with no device sync, when that plugin is installed (silently off otherwise);
+        ``"gradients"``, ``"parameters"`` or ``"all"``: wandb.watch-style histograms
+        (``gradients/<param>``); both through the plugin that implements ``wandbkit_watch``.
+        None: off (the Trainer's own ``train/grad_norm`` is logged either way).
+    :param watch_every: backward passes between two watch logs (default: the Trainer's
+        ``logging_steps`` times its gradient accumulation, so norms come with each log).
     """
 
     def __init__(self, project: str | None = None, name: str | None = None,
                  tags: list[str] | None = None, group: str | None = None, mode: str = "auto",
                  checkpoints: bool = True, checkpoint_name: str | None = None,
                  final_model: bool = True, run: wandbkit.Run | None = None,
-                 dir: str | os.PathLike[str] | None = None, watch: str | None = None,
-                 watch_every: int = 100) -> None:
-        if watch not in (None, "gradients", "parameters", "all"):
-            raise UserError(f"watch={watch!r}: use 'gradients', 'parameters', 'all' or None")
-        if watch_every < 1:
+                 dir: str | os.PathLike[str] | None = None, watch: str | None = "norms",
+                 watch_every: int | None = None) -> None:
+        if watch not in (None, "norms", "gradients", "parameters", "all"):
+            raise UserError(f"watch={watch!r}: use 'norms', 'gradients', 'parameters', 'all' "
+                            "or None")
+        if watch_every is not None and watch_every < 1:
             raise UserError(f"watch_every={watch_every!r}: use a positive number of steps")
         self.project = project
         self.name = name
@@ -196,7 +200,12 @@ class WandbkitCallback(TrainerCallback):
                                    or _trial_params(trainer)}
         self.run.config.update(config)  # type: ignore[union-attr]
         if self.watch and model is not None:
-            self._watch_handle = _start_watch(self.run, model, self.watch, self.watch_every)
+            every = self.watch_every or max(1, int(args.logging_steps)
+                                            * int(args.gradient_accumulation_steps))
+            self._watch_handle = _start_watch(self.run, model, self.watch, every,
+                                              quiet=self.watch == "norms")
+            if self.watch == "norms" and hasattr(self._watch_handle, "hold"):
+                self._watch_handle.hold = True  # norms join the Trainer's own log rows
 
     def _define_metrics(self) -> None:
         define = getattr(self.run, "define_metric", None)
@@ -244,6 +253,8 @@ class WandbkitCallback(TrainerCallback):
         history, summary = split_logs(logs, self._eval_names)
         if history:
             history["train/global_step"] = state.global_step
+            if "train/loss" in history and hasattr(self._watch_handle, "take"):
+                history.update(self._watch_handle.take())  # the norms of this interval
             self.run.log(history, step=self._step_offset + state.global_step)
         if summary:
             self.run.summary.update(summary)
@@ -353,13 +364,14 @@ def _checkpoint_step(folder: str, default: int) -> int:
     return int(tail) if tail.isdigit() else default
 
 
-def _start_watch(run: Any, model: Any, log: str, every: int) -> Any:
-    """Ask the plugin that implements ``wandbkit_watch`` to watch ``model``; None if none does."""
+def _start_watch(run: Any, model: Any, log: str, every: int, quiet: bool = False) -> Any:
+    """Ask the plugin that implements ``wandbkit_watch`` to watch ``model``; None if none does
+    (with a notice unless ``quiet``: the default norms are simply off without wandbkit-torch)."""
     from wandbkit.plugins import get_plugin_manager
 
     hook = getattr(get_plugin_manager().hook, "wandbkit_watch", None)
     handle = hook(run=run, model=model, log=log, log_freq=every) if hook is not None else None
-    if handle is None:
+    if handle is None and not quiet:
         _notice(f"watch={log!r}: no installed plugin watches this model "
                 "(pip install wandbkit-torch); training goes on without histograms")
     return handle
