@@ -252,12 +252,14 @@ def test_default_watch_logs_fused_norms_with_each_log(tmp_path: Path, offline_en
     if hook is None or not hook.get_hookimpls():
         pytest.skip("no installed plugin implements wandbkit_watch")
     callback = WandbkitCallback(project="hf-test", checkpoints=False)
-    trainer = tiny_trainer(tmp_path / "out", callbacks=[callback], max_steps=4, logging_steps=2)
+    trainer = tiny_trainer(tmp_path / "out", callbacks=[callback], max_steps=24, logging_steps=4)
     trainer.train()
     h = read_run(run_dir_of(offline_env, callback.run.id))["history"]
     logged = [s for s in sorted(h) if "train/loss" in h[s]]
-    assert logged == [2, 4], sorted(h)
-    for step in logged:
+    with_norms = [s for s in logged if "grad/global_norm" in h[s]]
+    # every 12 steps: the first multiple of logging_steps=4 that is at least 10 steps
+    assert logged == [4, 8, 12, 16, 20, 24] and with_norms == [12, 24], sorted(h)
+    for step in with_norms:
         row = h[step]
         assert "grad_norm/transformer.h.0.attn.c_attn" in row and "weight_norm/transformer.wte" in row, row
         assert not any(k.startswith("gradients/") for k in row)

@@ -99,8 +99,9 @@ class WandbkitCallback(TrainerCallback):
         ``"gradients"``, ``"parameters"`` or ``"all"``: wandb.watch-style histograms
         (``gradients/<param>``); both through the plugin that implements ``wandbkit_watch``.
         None: off (the Trainer's own ``train/grad_norm`` is logged either way).
-    :param watch_every: backward passes between two watch logs (default: the Trainer's
-        ``logging_steps`` times its gradient accumulation, so norms come with each log).
+    :param watch_every: backward passes between two watch logs (default: the first multiple
+        of the Trainer's ``logging_steps`` that is at least 10 steps, times its gradient
+        accumulation, so norms come with a log every 10 or more steps).
     """
 
     def __init__(self, project: str | None = None, name: str | None = None,
@@ -200,8 +201,12 @@ class WandbkitCallback(TrainerCallback):
                                    or _trial_params(trainer)}
         self.run.config.update(config)  # type: ignore[union-attr]
         if self.watch and model is not None:
-            every = self.watch_every or max(1, int(args.logging_steps)
-                                            * int(args.gradient_accumulation_steps))
+            # Default: with the first Trainer log at or after every 10 optimizer steps (the
+            # torch Tracker's stats_every), so per-module norms cost little even when the
+            # Trainer logs every step.
+            logging = max(1, int(args.logging_steps))
+            every = self.watch_every or (logging * -(-10 // logging)
+                                         * max(1, int(args.gradient_accumulation_steps)))
             self._watch_handle = _start_watch(self.run, model, self.watch, every,
                                               quiet=self.watch == "norms")
             if self.watch == "norms" and hasattr(self._watch_handle, "hold"):
