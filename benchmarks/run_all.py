@@ -1,6 +1,6 @@
 """Run every benchmark and write one table to ``benchmarks/RESULTS.md``.
 
-    python benchmarks/run_all.py            # full runs (about 30-40 min on 2 cores)
+    python benchmarks/run_all.py            # full runs (about 11 min on 2 quiet cores, more under load)
     python benchmarks/run_all.py --quick    # each script's quick mode: proves they run, noisy figures
     python benchmarks/run_all.py --only log_overhead,sweep_overhead --out /tmp/some.md
 
@@ -49,7 +49,7 @@ BENCHMARKS = [
     Bench("checkpoint_io"),
     Bench("hf_overhead"),
     Bench("sweep_overhead"),
-    Bench("vlm_metrics", quick=("--rounds", "1")),
+    Bench("vlm_metrics"),
     Bench("dashboard_load"),
     Bench("wandb_online_designs"),
     Bench("gpu_tracking", quick=("--cpu-dry-run",), needs_cuda=True),

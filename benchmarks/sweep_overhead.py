@@ -150,7 +150,7 @@ def main() -> None:
     two_wall = statistics.median(r["wall_trials_per_s"] for r in runs[2])
     speedup, wall_speedup = two / one, two_wall / one_wall
     load = os.getloadavg()[0]
-    note = ("quick run; " if args.quick else "") + f"load average {load:.1f} on {os.cpu_count()} cores"
+    note = ("quick; " if args.quick else "") + f"load average {load:.1f} on {os.cpu_count()} cores"
     lines = [
         f"engine overhead per trial (SQLite, TPE, hyperband, 10 metric values): median "
         f"{engine['median_ms']:.1f} ms, mean {engine['mean_ms']:.1f} ms, p90 {engine['p90_ms']:.1f} ms "
@@ -167,10 +167,12 @@ def main() -> None:
         f"  ({note})",
     ]
     print("\n".join(lines), file=sys.stderr)
-    record("sweep_overhead", "engine overhead per trial", engine["median_ms"], "ms",
-           baseline="Optuna in-memory ask/tell", ratio=engine["median_ms"] / 100, target="<= 100 ms",
-           passed=engine["median_ms"] <= 100, note=note)
-    record("sweep_overhead", "2 workers vs 1, trials/s", speedup, "x", baseline="1 worker",
+    # In-memory Optuna does less work (no storage, no pruning): a scale, not a baseline to divide by.
+    record("sweep_overhead", "engine overhead per trial (median)", engine["median_ms"], "ms",
+           baseline=f"for scale: Optuna in memory, ask/tell only {engine['memory_median_ms']:.2f} ms",
+           target="<= 100 ms", passed=engine["median_ms"] <= 100, note=note)
+    record("sweep_overhead", "2 workers vs 1, trials/s", speedup, "x",
+           baseline=f"1 worker: {one:.2f} trials/s; 2 workers: {two:.2f} trials/s",
            ratio=speedup, target=">= 1.8x", passed=speedup >= 1.8, note=note)
     if args.json:
         print(json.dumps({"engine": engine, "startup": startup, "one": runs[1], "two": runs[2],
