@@ -178,6 +178,18 @@ class CheckpointManager:
     def _better(self, new: float, old: float) -> bool:
         return new < old if self.mode == "min" else new > old
 
+    def _admit(self, step: int, metrics: dict[str, Any], force: bool) -> tuple[bool, str]:
+        """Whether this rank and the policy save at ``step``, and why; when they do, the best
+        value so far is updated."""
+        rank = _rank()
+        ok, reason = (False, f"rank {rank}: only rank 0 saves") if rank else \
+            self.should_save(step, metrics, force)
+        if ok:
+            value = _as_float(metrics.get(self.metric)) if self.metric else None
+            if value is not None and (self._best is None or self._better(value, self._best)):
+                self._best = value
+        return ok, reason
+
     # --- saving -----------------------------------------------------------------------------
 
     def save(self, step: int, model: Any = None, optimizer: Any = None, scheduler: Any = None,
@@ -200,14 +212,9 @@ class CheckpointManager:
         metrics = {k: _scalar(v) for k, v in (metrics or {}).items() if v is not None}
         self._last = dict(step=step, model=model, optimizer=optimizer, scheduler=scheduler,
                           scaler=scaler, extra=extra, metrics=metrics, aliases=tuple(aliases))
-        rank = _rank()
-        ok, reason = (False, f"rank {rank}: only rank 0 saves") if rank else \
-            self.should_save(step, metrics, force)
+        ok, reason = self._admit(step, metrics, force)
         if not ok:
             return SaveResult(step, False, reason)
-        value = _as_float(metrics.get(self.metric)) if self.metric else None
-        if value is not None and (self._best is None or self._better(value, self._best)):
-            self._best = value
         slot = self._free_slots.get() if self.async_save else 0  # back-pressure: bounded in flight
         try:
             self._raise_deferred()  # a save that failed while we waited for the slot
@@ -246,14 +253,9 @@ class CheckpointManager:
         sources = files_to_register(files)
         metrics = {k: _scalar(v) for k, v in (metrics or {}).items() if v is not None}
         self._last = None  # nothing to save at finish: the files may be gone by then
-        rank = _rank()
-        ok, reason = (False, f"rank {rank}: only rank 0 saves") if rank else \
-            self.should_save(step, metrics, force)
+        ok, reason = self._admit(step, metrics, force)
         if not ok:
             return SaveResult(step, False, reason)
-        value = _as_float(metrics.get(self.metric)) if self.metric else None
-        if value is not None and (self._best is None or self._better(value, self._best)):
-            self._best = value
         slot = self._free_slots.get() if self.async_save else 0
         tmp = tmp_dir_for(self.parent)
         try:
