@@ -223,10 +223,14 @@ class CheckpointManager:
             if self.async_save:
                 self._free_slots.put(slot)
             raise
-        info = self._info(step, metrics)
+        return self._submit(step, reason, snap, self._info(step, metrics), aliases, slot)
+
+    def _submit(self, step: int, reason: str, payload: Any, info: dict[str, Any],
+                aliases: list[str] | tuple[str, ...], slot: int) -> SaveResult:
+        """Hand a version to the writer thread (or write it now, without async saves)."""
         future: Future = Future()
         self._last_saved_step = step
-        job = (snap, info, list(aliases), slot, future)
+        job = (payload, info, list(aliases), slot, future)
         if self.async_save:
             self._ensure_thread()
             self._pending = [f for f in self._pending if not f.done()] + [future]
@@ -269,17 +273,8 @@ class CheckpointManager:
         if copied:
             _warn(f"{self.name!r} step {step}: {len(copied)} file(s) could not be hard-linked "
                   f"(another file system?) and were copied: {', '.join(copied[:3])}")
-        future: Future = Future()
-        self._last_saved_step = step
-        job = (LinkedFiles(tmp, copied), self._info(step, metrics), list(aliases), slot, future)
-        if self.async_save:
-            self._ensure_thread()
-            self._pending = [f for f in self._pending if not f.done()] + [future]
-            self._jobs.put(job)
-        else:
-            self._run_job(job)
-            self._raise_deferred()
-        return SaveResult(step, True, reason, future)
+        return self._submit(step, reason, LinkedFiles(tmp, copied), self._info(step, metrics),
+                            aliases, slot)
 
     def _save_preempt(self, step: int, model: Any, optimizer: Any, scheduler: Any, scaler: Any,
                       extra: dict[str, Any] | None, metrics: dict[str, Any] | None,
