@@ -11,11 +11,8 @@ verification, retention and W&B logging treat the version like any other.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
-import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -23,7 +20,7 @@ from typing import Any
 
 from wandbkit_artifacts.digest import digest_files, fsync_files
 from wandbkit_artifacts.errors import CheckpointError
-from wandbkit_artifacts.layout import FORMAT, MANIFEST, fsync_dir, git_commit, package_versions
+from wandbkit_artifacts.layout import MANIFEST, fsync_dir, write_manifest
 
 
 @dataclass
@@ -87,24 +84,8 @@ def register_version(tmp: Path, info: dict[str, Any], algorithm: str,
     files = {n: {"digest": d, "size": p.stat().st_size}
              for n, p, d in zip(names, paths, digests, strict=True)}
     fsync_files(paths)  # the trainer wrote them without fsync: make the version durable
-    manifest = {
-        "format": FORMAT,
-        "id": uuid.uuid4().hex,
-        **info,
-        "created": time.time(),
-        "digest_algorithm": algorithm,
-        "files": files,
-        "size": sum(f["size"] for f in files.values()),
-        "tied": {},
-        "registered_in_place": True,
-        "copied": copied,
-        "packages": package_versions(),
-        "git_commit": git_commit(),
-    }
-    with open(tmp / MANIFEST, "wb") as fh:
-        fh.write(json.dumps(manifest, indent=1, sort_keys=True, default=repr).encode())
-        fh.flush()
-        os.fsync(fh.fileno())
+    manifest = write_manifest(tmp, info, algorithm, files, tied={}, registered_in_place=True,
+                              copied=copied)
     for folder in {p.parent for p in paths} | {tmp}:
         fsync_dir(folder)
     return manifest

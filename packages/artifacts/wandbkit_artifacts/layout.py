@@ -109,6 +109,18 @@ def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any],
     # Files are fsynced together, not one after another: their writebacks overlap. The manifest
     # is written only once they are durable, and the rename (in index.commit) comes after it.
     fsync_files([tmp / name for name in files])
+    manifest = write_manifest(tmp, info, algorithm, files, tied=snap.tied)
+    fsync_dir(tmp)
+    return manifest
+
+
+def write_manifest(tmp: Path, info: dict[str, Any], algorithm: str,
+                   files: dict[str, dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """Write and fsync ``tmp``'s manifest (after its files are durable); return it.
+
+    :param files: ``{name: {"digest", "size"}}`` of every file in the version.
+    :param fields: more manifest fields (``tied``, ``registered_in_place``, ...).
+    """
     manifest = {
         "format": FORMAT,
         "id": uuid.uuid4().hex,
@@ -117,7 +129,7 @@ def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any],
         "digest_algorithm": algorithm,
         "files": files,
         "size": sum(f["size"] for f in files.values()),
-        "tied": snap.tied,
+        **fields,
         "packages": package_versions(),
         "git_commit": git_commit(),
     }
@@ -126,7 +138,6 @@ def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any],
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    fsync_dir(tmp)
     return manifest
 
 
