@@ -96,8 +96,7 @@ def print_summary(root: Path, project: str, since: float, outcomes: list[StageOu
         out.print(f"W&B offline runs waiting for upload: {len(pending)} "
                   f"(`wandbkit sync --dir {shlex.quote(str(root))}` once logged in)")
     dir_arg = "" if os.environ.get("WANDBKIT_DIR") == str(root) else f" --dir {shlex.quote(str(root))}"
-    has_dashboard = any("dashboard" == getattr(c, "name", None) for c in _commands())
-    if has_dashboard:
+    if "dashboard" in ctx.results:  # the dashboard plugin's stage ran: its command is there
         out.print(f"open the dashboard: [bold]wandbkit dashboard{dir_arg}[/]")
     else:
         out.print("dashboard: pip install wandbkit-gradio, then `wandbkit dashboard`")
@@ -128,12 +127,3 @@ def compact(value: Any) -> str:
         return "[" + ", ".join(compact(v) for v in value) + "]"
     return str(value)
 
-
-def _commands() -> list[Any]:
-    import typer
-
-    from wandbkit.cli import build_app
-
-    app = build_app()
-    command = typer.main.get_command(app)
-    return list(getattr(command, "commands", {}).values())
