@@ -37,9 +37,8 @@ class DeviceValue:
 def prepare(metrics: dict[str, Any]) -> dict[str, Any]:
     """Copy ``metrics`` for the queue; the caller may reuse its dict right away."""
     values = dict(metrics)
-    for value in values.values():
-        if value.__class__ not in PLAIN:
-            return _prepare_slow(values)
+    if not PLAIN.issuperset(map(type, values.values())):  # one C-level pass, not a loop
+        return _prepare_slow(values)
     return values
 
 
@@ -82,6 +81,8 @@ class Converter:
         rows = [Row(step, t, values) for step, t, values in raw]
         pending: list[tuple[dict[str, Any], str, DeviceValue, int]] = []
         for row in rows:
+            if _finite_numbers(row.values):
+                continue  # the common row: nothing to convert or count
             for key, value in list(row.values.items()):
                 cls = value.__class__
                 if cls is float:
@@ -158,6 +159,21 @@ def _copy_to_host(flat: Any, device: Any) -> Any:
         while not done.query():
             time.sleep(0.0002)
     return host
+
+
+_NUMBERS = frozenset((float, int, bool))
+
+
+def _finite_numbers(values: dict[str, Any]) -> bool:
+    """True when every value is a finite int, float or bool, checked at C speed: the sum of
+    finite numbers is finite unless it overflows (then the per-value loop decides)."""
+    numbers = values.values()
+    if not _NUMBERS.issuperset(map(type, numbers)):
+        return False
+    try:
+        return math.isfinite(sum(numbers))
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _convert_other(key: str, value: Any) -> Any:

@@ -7,10 +7,11 @@ produces for the same message (fields in number order, defaults omitted); the te
 back with wandb's own classes and compare. Field numbers are those of ``wandb_internal.proto``
 in the wandb versions in :data:`wandbkit.sinks.wandb_writer.TESTED_WANDB`.
 
-The hot path is :meth:`ItemEncoder.record`: one history (or summary) record from a row. It
+The hot path is :meth:`ItemEncoder.history`: one history (or summary) record from a row. It
 builds a ``str`` whose characters are the bytes (latin-1), because str concatenation and
 f-strings are the fastest way to join small pieces in CPython; keys are UTF-8 encoded once and
-cached, values are ASCII JSON.
+cached, values are ASCII JSON. A row's numbers are formatted together by
+:func:`number_texts` (one call of wandb's own JSON encoder, no Python call per value).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def value_json(value: Any) -> str:
     if cls is RawJson:
         return str(value)
     if cls is float:
-        return repr(value) if value - value == 0.0 else _NONFINITE[repr(value)]
+        return _float_json(value)
     if cls is bool:
         return "true" if value else "false"
     if cls is int:
@@ -104,8 +105,47 @@ def value_json(value: Any) -> str:
 _NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
-_FAST_TYPES = frozenset((float, int))
+def _float_json(value: float) -> str:
+    """One float as the SDK writes it: ``repr`` is the same shortest round-trip text except
+    below 1e-4, where Python writes ``1e-05`` and the SDK's encoder ``0.00001`` (and ``1e-7``
+    for ``1e-07``)."""
+    if value - value != 0.0:
+        return _NONFINITE[repr(value)]
+    if -1e-4 < value < 1e-4 and value:
+        return _sdk_json(value).decode("ascii")
+    return repr(value)
+
+
+_FAST_TYPES = frozenset((float, int, bool))
 _FAST_MAX_LEN = 64
+
+
+_to_json: Any = None  # pydantic_core.to_json, imported on first use (wandb's own JSON encoder)
+
+
+def _sdk_json(value: Any) -> bytes:
+    """What wandb's SDK writes for ``value`` (``wandb.sdk.lib.json_util.dumps``)."""
+    global _to_json
+    if _to_json is None:
+        from pydantic_core import to_json
+
+        _to_json = to_json
+    return _to_json(value, inf_nan_mode="constants")  # type: ignore[no-any-return]
+
+
+def number_texts(values: list[Any]) -> list[str] | None:
+    """:func:`value_json` of every value of ``values`` (ints, floats and bools only), formatted
+    in one call, no Python call per value: with ``pydantic_core.to_json``, the encoder wandb's
+    SDK itself uses for ``value_json`` (shortest round-trip digits, NaN and ±Infinity as words),
+    so each text is the SDK's byte for byte. None if the encoder refuses a value.
+    """
+    if not values:
+        return []
+    try:
+        text = _sdk_json(values).decode("ascii")
+    except (ValueError, TypeError):
+        return None
+    return text[1:-1].split(",")
 
 
 def _short_len(n: int) -> str:
@@ -143,20 +183,23 @@ class ItemEncoder:
         table indexed by the value's length."""
         vals = list(values.values())
         if _FAST_TYPES.issuperset(map(type, vals)):
-            text = repr(vals)
-            if "n" not in text:  # nan / inf need JSON5 words
-                texts = text[1:-1].split(", ")
-                keys = tuple(values)
-                layout = self._layouts.get(keys) or self._layout(keys)
-                try:
-                    heads = list(map(list.__getitem__, layout, map(len, texts)))
-                except IndexError:  # a value of 64+ characters
-                    return self.items(values)
-                parts: list[str] = [""] * (2 * len(texts))  # head, value, head, value, ...
-                parts[0::2] = heads
-                parts[1::2] = texts
-                return "".join(parts)
+            texts = number_texts(vals)
+            if texts is not None:
+                return self.join_items(tuple(values), texts) or self.items(values)
         return self.items(values)
+
+    def join_items(self, keys: tuple[str, ...], texts: list[str]) -> str:
+        """The items for ``keys`` whose values' JSON is ``texts``; "" when a text has 64 or
+        more characters (the caller then takes :meth:`items`)."""
+        layout = self._layouts.get(keys) or self._layout(keys)
+        try:
+            heads = list(map(list.__getitem__, layout, map(len, texts)))
+        except IndexError:  # a value of 64+ characters
+            return ""
+        parts: list[str] = [""] * (2 * len(texts))  # head, value, head, value, ...
+        parts[0::2] = heads
+        parts[1::2] = texts
+        return "".join(parts)
 
     def _prefix(self, path: Any) -> str:
         parts = (path,) if isinstance(path, str) else path
@@ -174,8 +217,8 @@ class ItemEncoder:
         out = []
         for key, value in values.items():
             cls = value.__class__
-            if cls is float and value - value == 0.0:
-                text = repr(value)
+            if cls is float:
+                text = _float_json(value)
             elif cls is dict:
                 out.append(self._nested((key,), value))
                 continue

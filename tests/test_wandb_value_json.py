@@ -1,0 +1,87 @@
+"""The W&B writer formats every number as wandb's SDK does, byte for byte.
+
+The reference is wandb's own history encoder (``wandb.util.json_dumps_safer_history``, what
+``wandb.log`` puts in each item's ``value_json``) and a ``HistoryRecord`` built with wandb's
+protobuf classes. Both of the writer's number paths are checked: a row of numbers only, whose
+numbers are formatted in one call, and a row that also holds text, formatted value by value.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from wandb.proto import wandb_internal_pb2 as pb
+from wandb.util import json_dumps_safer_history
+
+from wandbkit.convert import Converter
+from wandbkit.sinks import wandb_proto as proto
+
+TRICKY = [0.1, 1e-7, 1e21, -0.0, 0.0, 2 ** 53 + 1, -(2 ** 63), 2 ** 64 - 1, 1e16, 1e15,
+          123456789012345678.0, 1e-4, 1e-5, 9.99e-5, 0.00012, -1.5e-5, 5e-324, 2.2250738585072014e-308,
+          1.7976931348623157e308, 2.0 ** 53, 1 / 3, 100.0, 1e22, -1e-300, 3, -7, True, False,
+          math.nan, math.inf, -math.inf, 10.00001, 1e-10]
+NUMPY = [np.float32(0.1), np.float32(1e-7), np.float32(3.4e38), np.float32("nan"),
+         np.float32("-inf"), np.float64(0.1), np.float16(0.3), np.int64(2 ** 62), np.int32(-5),
+         np.bool_(True), np.uint64(2 ** 64 - 1)]
+
+
+def _sdk_record(num: int, step: int, values: dict[str, object]) -> bytes:
+    """The history record wandb's classes make for ``values``, with the SDK's value JSON."""
+    rec = pb.Record(num=num)
+    for key, value in values.items():
+        item = rec.history.item.add()
+        item.nested_key.append(key)
+        item.value_json = json_dumps_safer_history(value)
+    rec.history.step.num = step
+    rec.history.SetInParent()
+    rec.history.step.SetInParent()
+    return rec.SerializeToString()
+
+
+@pytest.fixture(params=["numbers only", "with text"])
+def extra(request: pytest.FixtureRequest) -> dict[str, object]:
+    """What else the row holds: nothing (the one-call path) or a string (the per-value path)."""
+    return {} if request.param == "numbers only" else {"note": "text"}
+
+
+@pytest.mark.parametrize("value", TRICKY, ids=repr)
+def test_each_tricky_number_is_the_sdks_json(value: object, extra: dict[str, object]) -> None:
+    row = {"a": 0.5, "x": value, "b": 2, **extra}
+    assert proto.ItemEncoder().history(7, 3, row) == _sdk_record(7, 3, row)
+    assert proto.value_json(value) == json_dumps_safer_history(value)
+
+
+def test_a_row_of_every_tricky_number_is_one_record_of_the_sdks_bytes(
+        extra: dict[str, object]) -> None:
+    row = {**{f"k{i}": v for i, v in enumerate(TRICKY)}, **extra}
+    encoded = proto.ItemEncoder().history(12, 40, row)
+    assert encoded == _sdk_record(12, 40, row)
+    parsed = pb.Record()
+    parsed.ParseFromString(encoded)
+    assert [i.value_json for i in parsed.history.item] == [json_dumps_safer_history(v)
+                                                          for v in row.values()]
+
+
+def test_numpy_scalars_reach_the_writer_as_the_sdk_writes_them(extra: dict[str, object]) -> None:
+    logged = {**{f"n{i}": v for i, v in enumerate(NUMPY)}, **extra}
+    (row,) = Converter().convert([(0, 0.0, dict(logged))])
+    assert proto.ItemEncoder().history(2, 0, row.values) == _sdk_record(2, 0, logged)
+
+
+def test_ints_beyond_64_bits_keep_their_exact_digits(extra: dict[str, object]) -> None:
+    row = {"small": 1.5, "huge": 2 ** 64 + 5, "neg": -(2 ** 70), **extra}
+    assert proto.ItemEncoder().history(1, 0, row) == _sdk_record(1, 0, row)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(), st.integers(), st.booleans()),
+                min_size=1, max_size=40))
+def test_any_numbers_are_the_sdks_bytes(values: list[object]) -> None:
+    row = {f"m{i}": v for i, v in enumerate(values)}
+    assert proto.ItemEncoder().history(5, 9, row) == _sdk_record(5, 9, row)
+    assert proto.number_texts(list(row.values())) == [json_dumps_safer_history(v) for v in values]
+    assert [proto.value_json(v) for v in values] == [json_dumps_safer_history(v) for v in values]
