@@ -9,6 +9,7 @@ numbers are formatted in one call, and a row that also holds text, formatted val
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from wandb.proto import wandb_internal_pb2 as pb
 from wandb.util import json_dumps_safer_history
+from wandb_records import history_items
 
+import wandbkit
 from wandbkit.convert import Converter
 from wandbkit.sinks import wandb_proto as proto
+from wandbkit.sinks.wandb_logfile import read_records
 
 TRICKY = [0.1, 1e-7, 1e21, -0.0, 0.0, 2 ** 53 + 1, -(2 ** 63), 2 ** 64 - 1, 1e16, 1e15,
           123456789012345678.0, 1e-4, 1e-5, 9.99e-5, 0.00012, -1.5e-5, 5e-324, 2.2250738585072014e-308,
@@ -85,3 +89,32 @@ def test_any_numbers_are_the_sdks_bytes(values: list[object]) -> None:
     assert proto.ItemEncoder().history(5, 9, row) == _sdk_record(5, 9, row)
     assert proto.number_texts(list(row.values())) == [json_dumps_safer_history(v) for v in values]
     assert [proto.value_json(v) for v in values] == [json_dumps_safer_history(v) for v in values]
+
+
+def test_a_run_of_number_rows_writes_the_sdks_value_json(offline_env: Path) -> None:
+    """Through ``run.log`` and the writer sink: rows of numbers only take the one-call path;
+    each history record holds the SDK's text for every value, then ``_step``, ``_runtime``,
+    ``_timestamp``; a row at a repeated step is merged; wandb's reader reads them all."""
+    rows = [{f"k{i}": v for i, v in enumerate(TRICKY)}, {"a": 1e-7, "b": 2 ** 53 + 1},
+            {"a": -0.0, "c": math.nan}]
+    run = wandbkit.init(project="numbers", mode="offline", sinks=["wandb"])
+    for step, row in enumerate(rows):
+        run.log(row, step=step)
+    run.log({"late": 0.00001}, step=2)  # the same step: merged into step 2's record
+    run.finish()
+    run_dir = Path(run.wandb["dir"])
+    histories = []
+    for data in read_records(run_dir / f"run-{run.id}.wandb"):
+        rec = pb.Record()
+        rec.ParseFromString(data)
+        if rec.WhichOneof("record_type") == "history":
+            histories.append(rec.history)
+    expected = [rows[0], rows[1], {**rows[2], "late": 0.00001}]
+    assert len(histories) == len(expected)
+    for step, (history, logged) in enumerate(zip(histories, expected, strict=True)):
+        items = [("/".join(i.nested_key), i.value_json) for i in history.item]
+        assert items[:-3] == [(k, json_dumps_safer_history(v)) for k, v in logged.items()]
+        assert [k for k, _ in items[-3:]] == ["_step", "_runtime", "_timestamp"]
+        assert items[-3][1] == str(step) and history.step.num == step
+        assert items[-1][1] == json_dumps_safer_history(float(items[-1][1]))
+    assert [r["_step"] for r in history_items(run_dir)] == [0, 1, 2]

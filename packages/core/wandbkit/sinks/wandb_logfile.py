@@ -29,6 +29,7 @@ HEADER = 7
 FILE_HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 _PACK = struct.Struct("<IHB").pack
+_CRC_FULL = zlib.crc32(bytes((FULL,)))  # a record's CRC starts with its type byte
 
 
 class LogWriter:
@@ -53,7 +54,7 @@ class LogWriter:
         buf = self.buffer
         left = BLOCK - self.offset % BLOCK
         if len(data) + HEADER <= left:  # the common case: a whole record in this block
-            buf += _PACK(zlib.crc32(b"\x01" + data), len(data), FULL)
+            buf += _PACK(zlib.crc32(data, _CRC_FULL), len(data), FULL)  # crc of type + data
             buf += data
             self.offset += HEADER + len(data)
         else:

@@ -116,7 +116,8 @@ def _float_json(value: float) -> str:
     return repr(value)
 
 
-_FAST_TYPES = frozenset((float, int, bool))
+_FAST_TYPES = NUMBER_TYPES = frozenset((float, int, bool))
+_TAIL = ("_step", "_runtime", "_timestamp")  # the keys wandb adds to every history row
 _FAST_MAX_LEN = 64
 
 
@@ -248,7 +249,21 @@ class ItemEncoder:
 
     def history(self, num: int, step: int, values: dict[str, Any]) -> bytes:
         """A history Record: ``values`` (with ``_step``, ``_runtime``, ``_timestamp``) at ``step``."""
-        body = self.fast_items(values)
+        return self._history(num, step, self.fast_items(values))
+
+    def number_history(self, num: int, step: int, values: dict[str, Any], runtime: float,
+                       timestamp: float) -> bytes | None:
+        """:meth:`history` of ``{**values, "_step": step, "_runtime": runtime, "_timestamp":
+        timestamp}`` for a row the caller knows holds only ints, floats and bools, without
+        building that dict or checking the types again; None where :meth:`history` must do it
+        (a row that has one of those keys itself, or a value of 64+ characters)."""
+        if "_step" in values or "_runtime" in values or "_timestamp" in values:
+            return None
+        texts = number_texts([*values.values(), step, runtime, timestamp])
+        body = self.join_items((*values, *_TAIL), texts) if texts is not None else ""
+        return self._history(num, step, body) if body else None
+
+    def _history(self, num: int, step: int, body: str) -> bytes:
         step_body = "\x08" + varint(step).decode("latin-1") if step else ""
         body = f"{body}\x12{chr(len(step_body))}{step_body}"
         return f"\x08{varint(num).decode('latin-1')}\x12{_short_len(len(body))}{body}".encode(

@@ -59,6 +59,7 @@ LIVE_FINISH_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_LIVE_TIMEOUT", "300
 ALERT_WAIT_MS = 60_000  # wandb.alert's default wait_duration (1 minute)
 MEDIA = MEDIA_TYPES
 _MEDIA_SET = frozenset(MEDIA)
+_NUMBERS = proto.NUMBER_TYPES
 
 
 def wandb_version() -> str | None:
@@ -113,7 +114,8 @@ class WandbWriterSink(Sink):
         self.num = 0
         self.start_time = 0.0
         self.last_step = -1
-        self.held: tuple[int, float, dict[str, Any]] | None = None  # the last step's row
+        # the last step's row: step, time, values, whether they are all ints/floats/bools
+        self.held: tuple[int, float, dict[str, Any], bool] | None = None
         self.changed: dict[str, Any] = {}  # summary values not yet written
         self.media_summary: dict[str, Any] = {}
         self.pre_records: list[bytes] = []  # media files/artifact records for the next row
@@ -211,18 +213,19 @@ class WandbWriterSink(Sink):
                 self._drop(step)  # wandb ignores a step that goes backwards
                 continue
             values = row.values
-            if not _MEDIA_SET.isdisjoint(map(type, values.values())):
+            numbers = _NUMBERS.issuperset(map(type, values.values()))  # the common row
+            if not numbers and not _MEDIA_SET.isdisjoint(map(type, values.values())):
                 # media files and their records are written when logged, as wandb does
                 values = self._media(step, values)
             if held is not None:
                 if step == held[0]:  # same step: wandb merges the values into one row
                     merged = dict(held[2])
                     merged.update(values)
-                    held = (step, row.time, merged)
+                    held = (step, row.time, merged, numbers and held[3])
                     self.rows += 1
                     continue
                 self._write_row(held)
-            held = (step, row.time, values)
+            held = (step, row.time, values, numbers)
             self.rows += 1
         self.held = held
         self._write_summary()
@@ -246,15 +249,24 @@ class WandbWriterSink(Sink):
         if self.first_dropped is None:
             self.first_dropped = step
 
-    def _write_row(self, row: tuple[int, float, dict[str, Any]]) -> None:
-        step, t, values = row
+    def _write_row(self, row: tuple[int, float, dict[str, Any], bool]) -> None:
+        step, t, values, numbers = row
         self.last_step = step
-        full = {**values, "_step": step, "_runtime": t - self.start_time, "_timestamp": t}
+        runtime = t - self.start_time
         if self.metric_summaries.definitions:
             for key, value in values.items():
                 self.metric_summaries.observe(key, value)
-        self.log.append(self.items.history(self._next(), step, full))  # type: ignore[union-attr]
-        self.changed.update(full)
+        num = self._next()
+        record = self.items.number_history(num, step, values, runtime, t) if numbers else None
+        changed = self.changed
+        if record is None:
+            full = {**values, "_step": step, "_runtime": runtime, "_timestamp": t}
+            record = self.items.history(num, step, full)
+            changed.update(full)
+        else:  # the same summary update, without building the row's dict
+            changed.update(values)
+            changed["_step"], changed["_runtime"], changed["_timestamp"] = step, runtime, t
+        self.log.append(record)  # type: ignore[union-attr]
 
     def _media(self, step: int, values: dict[str, Any]) -> dict[str, Any]:
         """Write the row's media files (and their records) and describe them as wandb does."""
