@@ -12,13 +12,13 @@ Environment:
 from __future__ import annotations
 
 import importlib
-import importlib.metadata as md
 import os
+import re
 import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -26,12 +26,116 @@ from wandbkit import hookspecs
 from wandbkit.console import warn_once
 from wandbkit.errors import PluginError
 
+if TYPE_CHECKING:
+    import importlib.metadata as md
+
 GROUP = "wandbkit"
 DEFAULT_PLUGINS = {
     "store": "wandbkit.default_plugins.local_store",
     "wandb": "wandbkit.default_plugins.wandb_sink",
     "core-commands": "wandbkit.default_plugins.commands",
 }
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """One ``wandbkit`` entry point, found by :func:`entry_points` without ``importlib.metadata``.
+
+    ``importlib.metadata.entry_points()`` builds a Distribution for every installed package and
+    parses each one's entry points: ~5-20 ms of every first ``wandbkit.init``. Here only the
+    ``entry_points.txt`` files are read, and the distribution's metadata only when asked for.
+    """
+
+    name: str
+    value: str  # "module" or "module:attr"
+    group: str
+    dist_path: str  # the .dist-info / .egg-info folder it was read from
+    known_dist: Any = field(default=None, compare=False)  # already built (zip archives)
+
+    def load(self) -> Any:
+        """Import the module (and look up the attribute) the entry point names."""
+        match = _VALUE.match(self.value)
+        if match is None:
+            raise ValueError(f"entry point {self.name}: cannot read {self.value!r} "
+                             "(expected 'module' or 'module:attr')")
+        obj: Any = importlib.import_module(match.group("module"))
+        for part in filter(None, (match.group("attr") or "").split(".")):
+            obj = getattr(obj, part)
+        return obj
+
+    @property
+    def dist(self) -> md.Distribution:
+        """The distribution that declares it (its metadata is parsed here, on demand)."""
+        import importlib.metadata as md
+        from pathlib import Path
+
+        return self.known_dist or md.PathDistribution(Path(self.dist_path))
+
+
+_VALUE = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$")
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
+
+
+def entry_points(group: str = "") -> list[EntryPoint]:
+    """The entry points of ``group`` on ``sys.path``, as ``importlib.metadata.entry_points``
+    gives them: ``sys.path`` order, the first distribution of a name wins. Zip archives on the
+    path are read through ``importlib.metadata``."""
+    group = group or GROUP
+    found: list[EntryPoint] = []
+    seen: set[str] = set()
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)  # in listing order, as importlib.metadata reads them
+        except NotADirectoryError:
+            found.extend(_zip_entry_points(entry, group, seen))
+            continue
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            dist_name = re.sub(r"[-_.]+", "_", name.rsplit(".", 1)[0].split("-")[0]).lower()
+            if dist_name in seen:
+                continue
+            path = os.path.join(folder, name)
+            try:
+                with open(os.path.join(path, "entry_points.txt"), encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                if os.path.isdir(path):
+                    seen.add(dist_name)
+                continue
+            seen.add(dist_name)
+            if f"[{group}]" in text:
+                found.extend(_parse(text, group, path))
+    return found
+
+
+def _parse(text: str, group: str, path: str) -> list[EntryPoint]:
+    out, inside = [], False
+    for line in text.splitlines():
+        section = _SECTION.match(line)
+        if section:
+            inside = section.group(1).strip() == group
+        elif inside and "=" in line and not line.lstrip().startswith(("#", ";")):
+            name, _, value = line.partition("=")
+            out.append(EntryPoint(name.strip(), value.strip(), group, path))
+    return out
+
+
+def _zip_entry_points(entry: str, group: str, seen: set[str]) -> list[EntryPoint]:
+    import importlib.metadata as md
+
+    out = []
+    for dist in md.distributions(path=[entry]):
+        name = re.sub(r"[-_.]+", "_", dist.metadata["Name"] or "").lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        out.extend(EntryPoint(ep.name, ep.value, group, entry, dist)
+                   for ep in dist.entry_points.select(group=group))
+    return out
 
 
 @dataclass
@@ -46,7 +150,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     status: str = "ok"
     builtin: bool = False
-    entry_point: md.EntryPoint | None = None
+    entry_point: EntryPoint | None = None
 
     @property
     def distribution(self) -> str:
@@ -123,7 +227,7 @@ def _load() -> pluggy.PluginManager:
         _infos[name] = PluginInfo(name, _hooks_of(pm, module), builtin=True)
 
     allowed = _allowed_entry_points()
-    for ep in md.entry_points(group=GROUP):
+    for ep in entry_points(GROUP):
         if ep.name in _infos:
             continue  # the same entry point seen twice on sys.path
         info = PluginInfo(ep.name, entry_point=ep)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from wandbkit import hookimpl
-from wandbkit.panels import Panel
 
 
 def _tab(name: str) -> Any:
@@ -26,6 +25,8 @@ def _tab(name: str) -> Any:
 @hookimpl
 def wandbkit_dashboard_panels(register: Any) -> None:
     """Runs, Curves, Media and W&B."""
+    from wandbkit.panels import Panel  # not at import: every wandbkit.init imports this module
+
     register(Panel(title="Runs", build=_tab("build_runs"), order=10))
     register(Panel(title="Curves", build=_tab("build_curves"), order=20))
     register(Panel(title="Media", build=_tab("build_media"), order=30))

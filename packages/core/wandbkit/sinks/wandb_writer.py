@@ -29,13 +29,13 @@ through the SDK worker (:mod:`wandbkit.sinks.wandb_sink`).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import socket
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +63,27 @@ _NUMBERS = proto.NUMBER_TYPES
 
 
 def wandb_version() -> str | None:
-    """The installed wandb's version, without importing wandb (None when not installed)."""
+    """The installed wandb's version, without importing wandb (None when not installed).
+
+    Read from the name of the ``wandb-<version>.dist-info`` folder beside the ``wandb`` package
+    that would be imported: ``importlib.metadata.version`` parses the package's metadata file
+    (with the email parser), a few milliseconds of every first ``wandbkit.init``.
+    """
+    try:
+        spec = importlib.util.find_spec("wandb")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return None
+    site = Path(spec.origin).parent.parent
+    try:
+        for name in os.listdir(site):
+            if name.startswith("wandb-") and name.endswith(".dist-info"):
+                return name[len("wandb-"):-len(".dist-info")]
+    except OSError:
+        pass
+    from importlib import metadata  # another layout (an egg, a source tree): ask the metadata
+
     try:
         return metadata.version("wandb")
     except metadata.PackageNotFoundError:
@@ -419,8 +439,6 @@ def choose_wandb_sink(mode: str, store_root: Path) -> Sink:
     Online, ``WANDBKIT_WANDB_ONLINE=live`` chooses this writer with wandb's live uploader
     instead of the SDK worker (see the README for the measured trade-off).
     """
-    from wandbkit.sinks.wandb_sink import WandbSink
-
     live = mode == "online" and os.environ.get(ONLINE_ENV, "").strip().lower() == "live"
     if mode == "offline" or live:
         reason = writer_unavailable()
@@ -430,4 +448,6 @@ def choose_wandb_sink(mode: str, store_root: Path) -> Sink:
             from wandbkit.console import warn_once
 
             warn_once("wandb-writer-version", reason)
+    from wandbkit.sinks.wandb_sink import WandbSink  # the SDK worker: imported only when chosen
+
     return WandbSink(mode, store_root)
