@@ -311,7 +311,9 @@ class Run:
             self._rows += 1
             queue.append((ROW, step, time.time(), values))
         if len(queue) >= self._high_water:
-            self._flusher.wake.set()  # type: ignore[union-attr]
+            wake = self._flusher.wake  # type: ignore[union-attr]
+            if not wake.is_set():  # set() takes a lock: once per drain, not once per row
+                wake.set()
             if len(queue) >= self._queue_size:
                 self._flusher.wait_for_room()  # type: ignore[union-attr]
         if preempt.pending:  # a preemption signal arrived: this is a safe point

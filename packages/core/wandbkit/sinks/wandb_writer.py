@@ -202,6 +202,7 @@ class WandbWriterSink(Sink):
             root=os.getcwd(), host=socket.gethostname(), executable=sys.executable,
             cpu_count=os.cpu_count()))
         self.log.flush()
+        proto.load_encoder()  # its one-time import belongs to the start, not to the first rows
         self.stats = SystemStats(float(os.environ.get("WANDBKIT_WANDB_STATS_S", "15")))
         _point_latest(wandb_dir, run_dir)
         path = f"{self.entity}/{s.project}/{run.id}" if self.entity else f"{s.project}/{run.id}"
