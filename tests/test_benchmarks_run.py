@@ -99,6 +99,30 @@ def test_log_overhead_quick_reports_every_figure(tmp_path: Path) -> None:
     assert init["passed"] == (
         checks["wandbkit.init() wall time, first in process (ms)"]["verdict"] == "PASS")
 
+    # The first init is measured in fresh processes, beside wandb.init and import wandbkit.
+    first = results["first_init"]
+    for name in ("wandbkit", "wandb"):
+        assert len(first[f"{name}_init_all_s"]) == first["samples"] >= 1
+        assert _number(first[f"{name}_init_s"]) > 0 and _number(first[f"{name}_import_s"]) > 0
+    assert sorted(first["order"]) == sorted("kn" * first["samples"])  # wandbki[t], wan[d]b
+    assert init["value"] == first["wandbkit_init_s"] * 1e3
+    assert first["ratio_to_wandb_init"] == first["wandbkit_init_s"] / first["wandb_init_s"]
+    # The issue's five figures at 100 scalars, each with its baseline and verdict.
+    issue = {row["figure"]: row for row in results["issue_table"]}
+    assert list(issue) == ["delivery, store + W&B writer",
+                           "time added to a training step, drain included",
+                           "store alone, CPU per row", "W&B writer alone, CPU per row",
+                           "first wandbkit.init() in a process"]
+    sinks = results["sizes"]["100"]["delivery_sinks"]
+    for label in ("store alone", "W&B writer alone"):
+        check = checks[f"CPU per row (µs), all processes, {label}, 100 scalars"]
+        assert check["value"] == sinks[label]["cpu_per_row_us"]
+        assert issue[f"{label}, CPU per row"]["verdict"] == check["verdict"]
+    for row in issue.values():
+        _number(row["ratio"])
+        line = next(ln for ln in table.splitlines() if row["figure"] in ln and row["target"] in ln)
+        assert row["verdict"] in line
+
 
 def _passes(check: dict[str, object]) -> bool:
     """Re-derive a verdict from the value and the printed target."""
