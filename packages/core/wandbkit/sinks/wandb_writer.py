@@ -14,7 +14,7 @@ It writes the records wandb 0.31 writes for the same calls: header, run (config,
 them), summary, config, files (media), artifact (MD5 manifests; one ``run_table`` artifact per
 table), alert and exit. Where wandb writes two summary records per row, this writes one per
 batch with the last value of each key. System metrics (``stats``) are sampled every 15 s with psutil
-(:mod:`wandbkit.sinks.wandb_stats`: CPU, memory, disk, network; no GPUs). It writes no telemetry
+(:mod:`wandbkit.sinks.wandb_stats`: CPU, memory, disk, network, NVIDIA GPUs). It writes no telemetry
 or console-output records.
 
 Flush/fsync: see :mod:`wandbkit.sinks.wandb_logfile` — every batch is written to the OS
