@@ -137,7 +137,7 @@ def _pb_history(num: int, step: int, values: dict[str, object]) -> bytes:
     {"x": 0.1, "huge": 10 ** 70},  # a 71-character value: the fast path falls back
     {"x": 0.1, "y" * 150: 2.0},  # a head longer than one varint byte
 ])
-@pytest.mark.parametrize("step", [0, 1, 127, 128, 10 ** 9])
+@pytest.mark.parametrize("step", [0, 1, 127, 128, 16383, 16384, 10 ** 9, -1])
 def test_hand_encoded_history_is_the_bytes_protobuf_makes(values: dict[str, object],
                                                           step: int) -> None:
     encoded = proto.ItemEncoder().history(300, step, values)

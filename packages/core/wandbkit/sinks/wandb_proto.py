@@ -156,7 +156,12 @@ def number_texts(values: list[Any]) -> list[str] | None:
 
 
 def _short_len(n: int) -> str:
-    return chr(n) if n < 128 else varint(n).decode("latin-1")
+    """:func:`varint` as latin-1 text (the hot path's unit): one or two characters inline."""
+    if 0 <= n < 0x80:
+        return chr(n)
+    if 0 <= n < 0x4000:
+        return chr((n & 0x7F) | 0x80) + chr(n >> 7)
+    return varint(n).decode("latin-1")  # larger, or negative (10 bytes)
 
 
 class ItemEncoder:
@@ -270,15 +275,15 @@ class ItemEncoder:
         return self._history(num, step, body) if body else None
 
     def _history(self, num: int, step: int, body: str) -> bytes:
-        step_body = "\x08" + varint(step).decode("latin-1") if step else ""
+        step_body = "\x08" + _short_len(step) if step else ""
         body = f"{body}\x12{chr(len(step_body))}{step_body}"
-        return f"\x08{varint(num).decode('latin-1')}\x12{_short_len(len(body))}{body}".encode(
+        return f"\x08{_short_len(num)}\x12{_short_len(len(body))}{body}".encode(
             "latin-1")
 
     def summary(self, num: int, values: dict[str, Any]) -> bytes:
         """A summary Record whose updates are ``values``."""
         body = self.fast_items(values)
-        return f"\x08{varint(num).decode('latin-1')}\x1a{_short_len(len(body))}{body}".encode(
+        return f"\x08{_short_len(num)}\x1a{_short_len(len(body))}{body}".encode(
             "latin-1")
 
 
