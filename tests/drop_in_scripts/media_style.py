@@ -4,7 +4,6 @@ pyplot itself, HTML, wandb.plot's charts, and a table with images in its cells."
 import matplotlib.pyplot as plt  # the test runs it with MPLBACKEND=Agg
 import numpy as np
 import plotly.graph_objects as go
-
 import wandb
 
 run = wandb.init(project="media", name="first")
