@@ -368,9 +368,9 @@ def save(glob_str: str | os.PathLike[str] | None = None, base_path: str | None =
 
 # wandb's public names that wandbkit does not implement: each is a stand-in that prints one line
 # and returns None (attribute access gives further stand-ins: ``wandb.plot.line(...)``).
-UNSUPPORTED = ("Api", "Graph", "Html", "Molecule", "Object3D", "Plotly", "agent", "controller",
+UNSUPPORTED = ("Api", "Graph", "Molecule", "Object3D", "agent", "controller",
                "jupyter", "link_artifact", "link_model", "log_code", "log_model",
-               "mark_preempting", "plot", "plot_table", "require", "restore", "setup", "sweep",
+               "mark_preempting", "require", "restore", "setup", "sweep",
                "teardown", "tensorboard", "termerror", "termlog", "termwarn", "use_model",
                "visualize")
 

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wandbkit.media import MEDIA_TYPES, Audio, Histogram, Image, Video
+from wandbkit.media import MEDIA_TYPES, Audio, CustomChart, Histogram, Html, Image, Plotly, Video
 from wandbkit.metric_summary import SCHEMA, SCHEMA_COMPONENT, MetricSummaries, save_definition
 from wandbkit.sinks.base import AlertRecord, MetricDefinition, Sink
 from wandbkit.store import Store, dumps, history_column_rows, now
@@ -149,13 +149,66 @@ class LocalStoreSink(Sink):
             meta = {"caption": value.caption, "format": value.format, "bytes": len(value.encoded)}
             meta.update({"sample_rate": value.sample_rate} if isinstance(value, Audio)
                         else {"fps": value.fps})
+        elif isinstance(value, Plotly):
+            path = self.media_dir / f"{safe_key}_{row.step}.plotly.json"
+            path.write_text(dumps(value.spec))
+            kind, meta = "plotly", {"traces": len(value.spec.get("data") or [])}
+        elif isinstance(value, Html):
+            path = self.media_dir / f"{safe_key}_{row.step}.html"
+            path.write_text(value.html, encoding="utf-8")  # as given; W&B's copy gets wandb's head
+            kind, meta = "html", {"bytes": len(value.html.encode("utf-8"))}
+        elif isinstance(value, CustomChart):
+            path = self.media_dir / f"{safe_key}_{row.step}.chart.json"
+            table = value.table
+            path.write_text(dumps({
+                "spec_name": value.spec_name, "fields": value.fields,
+                "string_fields": value.string_fields, "split_table": value.split_table,
+                "columns": table.columns, "data": self._cells(table, f"{safe_key}_{row.step}")}))
+            kind = "chart"
+            meta = {"spec_name": value.spec_name, "columns": table.columns, "rows": len(table.data)}
         else:
             path = self.media_dir / f"{safe_key}_{row.step}.table.json"
-            path.write_text(dumps({"columns": value.columns, "data": value.data}))
+            path.write_text(dumps({"columns": value.columns,
+                                   "data": self._cells(value, f"{safe_key}_{row.step}")}))
             meta = {"columns": value.columns, "rows": len(value.data)}
             kind = "table"
         rel = str(path.relative_to(self.root)) if path else None
         return (self.run_id, row.step, key, kind, rel, dumps(meta), row.time)
+
+    def _cells(self, table: Any, stem: str) -> list[list[Any]]:
+        """A table's rows with each media cell written to its own file beside the table and
+        described as ``{"_type": "image-file", "path": ...}`` (path relative to the store)."""
+        out = []
+        for i, row in enumerate(table.data):
+            cells = []
+            for j, cell in enumerate(row):
+                if isinstance(cell, (Image, Audio, Video, Html, Plotly)):
+                    cells.append(self._cell_file(cell, f"{stem}_r{i}c{j}"))
+                else:
+                    cells.append(cell)
+            out.append(cells)
+        return out
+
+    def _cell_file(self, cell: Any, stem: str) -> dict[str, Any]:
+        if isinstance(cell, Image):
+            path = self.media_dir / f"{stem}.png"
+            cell.to_pil().save(path)
+            described: dict[str, Any] = {"_type": "image-file", "caption": cell.caption}
+        elif isinstance(cell, (Audio, Video)):
+            path = self.media_dir / f"{stem}.{cell.format}"
+            path.write_bytes(cell.encoded)
+            described = {"_type": "audio-file" if isinstance(cell, Audio) else "video-file",
+                         "caption": cell.caption}
+        elif isinstance(cell, Html):
+            path = self.media_dir / f"{stem}.html"
+            path.write_text(cell.html, encoding="utf-8")
+            described = {"_type": "html-file"}
+        else:
+            path = self.media_dir / f"{stem}.plotly.json"
+            path.write_text(dumps(cell.spec))
+            described = {"_type": "plotly-file"}
+        described["path"] = str(path.relative_to(self.root))
+        return described
 
     def update_summary(self, summary: dict[str, Any]) -> None:
         """Explicit summary values override the last-logged ones."""

@@ -296,6 +296,11 @@ def config_items(config: dict[str, Any]) -> bytes:
                     for k, v in config.items())
 
 
+def config_nested(path: list[str], value: Any) -> bytes:
+    """A ConfigRecord ``update`` item under a nested key (``_wandb.visualize.<key>``: field 2)."""
+    return f_bytes(1, f_repeated_str(2, path) + f_str(16, value_json(value)))
+
+
 def header(producer: str, min_consumer: str) -> bytes:
     """HeaderRecord body: the writer's version and the oldest reader that may read the file."""
     return f_bytes(1, f_str(1, producer) + f_str(2, min_consumer))

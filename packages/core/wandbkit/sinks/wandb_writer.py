@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wandbkit.media import MEDIA_TYPES
+from wandbkit.media import MEDIA_TYPES, CustomChart
 from wandbkit.metric_summary import MetricSummaries
 from wandbkit.sinks import wandb_proto as proto
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, MetricDefinition, Sink
@@ -300,6 +300,12 @@ class WandbWriterSink(Sink):
         for key, value in values.items():
             if value.__class__ not in MEDIA:
                 continue
+            if isinstance(value, CustomChart):
+                # as wandb: the chart's settings in the config, its table under <key>_table
+                self._append(proto.REC_CONFIG, proto.config_nested(
+                    ["_wandb", "visualize", key], value.config_value(key)))
+                del out[key]
+                key, value = value.table_key(key), value.table
             described, new_files, table_art = self.media.convert(key, step, value)
             out[key] = described
             if new_files and table_art is None:
