@@ -8,6 +8,7 @@ numbers are formatted in one call, and a row that also holds text, formatted val
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -118,3 +119,14 @@ def test_a_run_of_number_rows_writes_the_sdks_value_json(offline_env: Path) -> N
         assert items[-3][1] == str(step) and history.step.num == step
         assert items[-1][1] == json_dumps_safer_history(float(items[-1][1]))
     assert [r["_step"] for r in history_items(run_dir)] == [0, 1, 2]
+
+
+def test_without_wandbs_encoder_numbers_are_spelled_as_wandbs_fallback(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pydantic_core that cannot encode (missing, or without ``inf_nan_mode``): wandb's SDK then
+    writes the stdlib json's text, and so does the writer, value by value."""
+    monkeypatch.setattr(proto, "_to_json", False)
+    row = {f"k{i}": v for i, v in enumerate(TRICKY)}
+    rec = pb.Record()
+    rec.ParseFromString(proto.ItemEncoder().history(3, 1, row))
+    assert [i.value_json for i in rec.history.item] == [json.dumps(v) for v in TRICKY]

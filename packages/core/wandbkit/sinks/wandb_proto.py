@@ -112,7 +112,10 @@ def _float_json(value: float) -> str:
     if value - value != 0.0:
         return _NONFINITE[repr(value)]
     if -1e-4 < value < 1e-4 and value:
-        return _sdk_json(value).decode("ascii")
+        if _to_json is None:
+            load_encoder()
+        if _to_json:
+            return _to_json(value, inf_nan_mode="constants").decode("ascii")  # type: ignore[no-any-return]
     return repr(value)
 
 
@@ -121,38 +124,44 @@ _TAIL = ("_step", "_runtime", "_timestamp")  # the keys wandb adds to every hist
 _FAST_MAX_LEN = 64
 
 
-_to_json: Any = None  # pydantic_core.to_json, imported on first use (wandb's own JSON encoder)
+# pydantic_core.to_json (wandb's own JSON encoder), imported on first use; False where it is
+# missing or too old for inf_nan_mode: then numbers are spelled as the stdlib's json does, which is
+# what wandb's SDK falls back to in that case too
+_to_json: Any = None
 
 
 def load_encoder() -> None:
     """Import the JSON encoder now (~10-30 ms once per process: a compiled extension)."""
     global _to_json
     if _to_json is None:
-        from pydantic_core import to_json
+        try:
+            from pydantic_core import to_json
 
-        _to_json = to_json
-
-
-def _sdk_json(value: Any) -> bytes:
-    """What wandb's SDK writes for ``value`` (``wandb.sdk.lib.json_util.dumps``)."""
-    if _to_json is None:
-        load_encoder()
-    return _to_json(value, inf_nan_mode="constants")  # type: ignore[no-any-return]
+            to_json([1e-7], inf_nan_mode="constants")
+        except Exception:  # ImportError, or a pydantic_core without inf_nan_mode (TypeError)
+            _to_json = False
+        else:
+            _to_json = to_json
 
 
 def number_texts(values: list[Any]) -> list[str] | None:
     """:func:`value_json` of every value of ``values`` (ints, floats and bools only), formatted
     in one call, no Python call per value: with ``pydantic_core.to_json``, the encoder wandb's
     SDK itself uses for ``value_json`` (shortest round-trip digits, NaN and ±Infinity as words),
-    so each text is the SDK's byte for byte. None if the encoder refuses a value.
+    so each text is the SDK's byte for byte. None if the encoder refuses a value or is missing
+    (the caller then formats value by value).
     """
     if not values:
         return []
+    if _to_json is None:
+        load_encoder()
+    if _to_json is False:
+        return None
     try:
-        text = _sdk_json(values).decode("ascii")
+        text = _to_json(values, inf_nan_mode="constants").decode("ascii")
     except (ValueError, TypeError):
         return None
-    return text[1:-1].split(",")
+    return text[1:-1].split(",")  # type: ignore[no-any-return]
 
 
 def _short_len(n: int) -> str:
