@@ -33,7 +33,7 @@ def _dist_info(root: Path, dist: str, version: str, entries: str) -> None:
     (info / "entry_points.txt").write_text(entries)
 
 
-def test_a_folder_and_a_zip_on_sys_path_first_one_wins(tmp_path: Path,
+def test_folders_a_zip_and_an_egg_on_sys_path_first_one_wins(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     _dist_info(first, "wandbkit-demo-ext", "1.0", "[console_scripts]\nx = y:z\n\n"
@@ -44,12 +44,17 @@ def test_a_folder_and_a_zip_on_sys_path_first_one_wins(tmp_path: Path,
         zf.writestr("zipped_ext-2.0.dist-info/METADATA",
                     "Metadata-Version: 2.1\nName: zipped-ext\nVersion: 2.0\n")
         zf.writestr("zipped_ext-2.0.dist-info/entry_points.txt", "[wandbkit]\nzipped = zipped_ext\n")
-    for folder in (archive, second, first):
+    egg = tmp_path / "old_ext-3.0-py3.11.egg" / "EGG-INFO"  # an old-style egg folder
+    egg.mkdir(parents=True)
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: old-ext\nVersion: 3.0\n")
+    (egg / "entry_points.txt").write_text("[wandbkit]\nold = old_ext.plugin\n")
+    for folder in (egg.parent, archive, second, first):
         monkeypatch.syspath_prepend(str(folder))
     found = [(ep.name, ep.value, ep.dist.name, ep.dist.version) for ep in entry_points("wandbkit")]
-    assert found[:3] == [("demo", "demo_ext.plugin", "wandbkit-demo-ext", "1.0"),
+    assert found[:4] == [("demo", "demo_ext.plugin", "wandbkit-demo-ext", "1.0"),
                          ("other", "demo_ext.more:hooks [extra]", "wandbkit-demo-ext", "1.0"),
-                         ("zipped", "zipped_ext", "zipped-ext", "2.0")]
+                         ("zipped", "zipped_ext", "zipped-ext", "2.0"),
+                         ("old", "old_ext.plugin", "old-ext", "3.0")]
     assert found == _as_metadata_gives("wandbkit")
     (tmp_path / "first" / "demo_ext").mkdir()
     (tmp_path / "first" / "demo_ext" / "__init__.py").write_text("")

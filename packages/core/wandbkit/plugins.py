@@ -92,10 +92,16 @@ def entry_points(group: str = "") -> list[EntryPoint]:
             continue
         except OSError:
             continue
+        egg = folder.lower().rstrip("/").endswith(".egg")
         for name in names:
-            if not name.endswith((".dist-info", ".egg-info")):
+            low = name.lower()
+            if low.endswith((".dist-info", ".egg-info")):
+                stem = low.rpartition(".")[0]
+            elif egg and low == "egg-info":  # an old-style .egg folder on the path
+                stem = os.path.basename(folder.rstrip("/")).lower().rpartition(".")[0]
+            else:
                 continue
-            dist_name = re.sub(r"[-_.]+", "_", name.rsplit(".", 1)[0].split("-")[0]).lower()
+            dist_name = re.sub(r"[-_.]+", "_", stem.partition("-")[0])
             if dist_name in seen:
                 continue
             path = os.path.join(folder, name)
