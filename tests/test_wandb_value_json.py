@@ -130,3 +130,25 @@ def test_without_wandbs_encoder_numbers_are_spelled_as_wandbs_fallback(
     rec = pb.Record()
     rec.ParseFromString(proto.ItemEncoder().history(3, 1, row))
     assert [i.value_json for i in rec.history.item] == [json.dumps(v) for v in TRICKY]
+
+
+def test_the_summary_keeps_each_keys_last_value_across_rows_of_different_keys(
+        offline_env: Path) -> None:
+    """Rows of numbers with the same keys replace each other's summary values; rows with other
+    keys (or text) in between still leave every key's last value in the summary."""
+    logged = [{"a": 1.0, "b": 10}, {"a": 2.0, "b": 20}, {"a": 3.0}, {"a": 4.0, "b": 40},
+              {"a": 5.0, "b": 50}, {"c": "text", "a": 6.0}, {"a": 7.0, "b": 70}, {"b": 1e-7}]
+    run = wandbkit.init(project="summary", mode="offline", sinks=["wandb"])
+    for step, row in enumerate(logged):
+        run.log(row, step=step)
+        if step == 4:
+            run.flush()  # two batches: a summary record after each
+    run.finish()
+    summary: dict[str, str] = {}
+    for data in read_records(Path(run.wandb["dir"]) / f"run-{run.id}.wandb"):
+        rec = pb.Record()
+        rec.ParseFromString(data)
+        if rec.WhichOneof("record_type") == "summary":
+            summary.update({"/".join(i.nested_key): i.value_json for i in rec.summary.update})
+    assert {k: summary[k] for k in ("a", "b", "c", "_step")} == {
+        "a": "7.0", "b": "1e-7", "c": '"text"', "_step": "7"}

@@ -185,6 +185,7 @@ class ItemEncoder:
     def __init__(self) -> None:
         self._prefixes: dict[Any, str] = {}
         self._layouts: dict[tuple[str, ...], list[list[str]]] = {}
+        self.last_layout: object = None  # the layout :meth:`join_items` used last
 
     def _layout(self, keys: tuple[str, ...]) -> list[list[str]]:
         """For each key, the item's bytes before its value, by the value's length (< 64)."""
@@ -213,6 +214,7 @@ class ItemEncoder:
         """The items for ``keys`` whose values' JSON is ``texts``; "" when a text has 64 or
         more characters (the caller then takes :meth:`items`)."""
         layout = self._layouts.get(keys) or self._layout(keys)
+        self.last_layout = layout
         try:
             heads = list(map(list.__getitem__, layout, map(len, texts)))
         except IndexError:  # a value of 64+ characters

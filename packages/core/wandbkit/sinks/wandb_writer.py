@@ -138,6 +138,9 @@ class WandbWriterSink(Sink):
         # the last step's row: step, time, values, whether they are all ints/floats/bools
         self.held: tuple[int, float, dict[str, Any], bool] | None = None
         self.changed: dict[str, Any] = {}  # summary values not yet written
+        # the last row of numbers written, kept out of ``changed`` until a row with other keys
+        # (or the batch's summary) needs it: a next row with the same keys replaces all of it
+        self.last_numbers: tuple[object, dict[str, Any], int, float, float] | None = None
         self.media_summary: dict[str, Any] = {}
         self.pre_records: list[bytes] = []  # media files/artifact records for the next row
         self.rows = 0
@@ -283,15 +286,26 @@ class WandbWriterSink(Sink):
                 self.metric_summaries.observe(key, value)
         num = self._next()
         record = self.items.number_history(num, step, values, runtime, t) if numbers else None
-        changed = self.changed
         if record is None:
             full = {**values, "_step": step, "_runtime": runtime, "_timestamp": t}
             record = self.items.history(num, step, full)
-            changed.update(full)
-        else:  # the same summary update, without building the row's dict
+            self._apply_last_numbers()
+            self.changed.update(full)
+        else:
+            layout = self.items.last_layout  # the same object for the same keys, in order
+            if self.last_numbers is not None and self.last_numbers[0] is not layout:
+                self._apply_last_numbers()
+            self.last_numbers = (layout, values, step, runtime, t)
+        self.log.append(record)  # type: ignore[union-attr]
+
+    def _apply_last_numbers(self) -> None:
+        """Put the held-back row of numbers into the summary values (see ``last_numbers``)."""
+        if self.last_numbers is not None:
+            _, values, step, runtime, t = self.last_numbers
+            changed = self.changed
             changed.update(values)
             changed["_step"], changed["_runtime"], changed["_timestamp"] = step, runtime, t
-        self.log.append(record)  # type: ignore[union-attr]
+            self.last_numbers = None
 
     def _media(self, step: int, values: dict[str, Any]) -> dict[str, Any]:
         """Write the row's media files (and their records) and describe them as wandb does."""
@@ -321,6 +335,7 @@ class WandbWriterSink(Sink):
         return out
 
     def _write_summary(self) -> None:
+        self._apply_last_numbers()
         if self.changed:
             changed = self.changed
             if self.metric_summaries.definitions:
