@@ -164,6 +164,7 @@ class Flusher(threading.Thread):
                     if report.first_missed_step is None:
                         report.first_missed_step = first_step
                     continue
+                yield_gil()
                 if self._guard(sink, "write", sink.write, rows, rows=len(rows),
                                first_step=first_step) is not _FAILED:
                     report.rows_delivered += len(rows)
@@ -202,6 +203,17 @@ class Flusher(threading.Thread):
 
 
 _FAILED = object()
+GIL_YIELD_S = 0.0005  # the longest a sink writes a batch without letting the training thread in
+
+
+def yield_gil() -> None:
+    """Let a thread that waits for the GIL (the training loop, back from a GPU/BLAS call) take
+    it. A running thread keeps the GIL until another has waited a whole switch interval (5 ms),
+    and gets it back first after a short release (a syscall, a SQLite step), so without this a
+    batch's Python work stalls every training step that ends during it. A real sleep (~50 µs
+    with Linux's timer slack) is what hands it over; ``sleep(0)`` re-takes it at once."""
+    if GIL_YIELD_S:
+        time.sleep(1e-6)
 _METHODS = {SUMMARY: "update_summary", CONFIG: "update_config", ALERT: "alert",
             ARTIFACT: "log_artifact", METRIC: "define_metric",
             PREEMPTING: "mark_preempting", RUN_INFO: "update_run", SAVE: "save_files"}
@@ -212,6 +224,5 @@ def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRe
     return AlertRecord(title=title, text=text, level=level, step=step, time=time.time())
 
 
-__all__ = ["ALERT", "ARTIFACT", "CONFIG", "METRIC", "PREEMPTING", "ROW", "RUN_INFO", "SAVE",
-           "SUMMARY", "Flusher",
-           "alert_record"]
+__all__ = ["ALERT", "ARTIFACT", "CONFIG", "GIL_YIELD_S", "METRIC", "PREEMPTING", "ROW", "RUN_INFO",
+           "SAVE", "SUMMARY", "Flusher", "alert_record", "yield_gil"]

@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wandbkit import flusher
 from wandbkit.media import MEDIA_TYPES, CustomChart
 from wandbkit.metric_summary import MetricSummaries
 from wandbkit.sinks import wandb_proto as proto
@@ -235,7 +236,12 @@ class WandbWriterSink(Sink):
         """One history record per step, then one summary record for the batch."""
         assert self.log is not None
         held = self.held
+        clock = time.perf_counter
+        yield_at = clock() + flusher.GIL_YIELD_S
         for row in rows:
+            if clock() >= yield_at:  # a long batch: let the training thread in now and then
+                flusher.yield_gil()
+                yield_at = clock() + flusher.GIL_YIELD_S
             step = row.step
             if step < (held[0] if held is not None else self.last_step):
                 self._drop(step)  # wandb ignores a step that goes backwards
