@@ -142,3 +142,16 @@ def test_store_schema_migrates_and_refuses_newer_versions(offline_env: Path, tmp
     assert "synced_at" in columns
     with pytest.raises(wandbkit.errors.UserError, match="newer than this wandbkit knows"):
         Store.open(root)
+
+
+def test_run_references_match_id_prefixes_literally(offline_env: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # "_" and "%" are SQL LIKE wildcards: "a_c1" must not find abc123
+    for run_id in ("abc123", "a_c999"):
+        wandbkit.init(project="p", id=run_id, mode="disabled").finish(quiet=True)
+    assert Store.open().get_run("a_c").id == "a_c999"
+    assert main(["show", "a_c1"]) == 2
+    assert "no run 'a_c1'" in capsys.readouterr().err
+    assert main(["show", "a%", "--json"]) == 2
+    assert main(["show", "ab", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == "abc123"

@@ -403,8 +403,9 @@ class Store:
         with self._reader() as conn:
             rows = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchall()
             if not rows:
-                rows = conn.execute("SELECT * FROM runs WHERE id LIKE ? OR name=?",
-                                    (run_id + "%", run_id)).fetchall()
+                # The prefix compared literally: LIKE would read "_" and "%" in it as wildcards.
+                rows = conn.execute("SELECT * FROM runs WHERE substr(id, 1, ?)=? OR name=?",
+                                    (len(run_id), run_id, run_id)).fetchall()
         if len(rows) == 1:
             return _decode_run(rows[0])
         if not rows:

@@ -223,7 +223,9 @@ class _Progress:
 
     def start(self, name: str) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, description=name)
+            from rich.markup import escape
+
+            self._bar.update(self._task, description=escape(name))
 
     def advance(self) -> None:
         if self._bar is not None:
