@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 import os
 import secrets
 import string
@@ -28,6 +29,24 @@ from wandbkit.store import default_root
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _RUNNING, _FINISHED, _FORKED = "running", "finished", "forked"
+
+
+def as_step(step: Any) -> int:
+    """``log(step=...)`` as an int: ints, numpy integers, integer 0-d tensors and whole floats.
+
+    :raises UserError: for a fractional or non-numeric step (``wandb.log`` raises TypeError).
+    """
+    try:
+        return operator.index(step)
+    except TypeError:
+        pass
+    if isinstance(step, float) and step.is_integer():
+        return int(step)
+    item = getattr(step, "item", None)  # a 0-d float tensor or numpy float
+    if callable(item) and getattr(step, "ndim", 1) == 0:
+        return as_step(item())
+    raise UserError(f"log(step={step!r}): a step must be a whole number (W&B's steps are "
+                    f"integers; wandb.log refuses it)")
 
 
 def new_run_id() -> str:
@@ -303,9 +322,9 @@ class Run:
             if step is None:
                 step = next(self._counter)
             else:
-                step = int(step)  # a numpy or 0-d tensor step would not reach SQLite/JSON as is
+                step = as_step(step)
                 self._counter = itertools.count(step + 1)
-                if step <= self._floor:
+                if step <= self._floor or step < self._last_step:
                     self._warn_step_back(step)
             self._last_step = step
             self._rows += 1
@@ -324,11 +343,21 @@ class Run:
         self._pending_error = error
 
     def _warn_step_back(self, step: int) -> None:
-        warn_once(f"resume-step:{self.id}", (
-            f"run {self.id} was resumed after step {self._floor}, but step {step} was logged: "
-            "the local store keeps such rows, W&B ignores them (its steps only increase). "
-            f"Restart training from a checkpoint of step {self._floor} (e.g. the 'preempt' one) "
-            "to continue the curves without a gap or overlap."))
+        # What happens is what the store sink and the W&B sinks do: the store keeps every row,
+        # W&B drops a row below its last step (wandb 0.31: "Tried to log to step 3 that is less
+        # than the current step 5 ... this data will be ignored") and the report counts it.
+        if self.resumed and step <= self._floor:
+            message = (f"run {self.id} was resumed after step {self._floor}, but step {step} was "
+                       "logged: W&B's steps only increase, so W&B ignores them (rows at or below "
+                       f"step {self._floor}); the local store keeps them and the run's report "
+                       f"counts them. Restart training from a checkpoint of step {self._floor} "
+                       "(e.g. the 'preempt' one) to continue the curves without a gap or overlap.")
+        else:
+            below = "negative" if step < 0 else f"below step {self._last_step}, the last one logged"
+            message = (f"log(step={step}): the step is {below}; W&B's steps start at 0 and only "
+                       "increase, so W&B ignores this row (and any later one below its last "
+                       "step), the local store keeps them and the run's report counts them")
+        warn_once(f"step-back:{self.id}", message)
 
     # --- resuming and preemption ---------------------------------------------------------------
 
@@ -357,7 +386,7 @@ class Run:
             self._log_after_end()
             return
         values = prepare(metrics)
-        step = None if step is None else int(step)
+        step = None if step is None else as_step(step)
         with self._pending_lock:
             current = self._pending_step if self._pending is not None else self._last_step + 1
             if step is not None and step != current:
