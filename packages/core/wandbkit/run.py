@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from wandbkit import lifecycle, preempt
+from wandbkit.config_values import config_values
 from wandbkit.console import warn, warn_once
 from wandbkit.convert import prepare
 from wandbkit.errors import UserError
@@ -61,9 +62,14 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
     _locked: frozenset[str] = frozenset()
 
     def __init__(self, run: Run, kind: str, initial: dict[str, Any]) -> None:
-        super().__init__(initial)
         self._run = run
         self._kind = kind
+        super().__init__(self._values(initial))
+
+    def _values(self, changes: dict[str, Any]) -> dict[str, Any]:
+        # Config values are kept as wandb keeps them (numbers, lists, dicts, text), so the
+        # store, W&B's config record and ``run.config`` read back the same thing.
+        return config_values(changes) if self._kind == CONFIG else changes
 
     def _unlocked(self, changes: dict[str, Any]) -> dict[str, Any]:
         for key in self._locked.intersection(changes):
@@ -74,6 +80,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
     def __setitem__(self, key: str, value: Any) -> None:
         if self._locked and not self._unlocked({key: value}):
             return
+        value = self._values({key: value})[key]
         super().__setitem__(key, value)
         self._run._enqueue((self._kind, {key: value}))
 
@@ -87,6 +94,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
             changes = {**_config_dict(other), **kwargs}
         if self._locked:
             changes = self._unlocked(changes)
+        changes = self._values(changes)
         super().update(changes)
         self._run._enqueue((self._kind, changes))
 
