@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import netrc
 import os
 from dataclasses import dataclass, field
@@ -48,6 +49,27 @@ class RunSettings:
     # Further wandb.init arguments wandbkit itself does not use (entity, notes, job_type,
     # save_code): W&B sinks pass them on to wandb.init.
     wandb_init: dict[str, Any] = field(default_factory=dict)
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A duration in seconds from the environment variable ``name``, or ``default`` when it is
+    unset or empty. A value that is not a positive number (``30s``, ``0``, ``nan``) prints one
+    warning naming the variable and the value, and ``default`` is used: a typo in the
+    environment must not make ``import wandbkit`` fail."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        from wandbkit.console import warn_once
+
+        warn_once(f"env:{name}={raw}", f"{name}={raw!r} is not a positive number of seconds; "
+                  f"using {default:g}", scope="process")
+        return default
+    return value
 
 
 def check_mode(mode: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.errors import UserError
+from wandbkit.settings import env_seconds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -185,8 +186,8 @@ def _decode_run(row: sqlite3.Row) -> RunRecord:
 
 # A run's writer refreshes runs.heartbeat_at at least this often; a run on another host whose
 # heartbeat is older than HEARTBEAT_STALE_S is shown as crashed.
-HEARTBEAT_S = float(os.environ.get("WANDBKIT_HEARTBEAT_S", "30"))
-HEARTBEAT_STALE_S = float(os.environ.get("WANDBKIT_HEARTBEAT_STALE_S", str(10 * HEARTBEAT_S)))
+HEARTBEAT_S = env_seconds("WANDBKIT_HEARTBEAT_S", 30.0)
+HEARTBEAT_STALE_S = env_seconds("WANDBKIT_HEARTBEAT_STALE_S", 10 * HEARTBEAT_S)
 
 
 def process_gone(host: str | None, pid: int | None, heartbeat: float | None) -> bool:
