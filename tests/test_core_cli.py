@@ -155,3 +155,16 @@ def test_run_references_match_id_prefixes_literally(offline_env: Path,
     assert main(["show", "a%", "--json"]) == 2
     assert main(["show", "ab", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["id"] == "abc123"
+
+
+def test_export_quotes_cells_a_spreadsheet_would_run_as_formulas(offline_env: Path,
+                                                                  tmp_path: Path) -> None:
+    run = wandbkit.init(project="p", mode="disabled")
+    run.log({"=HYPERLINK(\"http://x\")": 1.0, "note": "@SUM(A1)", "delta": -2.5}, step=0)
+    run.finish(quiet=True)
+    target = tmp_path / "out.csv"
+    assert main(["export", run.id, "--output", str(target)]) == 0
+    header, row = list(csv.reader(io.StringIO(target.read_text())))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["'=HYPERLINK(\"http://x\")"] == "1.0"
+    assert cells["note"] == "'@SUM(A1)" and cells["delta"] == "-2.5"  # numbers stay numbers

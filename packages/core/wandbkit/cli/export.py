@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from wandbkit.csvio import write_csv
 from wandbkit.errors import UserError
+from wandbkit.formatting import first_line
 from wandbkit.store import Store
 
 
@@ -29,20 +30,14 @@ def merged_steps(store: Store, run_id: str) -> Iterator[tuple[int, dict[str, Any
 def export_csv(store: Store, run_id: str, output: Path | None) -> int:
     """Write one row per step (columns: step, then every key, sorted); returns rows written.
 
-    NaN and Inf are written as ``nan``/``inf``, which spreadsheet tools and pandas read back."""
+    Through :func:`wandbkit.csvio.write_csv`, so a text cell a spreadsheet would run as a
+    formula is quoted. NaN and Inf are written as ``nan``/``inf``, which spreadsheet tools and
+    pandas read back."""
     keys = store.keys(run_id)
+    rows = ([step, *(values.get(k, "") for k in keys)] for step, values in merged_steps(store, run_id))
+    if output is None:
+        return write_csv(sys.stdout, ["step", *keys], rows)
     try:
-        handle = open(output, "w", newline="") if output else sys.stdout
+        return write_csv(output, ["step", *keys], rows)
     except OSError as exc:
-        raise UserError(f"cannot write {output}: {exc}") from exc
-    try:
-        writer = csv.writer(handle)
-        writer.writerow(["step", *keys])
-        count = 0
-        for step, values in merged_steps(store, run_id):
-            writer.writerow([step, *(values.get(k, "") for k in keys)])
-            count += 1
-    finally:
-        if output:
-            handle.close()
-    return count
+        raise UserError(f"cannot write {output}: {first_line(exc)}") from exc
