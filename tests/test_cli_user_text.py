@@ -127,3 +127,17 @@ def test_ckpt_ls_shows_a_checkpoint_name_as_given(offline_env: Path,
     listing = _run_cli(capsys, "ckpt", "ls")
     assert name in listing
     assert METRIC in _run_cli(capsys, "ckpt", "ls", name)  # its metric key
+
+
+def _sweep_train(config: dict[str, Any], run: Any) -> None:
+    run.log({"loss": float(config["x"])})
+
+
+def test_sweep_show_shows_parameter_names_and_values_as_given(
+        offline_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sweeps = pytest.importorskip("wandbkit_sweeps")
+    sweep = {"method": "grid", "metric": {"name": "loss"}, "name": "sw[red]eep[/]_50%ü",
+             "parameters": {"x": {"values": [1, 2]}, "opt_beta": {"value": CONFIG_VALUE}}}
+    result = sweeps.run(sweep, _sweep_train, mode="disabled")  # names: W&B's pattern, no markup
+    shown = _run_cli(capsys, "sweep", "show", result.sweep_id, "--no-log")
+    assert "opt_beta" in shown and CONFIG_VALUE in shown
