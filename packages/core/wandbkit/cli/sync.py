@@ -226,9 +226,10 @@ def sync_runs(store: Store, refs: list[str], timeout_s: float = DEFAULT_TIMEOUT_
                 out.print(Text(f"skipped {record.id} ({record.project}): {busy}; "
                                "sync it once it has ended"))
                 continue
+            began = now()  # a fragment that starts during the upload goes up next time
             outcome = _sync_one(store, record, timeout_s, progress)
             if outcome.ok:
-                store.mark_synced(record.id, now())
+                store.mark_synced(record.id, began)
                 call_each("wandbkit_run_synced", record=record, store_dir=store.root)
                 out.print(Text(f"synced {record.id} ({record.project})"))
             else:
