@@ -61,7 +61,8 @@ def test_runs_show_export_and_sync_listing_show_user_text_as_given(
     assert all(text in _run_cli(capsys, "runs", "--project", PROJECT) for text in NAMES)
     for run, name in zip(runs, NAMES, strict=True):
         shown = _run_cli(capsys, "show", run.id)
-        for text in (name, PROJECT, CONFIG_KEY, CONFIG_VALUE, METRIC, ALERT_TITLE, ALERT_TEXT):
+        for text in (name, PROJECT, f"tags: {TAG}", CONFIG_KEY, CONFIG_VALUE, METRIC, ALERT_TITLE,
+                     ALERT_TEXT):
             assert text in shown, (text, shown)
     exported = _run_cli(capsys, "export", runs[1].id)
     header = next(csv.reader(io.StringIO(exported)))

@@ -169,6 +169,8 @@ def print_run(d: dict[str, Any]) -> None:
                             (d["project"], "cyan"), "  state ",
                             state_text(d["state"], d.get("resumed", 0)),
                             f"  steps {d['steps']}  started {when(d['started_at'])}"))
+    if d.get("tags"):
+        out.print(plain("tags: " + ", ".join(d["tags"])))
     if len(d.get("fragments") or []) > 1 or d["state"] == "crashed":
         print_fragments(d.get("fragments") or [])
     if d.get("wandb_mode"):
