@@ -204,13 +204,13 @@ def sync_runs(store: Store, refs: list[str], timeout_s: float = DEFAULT_TIMEOUT_
               dry_run: bool = False) -> int:
     """Upload runs; returns the exit code (0 all synced or nothing to do, 1 not logged in, a
     run left offline or still running)."""
-    out = Console(stderr=True)
+    out = Console(stderr=True, soft_wrap=True)  # a run's line stays one line in any width
     records = runs_to_sync(store, refs)
     if not records:
         out.print("nothing to sync: no offline runs waiting")
         return 0
     if dry_run:
-        print_plan(Console(), store, records)
+        print_plan(Console(soft_wrap=True), store, records)
         return 0
     if not is_logged_in():
         out.print(f"error: not logged in to W&B ({wandb_api_host()}): run `wandb login` or set "
