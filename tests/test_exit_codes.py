@@ -7,6 +7,7 @@ ending; the exit record read back with ``wandb leet inspect --json``);
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -94,3 +95,23 @@ def test_the_table_is_what_real_wandb_records(tmp_path: Path, monkeypatch: pytes
     assert out.returncode == status, out.stderr
     (run_dir,) = (wandb_dir / "wandb").glob("offline-run-*")
     assert _exit_record(run_dir) == recorded
+
+
+def test_a_real_ctrl_c_is_recorded_as_wandb_records_it(offline_env: Path, tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""
+        import time, wandbkit
+        run = wandbkit.init(project='p', mode='offline')
+        run.log({"loss": 1.0})
+        print(run.id, flush=True)
+        while True:  # training (short sleeps: the signal is noticed within one)
+            time.sleep(0.05)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=180) == -signal.SIGINT  # still ends as Ctrl-C ends a script
+    record = Store.open().get_run(run_id)
+    assert (record.state, record.exit_code) == ("failed", 255)
+    assert record.wandb_dir is not None and _exit_record(record.wandb_dir) == 255
