@@ -170,8 +170,13 @@ class ResumePlan:
     stored_config: dict[str, Any] = field(default_factory=dict)
 
 
-def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], str]) -> ResumePlan:
+def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], str],
+         project: str | None = None) -> ResumePlan:
     """Decide the run's id and whether it resumes one in the store at ``store_dir``.
+
+    With a ``project`` (the store sink will write the run), a given id is claimed in the store
+    atomically with the check (:meth:`wandbkit.store.Store.claim_run`): of two processes that
+    start one id at the same moment, the second is refused while the first runs.
 
     :raises UserError: for a bad ``resume`` value or id, or a resume the mode forbids.
     """
@@ -190,8 +195,19 @@ def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], 
             return ResumePlan(fresh, mode, "file")
         return ResumePlan(fresh, mode, "new")
     check_run_id(run_id)
-    found = Store.open(store_dir).resume_info(run_id) if (store_dir / DB_NAME).exists() else None
-    if not decide(mode, run_id, found):
+    resumed: list[bool] = []
+
+    def rule(found: ResumeInfo | None) -> bool:
+        resumed.append(decide(mode, run_id, found))
+        return resumed[-1]
+
+    if project is not None:
+        found = Store.open(store_dir).claim_run(run_id, project, rule)
+    else:
+        found = Store.open(store_dir, readonly=True).resume_info(run_id) \
+            if (store_dir / DB_NAME).exists() else None
+        rule(found)
+    if not resumed[-1]:
         return ResumePlan(run_id, mode, source)
     assert found is not None
     return ResumePlan(run_id, mode, source, fragment=found.fragments,

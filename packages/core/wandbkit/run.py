@@ -90,7 +90,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
 
         self._run.flush()
         try:
-            stored = Store.open(self._run.store_dir, create=False).get_run(self._run.id).summary
+            stored = Store.open(self._run.store_dir, readonly=True).get_run(self._run.id).summary
         except UserError:
             raise KeyError(key) from None
         if key not in stored:
@@ -297,7 +297,7 @@ class Run:
         if self._pending_error is not None:
             error, self._pending_error = self._pending_error, None
             raise error
-        values = prepare(metrics)
+        values = prepare(metrics, self.id)
         queue = self._queue
         with self._step_lock:  # threads logging at once: steps reach the queue in order
             if step is None:
@@ -356,7 +356,7 @@ class Run:
         if self._state is not _RUNNING:
             self._log_after_end()
             return
-        values = prepare(metrics)
+        values = prepare(metrics, self.id)
         step = None if step is None else int(step)
         with self._pending_lock:
             current = self._pending_step if self._pending is not None else self._last_step + 1
@@ -572,9 +572,12 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         warn(f"finishing run {previous.id} before starting a new one")
         previous.finish()
     store_dir = Path(dir).expanduser().resolve() if dir else default_root().resolve()
-    chosen_id = plan_resume(id, resume, store_dir, new_run_id)
+    project = project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit"
+    writes_store = sinks is None or "store" in sinks
+    chosen_id = plan_resume(id, resume, store_dir, new_run_id,
+                            project=project if writes_store else None)
     settings = RunSettings(
-        project=project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit",
+        project=project,
         name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
         tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
         store_dir=store_dir,

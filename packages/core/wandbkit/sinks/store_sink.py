@@ -8,8 +8,10 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wandbkit.log_checks import report_dropped
 from wandbkit.media import MEDIA_TYPES, Audio, Histogram, Image, Video
 from wandbkit.metric_summary import SCHEMA, SCHEMA_COMPONENT, MetricSummaries, save_definition
+from wandbkit.paths import safe_filename
 from wandbkit.sinks.base import AlertRecord, MetricDefinition, Sink
 from wandbkit.store import Store, dumps, history_column_rows, now
 
@@ -91,7 +93,10 @@ class LocalStoreSink(Sink):
             scalars = {}
             for key, value in row.values.items():
                 if isinstance(value, MEDIA_TYPES):
-                    media.append(self._media_row(row, key, value))
+                    try:
+                        media.append(self._media_row(row, key, value))
+                    except Exception as exc:  # this value alone: the row and batch go on
+                        report_dropped(key, row.step, "sink store", exc)
                     continue
                 scalars[key] = value
                 if key not in self.summary:
@@ -120,10 +125,9 @@ class LocalStoreSink(Sink):
             raise
 
     def _media_row(self, row: Row, key: str, value: Any) -> tuple[Any, ...]:
-        safe_key = key.replace("/", "__")
         self.media_dir.mkdir(parents=True, exist_ok=True)
         if isinstance(value, Image):
-            path = self.media_dir / f"{safe_key}_{row.step}.png"
+            path = self._media_path(key, row.step, ".png")
             value.to_pil().save(path)
             meta: dict[str, Any] = {"caption": value.caption, "shape": list(value.pixels.shape)}
             kind = "image"
@@ -132,19 +136,30 @@ class LocalStoreSink(Sink):
             meta = value.to_dict()
             kind = "histogram"
         elif isinstance(value, (Audio, Video)):
-            path = self.media_dir / f"{safe_key}_{row.step}.{value.format}"
+            path = self._media_path(key, row.step, f".{value.format}")
             path.write_bytes(value.encoded)
             kind = "audio" if isinstance(value, Audio) else "video"
             meta = {"caption": value.caption, "format": value.format, "bytes": len(value.encoded)}
             meta.update({"sample_rate": value.sample_rate} if isinstance(value, Audio)
                         else {"fps": value.fps})
         else:
-            path = self.media_dir / f"{safe_key}_{row.step}.table.json"
+            path = self._media_path(key, row.step, ".table.json")
             path.write_text(dumps({"columns": value.columns, "data": value.data}))
             meta = {"columns": value.columns, "rows": len(value.data)}
             kind = "table"
         rel = str(path.relative_to(self.root)) if path else None
         return (self.run_id, row.step, key, kind, rel, dumps(meta), row.time)
+
+    def _media_path(self, key: str, step: int, ext: str) -> Path:
+        """``media/<run>/<key>_<step><ext>`` with the key as one reversible file name (``a/b``
+        and ``a__b`` differ), and ``-1``, ``-2``… when the key was logged twice at a step."""
+        stem = f"{safe_filename(key)}_{step}"
+        path = self.media_dir / f"{stem}{ext}"
+        n = 0
+        while path.exists():
+            n += 1
+            path = self.media_dir / f"{stem}-{n}{ext}"
+        return path
 
     def update_summary(self, summary: dict[str, Any]) -> None:
         """Explicit summary values override the last-logged ones."""
