@@ -34,6 +34,8 @@ class LocalStoreSink(Sink):
         self.summary: dict[str, Any] = {}
         self.explicit_summary: dict[str, Any] = {}
         self.metrics = MetricSummaries()  # define_metric's aggregates
+        self._seeded: set[str] = set()  # keys whose aggregates continue an earlier process's
+        self._first_step_kept = False
         self.media_dir = root / "media"
         self.run: Run | None = None
 
@@ -77,6 +79,14 @@ class LocalStoreSink(Sink):
             (dumps(config), json.dumps(tags), socket.gethostname(), os.getpid(), s.wandb_mode,
              now(), s.fragment, s.name, s.group, run.id))
 
+    def _keep_first_step(self, step: int) -> None:
+        """The process's first logged step, as its fragment's ``start_step``: a job restarted
+        from an earlier checkpoint logs from there, not from after the last stored step."""
+        assert self.conn is not None and self.run is not None
+        self.conn.execute("UPDATE run_fragments SET start_step=? WHERE run_id=? AND fragment=?",
+                          (step, self.run_id, self.run.settings.fragment))
+        self._first_step_kept = True
+
     def heartbeat(self) -> None:
         """Say the run's process is alive (how a run on another host is told from a crashed one)."""
         if self.conn is not None:
@@ -85,6 +95,8 @@ class LocalStoreSink(Sink):
     def write(self, rows: list[Row]) -> None:
         """One history row per logged row (its scalars as JSON), media as files + index rows."""
         assert self.conn is not None
+        if not self._first_step_kept and rows:
+            self._keep_first_step(rows[0].step)
         history: list[tuple[Any, ...]] = []
         media: list[tuple[Any, ...]] = []
         new_keys: list[tuple[str, str]] = []
@@ -192,6 +204,19 @@ class LocalStoreSink(Sink):
             Store(self.root).ensure_schema(SCHEMA_COMPONENT, SCHEMA)
         self.metrics.define(definition)
         save_definition(self.conn, self.run_id, definition)
+        if self.run is not None and self.run.settings.fragment:
+            self._continue_aggregates()
+
+    def _continue_aggregates(self) -> None:
+        """A resumed run: the aggregates go on from the values earlier processes logged."""
+        assert self.run is not None
+        store = Store(self.root)
+        keys = [k for k in store.keys(self.run_id) if self.metrics.definition(k) is not None
+                and k not in self._seeded]
+        started = self.run.started_at
+        for key, (_steps, times, values) in store.series(self.run_id, keys).items():
+            self.metrics.seed(key, values[times < started].tolist())
+        self._seeded.update(keys)
 
     def on_link(self, source: str, info: dict[str, Any]) -> None:
         """Record where W&B keeps this run, once the W&B sink knows."""
