@@ -565,6 +565,10 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         job_type, save_code).
     """
     check_mode(mode)
+    for what, value in (("project", project), ("name", name), ("group", group)):
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"init({what}=...) must be a string, got {type(value).__name__} "
+                            f"{value!r}")
     if queue_size < 2:
         raise UserError(f"queue_size must be at least 2, got {queue_size}")
     previous = lifecycle.current()
