@@ -235,3 +235,14 @@ def test_two_processes_starting_one_id_at_once_never_both_write_it(
     assert store.row_count("shared-1") == 150
     assert [s for s, _ in store.rows("shared-1")] == list(range(150))
     assert [f["state"] for f in store.fragments("shared-1")] == ["finished"] * 3
+
+
+def test_a_run_that_fails_to_start_gives_its_id_back(offline_env: Path) -> None:
+    with pytest.raises(UserError, match="unknown sink"):
+        wandbkit.init(project="p", id="retry-1", mode="disabled", sinks=["stroe"])
+    run = wandbkit.init(project="p", id="retry-1", mode="disabled")  # not "already exists"
+    assert not run.resumed
+    run.finish(quiet=True)
+    with pytest.raises(UserError, match="unknown sink"):
+        wandbkit.init(project="p", id="retry-1", resume="allow", mode="disabled", sinks=["x"])
+    assert Store.open(readonly=True).get_run("retry-1").state == "finished"

@@ -28,9 +28,12 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wandbkit.errors import UserError
+
+if TYPE_CHECKING:
+    from wandbkit.store import Claim
 
 RESUME_MODES = ("allow", "must", "never", "auto")
 RUN_ID_FILE = ".wandbkit-run-id"
@@ -168,6 +171,7 @@ class ResumePlan:
     fragment: int = 0
     start_step: int = 0
     stored_config: dict[str, Any] = field(default_factory=dict)
+    claim: Claim | None = None  # the store's claim on the id (see Store.claim_run)
 
 
 def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], str],
@@ -201,14 +205,23 @@ def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], 
         resumed.append(decide(mode, run_id, found))
         return resumed[-1]
 
+    claim = None
     if project is not None:
-        found = Store.open(store_dir).claim_run(run_id, project, rule)
+        found, claim = Store.open(store_dir).claim_run(run_id, project, rule)
     else:
         found = Store.open(store_dir, readonly=True).resume_info(run_id) \
             if (store_dir / DB_NAME).exists() else None
         rule(found)
     if not resumed[-1]:
-        return ResumePlan(run_id, mode, source)
+        return ResumePlan(run_id, mode, source, claim=claim)
     assert found is not None
     return ResumePlan(run_id, mode, source, fragment=found.fragments,
-                      start_step=found.last_step + 1, stored_config=found.config)
+                      start_step=found.last_step + 1, stored_config=found.config, claim=claim)
+
+
+def release(plan: ResumePlan, store_dir: Path) -> None:
+    """Give back the store's claim on a planned run that then failed to start."""
+    from wandbkit.store import Store
+
+    if plan.claim is not None:
+        Store.open(store_dir).release_claim(plan.claim)

@@ -22,6 +22,7 @@ from wandbkit.plugins import call_each, collect
 from wandbkit.report import RunReport
 from wandbkit.resume import forget_run_id_file
 from wandbkit.resume import plan as plan_resume
+from wandbkit.resume import release as release_claim
 from wandbkit.settings import RunSettings, check_mode, resolve_wandb_mode
 from wandbkit.sinks.base import ArtifactRecord, MetricDefinition, Sink
 from wandbkit.store import default_root
@@ -580,17 +581,21 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     writes_store = sinks is None or "store" in sinks
     chosen_id = plan_resume(id, resume, store_dir, new_run_id,
                             project=project if writes_store else None)
-    settings = RunSettings(
-        project=project,
-        name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
-        tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
-        store_dir=store_dir,
-        sinks=tuple(sinks) if sinks is not None else None,
-        queue_size=queue_size, flush_interval=flush_interval, resume=chosen_id.resume,
-        id_source=chosen_id.id_source, fragment=chosen_id.fragment,
-        start_step=chosen_id.start_step, wandb_init=dict(wandb_init or {}))
-    run = Run(settings, {**chosen_id.stored_config, **_config_dict(config)}, chosen_id.run_id)
-    chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
+    try:
+        settings = RunSettings(
+            project=project,
+            name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
+            tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
+            store_dir=store_dir,
+            sinks=tuple(sinks) if sinks is not None else None,
+            queue_size=queue_size, flush_interval=flush_interval, resume=chosen_id.resume,
+            id_source=chosen_id.id_source, fragment=chosen_id.fragment,
+            start_step=chosen_id.start_step, wandb_init=dict(wandb_init or {}))
+        run = Run(settings, {**chosen_id.stored_config, **_config_dict(config)}, chosen_id.run_id)
+        chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
+    except BaseException:
+        release_claim(chosen_id, store_dir)  # e.g. an unknown sink name: the id is free again
+        raise
     run._start(chosen)
     lifecycle.remember(run)
     call_each("wandbkit_run_started", run=run)

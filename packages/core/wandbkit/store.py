@@ -588,7 +588,7 @@ class Store:
             return _resume_info(conn, run_id)
 
     def claim_run(self, run_id: str, project: str,
-                  decide: Callable[[ResumeInfo | None], bool]) -> ResumeInfo | None:
+                  decide: Callable[[ResumeInfo | None], bool]) -> tuple[ResumeInfo | None, Claim]:
         """Make this process the one writing ``run_id``, atomically with the check.
 
         In one SQLite write transaction (``BEGIN IMMEDIATE``: a second process waits for the
@@ -598,7 +598,8 @@ class Store:
         processes that start one id at the same moment never both write it: the second sees
         the first's claim.
 
-        :returns: what the store held before the claim (None for a new run).
+        :returns: what the store held before the claim (None for a new run), and the
+            :class:`Claim` that :meth:`release_claim` undoes if the run then fails to start.
         :raises UserError: whatever ``decide`` raises, or when the store cannot be written.
         """
         conn = self.connect()
@@ -608,6 +609,9 @@ class Store:
                 found = _resume_info(conn, run_id)
                 decide(found)
                 host, pid, when = socket.gethostname(), os.getpid(), now()
+                before = conn.execute("SELECT state, host, pid, heartbeat_at FROM runs WHERE"
+                                      " id=?", (run_id,)).fetchone()
+                claim = Claim(run_id, host, pid, None if before is None else tuple(before))
                 if found is None:
                     conn.execute("INSERT INTO runs (id, project, state, started_at, host, pid,"
                                  " heartbeat_at) VALUES (?,?,?,?,?,?,?)",
@@ -619,9 +623,26 @@ class Store:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return found
+            return found, claim
         except sqlite3.DatabaseError as exc:
             raise UserError(f"cannot write the wandbkit store {self.db_path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def release_claim(self, claim: Claim) -> None:
+        """Undo :meth:`claim_run` for a run that failed to start (a bad argument after the
+        claim): a new run's record goes, a stored run gets its earlier state back. Only while
+        the claim is still this process's and nothing was written under it."""
+        conn = self.connect()
+        try:
+            mine = "id=? AND host=? AND pid=? AND state='running'"
+            args = (claim.run_id, claim.host, claim.pid)
+            if claim.before is None:
+                conn.execute(f"DELETE FROM runs WHERE {mine} AND NOT EXISTS (SELECT 1 FROM"
+                             " run_fragments WHERE run_id=?)", (*args, claim.run_id))
+            else:
+                conn.execute(f"UPDATE runs SET state=?, host=?, pid=?, heartbeat_at=? WHERE {mine}",
+                             (*claim.before, *args))
         finally:
             conn.close()
 
@@ -663,6 +684,17 @@ class Store:
 
     def _reader(self) -> _Closing:
         return _Closing(self.connect(), self.db_path)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run claimed by :meth:`Store.claim_run`: who holds it, and the record's earlier
+    ``(state, host, pid, heartbeat_at)`` (None when the claim created it)."""
+
+    run_id: str
+    host: str
+    pid: int
+    before: tuple[Any, ...] | None
 
 
 def _resume_info(conn: sqlite3.Connection, run_id: str) -> ResumeInfo | None:
