@@ -162,15 +162,14 @@ def test_store_media_names_never_collide(offline_env: Path) -> None:
 
 def test_devices_without_float64_transfer_in_float32_and_int64() -> None:
     torch = pytest.importorskip("torch")
-    mps = torch.empty(0, device="meta")  # stands for the device only; dtype rules below
     assert transfer_dtype(torch.tensor(1.0)) == torch.float64
+    # No MPS here: objects with an MPS device and a dtype kind stand for its tensors.
     mps_like = type("T", (), {"device": torch.device("mps"), "is_floating_point": lambda s: True,
                               "is_complex": lambda s: False})()
     assert transfer_dtype(mps_like) == torch.float32
     mps_int = type("T", (), {"device": torch.device("mps"), "is_floating_point": lambda s: False,
                              "is_complex": lambda s: False})()
     assert transfer_dtype(mps_int) == torch.int64
-    del mps
     # The path such a device's values take, on CPU tensors: joined in float32 / int64 on the
     # device, widened on the host; integers beyond float32's 24 bits stay exact.
     host = read_group([torch.tensor(0.25), torch.tensor([1.5, 2.5])], torch.device("cpu"),
