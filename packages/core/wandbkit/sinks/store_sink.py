@@ -16,6 +16,13 @@ from wandbkit.sinks.base import AlertRecord, MetricDefinition, Sink
 from wandbkit.store import Store, dumps, history_column_rows, now
 
 if TYPE_CHECKING:
+    from wandbkit.saved_files import SavedFiles
+
+# Notes are kept beside the runs table (a component of their own, so the core schema stays as is).
+NOTES_COMPONENT = "run_notes"
+NOTES_SCHEMA = ["CREATE TABLE run_notes (run_id TEXT PRIMARY KEY, notes TEXT)"]
+
+if TYPE_CHECKING:
     import sqlite3
 
     from wandbkit.rows import Row
@@ -38,6 +45,7 @@ class LocalStoreSink(Sink):
         self._first_step_kept = False
         self.media_dir = root / "media"
         self.run: Run | None = None
+        self.saved_later: list[SavedFiles] = []  # policy live/end: copied again at the end
 
     def start(self, run: Run) -> None:
         """Create the run's record (state ``running``)."""
@@ -57,6 +65,9 @@ class LocalStoreSink(Sink):
                 (run.id, s.project, s.name, s.group, json.dumps(list(s.tags)), "running",
                  run.started_at, dumps(dict(run.config)), "{}", socket.gethostname(),
                  os.getpid(), s.wandb_mode, now()))
+        notes = (getattr(s, "wandb_init", None) or {}).get("notes")
+        if notes:
+            self._set_notes(notes)
         self.conn.execute(
             "INSERT OR REPLACE INTO run_fragments (run_id, fragment, started_at, state, host, pid,"
             " start_step, wandb_mode) VALUES (?,?,?,?,?,?,?,?)",
@@ -231,9 +242,54 @@ class LocalStoreSink(Sink):
                           " AND fragment=?", (info.get("mode"), info.get("dir"), self.run_id,
                                               self.run.settings.fragment))
 
+    def update_run(self, info: dict[str, Any]) -> None:
+        """Keep a name, tags or notes set after ``init``."""
+        assert self.conn is not None
+        if "name" in info:
+            self.conn.execute("UPDATE runs SET name=? WHERE id=?", (info["name"], self.run_id))
+        if "tags" in info:
+            self.conn.execute("UPDATE runs SET tags=? WHERE id=?",
+                              (json.dumps(list(info["tags"])), self.run_id))
+        if "notes" in info:
+            self._set_notes(info["notes"])
+
+    def _set_notes(self, notes: str | None) -> None:
+        assert self.conn is not None
+        Store(self.root).ensure_schema(NOTES_COMPONENT, NOTES_SCHEMA)
+        self.conn.execute("INSERT OR REPLACE INTO run_notes VALUES (?,?)", (self.run_id, notes))
+
+    def save_files(self, saved: SavedFiles) -> None:
+        """Copy saved files to ``<store>/files/<run id>/`` and list them as the run's ``file``
+        media (policy ``end`` copies only at the end, ``live`` now and again at the end)."""
+        if saved.policy != "now":
+            self.saved_later.append(saved)
+        if saved.policy != "end":
+            self._copy_saved(saved)
+
+    def _copy_saved(self, saved: SavedFiles) -> None:
+        from wandbkit.saved_files import copy_saved
+
+        assert self.conn is not None
+        step = self.run.step if self.run is not None else 0
+        for (_, name), path in zip(saved.files, copy_saved(saved, self.root / "files" / self.run_id),
+                                   strict=True):
+            rel = str(path.relative_to(self.root))
+            self.conn.execute("DELETE FROM media WHERE run_id=? AND kind='file' AND key=?",
+                              (self.run_id, name))
+            self.conn.execute("INSERT INTO media VALUES (?,?,?,?,?,?,?)",
+                              (self.run_id, max(step, 0), name, "file", rel,
+                               dumps({"policy": saved.policy, "bytes": path.stat().st_size}), now()))
+
     def finish(self, exit_code: int) -> dict[str, Any]:
         """Mark the run finished, failed or preempted (``run.final_state``) and close."""
         assert self.conn is not None
+        for saved in self.saved_later:
+            try:
+                self._copy_saved(saved)
+            except OSError as exc:  # a file removed since save(): the earlier copy stays
+                from wandbkit.console import warn
+
+                warn(f"save: could not copy {saved.files[0][0]} at the end of the run: {exc}")
         state = getattr(self.run, "final_state", None) or ("finished" if exit_code == 0 else "failed")
         when = now()
         self.conn.execute("UPDATE runs SET state=?, finished_at=?, exit_code=?, heartbeat_at=?"

@@ -150,6 +150,12 @@ class WandbHost:
         self.run.alert(title=record["title"], text=record["text"],
                        level=getattr(self.wandb.AlertLevel, level))
 
+    def save(self, payload: dict[str, Any]) -> None:
+        """``run.save`` each file with the base path that keeps its name in the run."""
+        for source, name in payload["files"]:
+            base = source[: len(source) - len(name)].rstrip("/") or "/"
+            self.run.save(source, base_path=base, policy=payload["policy"], glob=False)
+
     def handle(self, kind: str, payload: Any) -> None:
         """Dispatch one message."""
         if kind == "rows":
@@ -164,6 +170,11 @@ class WandbHost:
             self.artifact(payload)
         elif kind == "define_metric":
             self.run.define_metric(**payload)
+        elif kind == "run_info":
+            for field, value in payload.items():
+                setattr(self.run, field, tuple(value) if field == "tags" else value)
+        elif kind == "save":
+            self.save(payload)
         elif kind == "preempting":
             # Online: W&B shows the run as preempted rather than crashed. Offline: wandb writes
             # a `preempting` record into the run's file; `wandbkit sync` uploads it.
