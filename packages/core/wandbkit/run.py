@@ -34,6 +34,7 @@ from wandbkit.plugins import call_each, collect
 from wandbkit.report import RunReport
 from wandbkit.resume import forget_run_id_file
 from wandbkit.resume import plan as plan_resume
+from wandbkit.resume import release as release_claim
 from wandbkit.settings import RunSettings, check_mode, resolve_wandb_mode
 from wandbkit.sinks.base import ArtifactRecord, MetricDefinition, Sink
 from wandbkit.store import default_root
@@ -102,7 +103,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
 
         self._run.flush()
         try:
-            stored = Store.open(self._run.store_dir, create=False).get_run(self._run.id).summary
+            stored = Store.open(self._run.store_dir, readonly=True).get_run(self._run.id).summary
         except UserError:
             raise KeyError(key) from None
         if key not in stored:
@@ -338,7 +339,7 @@ class Run:
         if self._pending_error is not None:
             error, self._pending_error = self._pending_error, None
             raise error
-        values = prepare(metrics)
+        values = prepare(metrics, self.id)
         queue = self._queue
         with self._step_lock:  # threads logging at once: steps reach the queue in order
             if step is None:
@@ -397,7 +398,7 @@ class Run:
         if self._state is not _RUNNING:
             self._log_after_end()
             return
-        values = prepare(metrics)
+        values = prepare(metrics, self.id)
         step = None if step is None else int(step)
         with self._pending_lock:
             current = self._pending_step if self._pending is not None else self._last_step + 1
@@ -606,6 +607,10 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         job_type, save_code).
     """
     check_mode(mode)
+    for what, value in (("project", project), ("name", name), ("group", group)):
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"init({what}=...) must be a string, got {type(value).__name__} "
+                            f"{value!r}")
     if queue_size < 2:
         raise UserError(f"queue_size must be at least 2, got {queue_size}")
     previous = lifecycle.current()
@@ -613,18 +618,25 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         warn(f"finishing run {previous.id} before starting a new one")
         previous.finish()
     store_dir = Path(dir).expanduser().resolve() if dir else default_root().resolve()
-    chosen_id = plan_resume(id, resume, store_dir, new_run_id)
-    settings = RunSettings(
-        project=project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit",
-        name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
-        tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
-        store_dir=store_dir,
-        sinks=tuple(sinks) if sinks is not None else None,
-        queue_size=queue_size, flush_interval=flush_interval, resume=chosen_id.resume,
-        id_source=chosen_id.id_source, fragment=chosen_id.fragment,
-        start_step=chosen_id.start_step, wandb_init=dict(wandb_init or {}))
-    run = Run(settings, {**chosen_id.stored_config, **_config_dict(config)}, chosen_id.run_id)
-    chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
+    project = project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit"
+    writes_store = sinks is None or "store" in sinks
+    chosen_id = plan_resume(id, resume, store_dir, new_run_id,
+                            project=project if writes_store else None)
+    try:
+        settings = RunSettings(
+            project=project,
+            name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
+            tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
+            store_dir=store_dir,
+            sinks=tuple(sinks) if sinks is not None else None,
+            queue_size=queue_size, flush_interval=flush_interval, resume=chosen_id.resume,
+            id_source=chosen_id.id_source, fragment=chosen_id.fragment,
+            start_step=chosen_id.start_step, wandb_init=dict(wandb_init or {}))
+        run = Run(settings, {**chosen_id.stored_config, **_config_dict(config)}, chosen_id.run_id)
+        chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
+    except BaseException:
+        release_claim(chosen_id, store_dir)  # e.g. an unknown sink name: the id is free again
+        raise
     run._start(chosen)
     lifecycle.remember(run)
     call_each("wandbkit_run_started", run=run)

@@ -39,6 +39,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wandbkit.log_checks import report_dropped
 from wandbkit.media import MEDIA_TYPES, CustomChart
 from wandbkit.metric_summary import MetricSummaries
 from wandbkit.sinks import wandb_proto as proto
@@ -273,7 +274,12 @@ class WandbWriterSink(Sink):
                     ["_wandb", "visualize", key], value.config_value(key)))
                 del out[key]
                 key, value = value.table_key(key), value.table
-            described, new_files, table_art = self.media.convert(key, step, value)
+            try:
+                described, new_files, table_art = self.media.convert(key, step, value)
+            except Exception as exc:  # this value alone: the row and batch go on
+                out.pop(key, None)
+                report_dropped(key, step, "sink wandb", exc)
+                continue
             out[key] = described
             if new_files and table_art is None:
                 self._append(proto.REC_FILES, proto.files(new_files))
