@@ -37,3 +37,13 @@ def test_env_seconds_reads_numbers_and_refuses_what_is_not_a_positive_duration(
         monkeypatch.setenv("WANDBKIT_TEST_S", bad)
         assert env_seconds("WANDBKIT_TEST_S", 9.0) == 9.0
         assert f"WANDBKIT_TEST_S={bad!r} is not a positive number" in capsys.readouterr().err
+
+
+def test_zero_is_off_where_a_variable_documents_it(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("WANDBKIT_TEST_S", "0")
+    assert env_seconds("WANDBKIT_TEST_S", 15.0, zero_means_off=True) == 0.0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("WANDBKIT_TEST_S", "-0.5")
+    assert env_seconds("WANDBKIT_TEST_S", 15.0, zero_means_off=True) == 15.0
+    assert "is not a positive number of seconds or 0 (off)" in capsys.readouterr().err

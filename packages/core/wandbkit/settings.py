@@ -51,11 +51,12 @@ class RunSettings:
     wandb_init: dict[str, Any] = field(default_factory=dict)
 
 
-def env_seconds(name: str, default: float) -> float:
+def env_seconds(name: str, default: float, *, zero_means_off: bool = False) -> float:
     """A duration in seconds from the environment variable ``name``, or ``default`` when it is
     unset or empty. A value that is not a positive number (``30s``, ``0``, ``nan``) prints one
     warning naming the variable and the value, and ``default`` is used: a typo in the
-    environment must not make ``import wandbkit`` fail."""
+    environment must not make ``import wandbkit`` fail. With ``zero_means_off``, 0 is taken
+    as given (the variable's documented "off")."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -63,11 +64,15 @@ def env_seconds(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = math.nan
+    if zero_means_off and value == 0:
+        return 0.0
     if not (math.isfinite(value) and value > 0):
         from wandbkit.console import warn_once
 
-        warn_once(f"env:{name}={raw}", f"{name}={raw!r} is not a positive number of seconds; "
-                  f"using {default:g}", scope="process")
+        allowed = "a positive number of seconds or 0 (off)" if zero_means_off else \
+            "a positive number of seconds"
+        warn_once(f"env:{name}={raw}", f"{name}={raw!r} is not {allowed}; using {default:g}",
+                  scope="process")
         return default
     return value
 

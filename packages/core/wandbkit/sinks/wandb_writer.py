@@ -186,7 +186,7 @@ class WandbWriterSink(Sink):
             root=os.getcwd(), host=socket.gethostname(), executable=sys.executable,
             cpu_count=os.cpu_count()))
         self.log.flush()
-        self.stats = SystemStats(env_seconds("WANDBKIT_WANDB_STATS_S", 15.0))
+        self.stats = SystemStats(env_seconds("WANDBKIT_WANDB_STATS_S", 15.0, zero_means_off=True))
         _point_latest(wandb_dir, run_dir)
         path = f"{self.entity}/{s.project}/{run.id}" if self.entity else f"{s.project}/{run.id}"
         url = None
