@@ -168,3 +168,12 @@ def test_export_quotes_cells_a_spreadsheet_would_run_as_formulas(offline_env: Pa
     cells = dict(zip(header, row, strict=True))
     assert cells["'=HYPERLINK(\"http://x\")"] == "1.0"
     assert cells["note"] == "'@SUM(A1)" and cells["delta"] == "-2.5"  # numbers stay numbers
+
+
+def test_show_of_a_loss_logged_as_text_prints_it(offline_env: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    run = wandbkit.init(project="p", mode="disabled")
+    run.log({"loss": "diverged [at] 5%"})
+    run.finish(quiet=True)
+    assert main(["show", run.id]) == 0
+    assert "loss: diverged [at] 5% → diverged [at] 5%" in capsys.readouterr().out

@@ -162,6 +162,11 @@ def value_text(value: Any) -> Text:
     return plain(f"{value:.6g}" if isinstance(value, float) else value)
 
 
+def _short(value: Any) -> str:
+    """A number to 4 significant digits; anything else (a logged text) as it is."""
+    return f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
+
+
 def print_run(d: dict[str, Any]) -> None:
     """The ``wandbkit show`` view."""
     out = console()
@@ -177,7 +182,7 @@ def print_run(d: dict[str, Any]) -> None:
         where = d.get("wandb_url") or d.get("wandb_dir") or ""
         out.print(plain(f"W&B: {d['wandb_mode']} {where}"))
     if d["loss_key"]:
-        out.print(plain(f"{d['loss_key']}: {d['loss_first']:.4g} → {d['loss_last']:.4g}  "
+        out.print(plain(f"{d['loss_key']}: {_short(d['loss_first'])} → {_short(d['loss_last'])}  "
                         f"{d['sparkline']}"))
     for title, data in (("config", d["config"]), ("summary", d["summary"]), ("last values", d["last"])):
         if not data:
