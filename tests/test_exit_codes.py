@@ -20,6 +20,7 @@ from wandbkit.store import Store
 
 ENDINGS = {
     "sys.exit(3)": "sys.exit(3)",
+    "sys.exit(255)": "sys.exit(255)",
     "sys.exit('msg')": "sys.exit('fatal: bad data')",
     "sys.exit(0)": "sys.exit(0)",
     "sys.exit(None)": "sys.exit(None)",
@@ -30,11 +31,13 @@ ENDINGS = {
 # (ending, inside `with`) -> (process exit status, exit code wandb records); Ctrl-C ends the
 # process by SIGINT (-2 here, 130 in a shell)
 EXPECTED = {
-    ("sys.exit(3)", False): (3, 3), ("sys.exit('msg')", False): (1, 1),
+    ("sys.exit(3)", False): (3, 3), ("sys.exit(255)", False): (255, 255),
+    ("sys.exit('msg')", False): (1, 1),
     ("sys.exit(0)", False): (0, 0), ("sys.exit(None)", False): (0, 0),
     ("exception", False): (1, 1), ("ctrl-c", False): (-2, 255), ("normal end", False): (0, 0),
     # wandb's Run.__exit__ records 1 for any exception leaving the block, SystemExit included
-    ("sys.exit(3)", True): (3, 1), ("sys.exit('msg')", True): (1, 1),
+    ("sys.exit(3)", True): (3, 1), ("sys.exit(255)", True): (255, 1),
+    ("sys.exit('msg')", True): (1, 1),
     ("sys.exit(0)", True): (0, 1), ("sys.exit(None)", True): (0, 1),
     ("exception", True): (1, 1), ("ctrl-c", True): (-2, 1), ("normal end", True): (0, 0),
 }

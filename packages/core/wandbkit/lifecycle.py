@@ -121,11 +121,11 @@ def block_signals_in_this_thread() -> None:
 def _at_exit() -> None:
     run = _current
     if run is not None and run._owner_pid == os.getpid():
-        code = exit_code_at_exit(run)
+        ctrl_c = _uncaught is run and _uncaught_code == CTRL_C_EXIT_CODE  # not sys.exit(255)
         try:
-            run.finish(exit_code=code)
+            run.finish(exit_code=exit_code_at_exit(run))
         finally:
-            if code == CTRL_C_EXIT_CODE:
+            if ctrl_c:
                 _keep_ctrl_c_exit_status()
 
 
