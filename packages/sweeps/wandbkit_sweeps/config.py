@@ -556,19 +556,28 @@ def _check_early_terminate(c: _Checker, et: Any) -> dict[str, Any] | None:
     return out
 
 
-def hyperband_bands(hyperband: dict[str, Any], limit: int = 12) -> list[int]:
-    """The iterations at which W&B's hyperband compares runs (its ``hyperband_stop_runs``)."""
+def hyperband_bands(hyperband: dict[str, Any], limit: int = 100) -> list[int]:
+    """The iterations at which W&B's hyperband compares runs, from a checked ``early_terminate``
+    (its ``hyperband_stop_runs``): ``max_iter`` divided by ``eta`` up to ``s`` times while at
+    least 1, ascending; or ``min_iter`` multiplied by ``eta``, ``limit`` bands (W&B makes 100).
+    Each band is truncated to an integer as W&B does, from the running float product."""
     eta = hyperband["eta"]
+    bands: list[int] = []
     if "max_iter" in hyperband:
-        band, bands = float(hyperband["max_iter"]), []
-        for _ in range(hyperband["s"]):
+        band: float = hyperband["max_iter"]
+        for _ in range(int(hyperband["s"])):
             band /= eta
             if band < 1:
                 break
             bands.append(int(band))
         return sorted(bands)
-    band = float(hyperband["min_iter"])
-    return [int(band * eta ** i) for i in range(limit)]
+    band = hyperband["min_iter"]
+    for _ in range(limit):
+        if isinstance(band, float) and not math.isfinite(band):
+            break  # a float eta that overflows: no run reaches these bands anyway
+        bands.append(int(band))
+        band *= eta
+    return bands
 
 
 def _check_controller(c: _Checker, controller: Any) -> None:
