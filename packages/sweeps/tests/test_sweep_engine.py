@@ -19,10 +19,7 @@ from wandbkit.cli import main
 from wandbkit.errors import UserError
 from wandbkit.store import Store
 from wandbkit_sweeps.analysis import analyse
-from wandbkit_sweeps.api import launch
-from wandbkit_sweeps.api import result as api_result
-from wandbkit_sweeps.config import load_sweep
-from wandbkit_sweeps.engine import create_sweep
+from wandbkit_sweeps.engine import open_sweep
 from wandbkit_sweeps.macros import expand
 
 HERE = Path(__file__).parent
@@ -48,24 +45,49 @@ def test_grid_two_workers_runs_every_point_once(offline_env: Path) -> None:
     assert len({runs[t["run_id"]].pid for t in result.trials}) == 2  # two worker processes
 
 
-def test_hyperband_stops_worse_trials_from_logged_values(offline_env: Path) -> None:
+def _replay_hyperband(sweep: dict, order: list[int]) -> dict[int, tuple[str, int]]:
+    """What W&B's rule decides for trials run one after another: each trial is judged on each
+    row it logs, against the earlier trials as they ended. -> x: (state, values kept)."""
+    done: list[dict] = []
+    out = {}
+    for number, x in enumerate(order):
+        rows: list[dict] = []
+        state = "complete"
+        for value in sweep_trainers.CURVES[x]:
+            rows.append({"loss": value})
+            me = {"name": str(number), "state": "running", "history": rows}
+            if str(number) in wandbkit_sweeps.runs_to_stop(sweep, [*done, me]):
+                state = "pruned"
+                break
+        done.append({"name": str(number), "state": "finished" if state == "complete" else "killed",
+                     "history": list(rows)})
+        kept = sum(1 for r in rows if r["loss"] == r["loss"])  # NaN is no value
+        out[x] = (state, kept)
+    return out
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_hyperband_stops_the_trials_w_and_b_would(offline_env: Path, strict: bool) -> None:
     sweep = {"method": "grid", "metric": {"name": "loss"},
-             "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
+             "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 2, "strict": strict},
              "parameters": {"x": {"values": [1, 2, 3, 4, 5, 6]}}}
-    # Hyperband spreads trials over brackets by a hash of the study name and trial number:
-    # a fixed sweep id makes the spread, and so the test, deterministic.
-    opened = create_sweep(load_sweep(sweep), sweep_id="hbtest01")
-    launch(opened, sweep_trainers.slow_for_big_x, count=None, workers=1, storage=None, dir=None,
-           mode="disabled")
-    result = api_result(opened)
-    states = {t["config"]["x"]: t["state"] for t in result.trials}
-    assert states[1] == "complete"
-    pruned = [t for t in result.trials if t["state"] == "pruned"]
-    assert pruned, states
-    store = Store.open(offline_env)
-    for t in pruned:
-        assert t["steps"] < 9
-        assert store.row_count(t["run_id"]) < 9  # the run really stopped early
+    result = wandbkit_sweeps.run(sweep, sweep_trainers.hyperband_curves, mode="disabled")
+    got = {t["config"]["x"]: (t["state"], t["steps"]) for t in result.trials}
+    expected = _replay_hyperband(sweep, [1, 2, 3, 4, 5, 6])
+    assert got == expected
+    # by hand, band 2 (the second valid value; x=2's NaN is skipped): x=1 4.0 alone, then
+    # x=2 5.0 against 4 5 -> index 1 -> 5.0, not worse; x=3 6.0 against 4 5 6 -> 5.0: strict
+    # stops it, its best so far (0.5) does not; x=4 8.0 is worse either way.
+    if strict:
+        assert expected == {1: ("complete", 6), 2: ("complete", 5), 3: ("pruned", 2),
+                            4: ("pruned", 2), 5: ("complete", 6), 6: ("complete", 6)}
+    else:
+        assert expected == {1: ("complete", 6), 2: ("complete", 5), 3: ("complete", 6),
+                            4: ("pruned", 2), 5: ("complete", 6), 6: ("pruned", 4)}
+    # the shared study keeps each trial's valid values, which is what every worker judges from
+    opened = open_sweep(result.sweep_id)
+    by_x = {t.user_attrs["config"]["x"]: t for t in opened.trials()}
+    assert list(by_x[2].intermediate_values.values()) == [6.0, 5.0, 4.5, 4.0, 3.5]
 
 
 def test_target_ends_the_sweep_and_failures_do_not(offline_env: Path) -> None:

@@ -158,7 +158,11 @@ def runs_to_stop(sweep_config: Mapping[str, Any] | str | Path,
         metric).
     :raises SweepConfigError: when the file has no usable ``metric`` or ``early_terminate``.
     """
-    hb = read_hyperband(sweep_config)
+    return decide(read_hyperband(sweep_config), runs)
+
+
+def decide(hb: Hyperband, runs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """:func:`runs_to_stop` on settings already read (the agents read the file once)."""
     runs = list(runs)
     histories = [oriented(hb, run.get("history") or ()) for run in runs]
     limits = thresholds(hb, histories)
