@@ -22,6 +22,7 @@ from wandbkit import lifecycle as _lifecycle
 from wandbkit.dropin import (
     AlertLevel,
     Settings,
+    agent,
     alert,
     config,
     define_metric,
@@ -31,6 +32,7 @@ from wandbkit.dropin import (
     login,
     save,
     summary,
+    sweep,
     unwatch,
     watch,
 )
@@ -57,8 +59,8 @@ def __getattr__(name: str) -> _Any:
     raise AttributeError(f"module 'wandbkit' has no attribute {name!r}")
 
 
-__all__ = ["AlertLevel", "Artifact", "Audio", "Error", "Histogram", "Image", "Run", "Settings",
+__all__ = ["AlertLevel", "Artifact", "agent", "Audio", "Error", "Histogram", "Image", "Run", "Settings",
            "Table", "Video", "__version__", "alert", "check_preempt", "compute_metrics", "config",
            "define_metric",
            "finish", "get_run", "hookimpl", "init", "log", "log_artifact", "login", "on_preempt",
-           "preempted", "save", "summary", "unwatch", "use_artifact", "watch"]
+           "preempted", "save", "summary", "sweep", "unwatch", "use_artifact", "watch"]

@@ -281,9 +281,18 @@ def _run_wandb_style(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], 
     """``def train(): run = wandbkit.init(); lr = run.config["lr"] ...``: W&B's agent idiom."""
     pending = _Pending(trial, monitor, config)
     _PENDING[:] = [pending]
-    saved = {k: os.environ.get(k) for k in ("WANDBKIT_RUN_GROUP", "WANDBKIT_PROJECT", "WANDBKIT_DIR")}
+    workdir = Path(tempfile.mkdtemp(prefix=f"wandbkit-sweep-{sweep.id}-{trial.number}-"))
+    # the file W&B's agent writes for the function's wandb.init() (the drop-in reads it as
+    # wandb does: the trial's values replace the defaults and stay locked)
+    params = workdir / "sweep-params.json"
+    params.write_text(json.dumps({k: {"value": v} for k, v in config.items()}, default=repr))
+    names = ("WANDBKIT_RUN_GROUP", "WANDBKIT_PROJECT", "WANDBKIT_DIR", "WANDB_SWEEP_PARAM_PATH",
+             "WANDB_MODE")
+    saved = {k: os.environ.get(k) for k in names}
     os.environ.update(WANDBKIT_RUN_GROUP=sweep.id, WANDBKIT_PROJECT=sweep.project,
-                      WANDBKIT_DIR=str(root.resolve()))
+                      WANDBKIT_DIR=str(root.resolve()), WANDB_SWEEP_PARAM_PATH=str(params))
+    if mode != "auto":  # the trials' mode, as a program's trials get it
+        os.environ["WANDB_MODE"] = mode
     outcome = Outcome(trial.number, "complete", config=config)
     exit_code = 0
     try:
@@ -302,6 +311,7 @@ def _run_wandb_style(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        shutil.rmtree(workdir, ignore_errors=True)
         _PENDING.clear()
         run = pending.run
         if run is not None:
