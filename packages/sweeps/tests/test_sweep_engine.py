@@ -263,3 +263,27 @@ def test_show_writes_figures_and_logs_a_summary_run(tmp_path: Path, offline_env:
     kinds = {m["key"]: m["kind"] for m in store.media(summary.id)}
     assert kinds.get("sweep/parallel_coordinates") == "image" and "sweep/trials" in kinds
     assert summary.wandb_dir or summary.wandb_mode == "offline"
+
+
+def test_sweeps_read_runs_only_through_the_store_api() -> None:
+    """The store's schema is core's: this plugin reads runs through ``Store``'s public methods
+    (``rows_since``, ``get_run``) and touches no core table, nor SQLite, itself."""
+    import ast
+
+    package = HERE.parent / "wandbkit_sweeps"
+    found = []
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                if any(n.split(".")[0] == "sqlite3" for n in names):
+                    found.append(f"{path.name}:{node.lineno} imports sqlite3")
+            elif isinstance(node, ast.Attribute) and node.attr in ("_reader", "_writer"):
+                found.append(f"{path.name}:{node.lineno} uses Store.{node.attr}")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                sql = " ".join(node.value.split()).upper()
+                for table in ("HISTORY", "RUNS", "MEDIA", "SUMMARY", "COLUMNS"):
+                    if f"FROM {table} " in sql + " " or f"INTO {table} " in sql + " ":
+                        found.append(f"{path.name}:{node.lineno} queries core table {table}")
+    assert found == []

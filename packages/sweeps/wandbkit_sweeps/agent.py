@@ -403,34 +403,35 @@ def link_run(run: Any) -> None:
 
 
 class _StoreReader:
-    """Reads the linked run's new history rows from the store, incrementally."""
+    """Reads the linked run's new rows from the store, incrementally (``Store.rows_since``);
+    the link itself is this plugin's own table."""
 
     def __init__(self, root: Path, sweep_id: str, number: int) -> None:
         self.store = Store.open(root)
         self.store.ensure_schema("sweeps", LINK_MIGRATIONS)
         self.sweep_id, self.number = sweep_id, number
         self.run_id: str | None = None
-        self.last_rowid = 0
+        self.cursor = 0
+
+    def _linked_run(self) -> str | None:
+        conn = self.store.connect()
+        try:
+            row = conn.execute("SELECT run_id FROM sweeps_trial_runs WHERE sweep_id=? AND trial=?"
+                               " ORDER BY time LIMIT 1", (self.sweep_id, self.number)).fetchone()
+        finally:
+            conn.close()
+        return row[0] if row is not None else None
 
     def poll(self, monitor: Monitor) -> bool:
         """Feed new values to ``monitor``; True when the trial should stop now."""
-        conn = self.store.connect()
-        try:
+        if self.run_id is None:
+            self.run_id = self._linked_run()
             if self.run_id is None:
-                row = conn.execute("SELECT run_id FROM sweeps_trial_runs WHERE sweep_id=? AND trial=?"
-                                   " ORDER BY time LIMIT 1", (self.sweep_id, self.number)).fetchone()
-                if row is None:
-                    return False
-                self.run_id = row[0]
-                monitor.trial.set_user_attr("run_id", self.run_id)
-            rows = conn.execute("SELECT rowid, data FROM history WHERE run_id=? AND rowid>? "
-                                "ORDER BY rowid", (self.run_id, self.last_rowid)).fetchall()
-        finally:
-            conn.close()
+                return False
+            monitor.trial.set_user_attr("run_id", self.run_id)
+        rows, self.cursor = self.store.rows_since(self.run_id, self.cursor)
         stop = False
-        for rowid, data in rows:
-            self.last_rowid = rowid
-            values = json.loads(data)
+        for _step, values in rows:
             if monitor.metric in values and monitor.observe(values[monitor.metric]):
                 stop = True
         return stop
