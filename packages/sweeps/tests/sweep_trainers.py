@@ -53,3 +53,11 @@ def hyperband_curves(config, run):
     """Log the grid point's curve, one value per step."""
     for value in CURVES[config["x"]]:
         run.log({"loss": value})
+
+
+def wandb_style_plain():
+    """W&B's idiom without a mode: the sweep decides how the run logs."""
+    import wandbkit
+
+    with wandbkit.init(config={"x": 0}) as run:
+        run.log({"loss": float(run.config["x"])})

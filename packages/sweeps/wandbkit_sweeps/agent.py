@@ -39,6 +39,7 @@ from optuna.trial import TrialState
 
 from wandbkit.console import warn
 from wandbkit.errors import UserError
+from wandbkit.settings import check_mode
 from wandbkit.store import Store, default_root
 from wandbkit_sweeps.engine import Heartbeat, Sweep, claim_trial
 from wandbkit_sweeps.hyperband import Hyperband, decide, is_valid_value, read_hyperband
@@ -156,7 +157,11 @@ class Outcome:
 def run_agent(sweep: Sweep, train_fn: TrainFn | None = None, *, count: int | None = None,
               mode: str = "auto", store_dir: str | Path | None = None,
               on_trial: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Run trials of ``sweep`` until it is done or ``count`` trials ran here."""
+    """Run trials of ``sweep`` until it is done or ``count`` trials ran here.
+
+    :raises UserError: for a ``mode`` that is not auto, online, offline or disabled.
+    """
+    check_mode(mode)
     if train_fn is None and not (sweep.spec.program or sweep.spec.command):
         raise UserError(f"sweep {sweep.id} has neither `program` nor `command`: give a Python "
                         "train function (wandbkit_sweeps.run / agent) or add `program` to the file")
