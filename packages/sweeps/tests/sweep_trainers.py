@@ -12,13 +12,6 @@ def quadratic(config, run):
         time.sleep(0.02)
 
 
-def slow_for_big_x(config, run):
-    """Nine epochs; hyperband should stop the worse trials early."""
-    for epoch in range(9):
-        run.log({"loss": config["x"] + 1.0 / (epoch + 1)})
-        time.sleep(0.15)
-
-
 def fails_on_two(config):
     """Raises for x == 2: that trial fails, the sweep goes on."""
     import wandbkit
