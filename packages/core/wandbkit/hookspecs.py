@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from wandbkit.checkpointing import CheckpointRequest, LoadRequest
     from wandbkit.demo import DemoStage
+    from wandbkit.dropin import SweepRequest
     from wandbkit.metrics import Metric
     from wandbkit.panels import Panel
     from wandbkit.report import RunReport
@@ -114,6 +115,20 @@ def wandbkit_watch(run: Run, model: Any, log: str | None, log_freq: int) -> Any:
     :param log_freq: log every this many training steps (backward passes).
         Called on the caller's thread. Return a handle with a ``remove()`` method, which
         ``wandbkit.unwatch()`` calls to stop watching.
+    """
+
+
+@hookspec(firstresult=True)
+def wandbkit_sweep_call(request: SweepRequest) -> Any:
+    """Run the drop-in's ``wandb.sweep`` or ``wandb.agent``; the first non-None result wins.
+
+    :param request: the call (``request.call`` is ``"sweep"`` or ``"agent"``) and its
+        arguments: ``config`` (the sweep configuration, a dict) for ``sweep``; ``sweep_id``,
+        ``function`` (called with no arguments; it starts its run with ``wandb.init()``, which
+        must see the trial's values) and ``count`` for ``agent``; ``project`` and ``entity``
+        for both. Called on the caller's thread. Return the new sweep's id for ``sweep``, any
+        non-None value once the agent's trials ran for ``agent``, or ``None`` to leave the call
+        to another plugin. With no plugin, the call ends the script with a one-line error.
     """
 
 
