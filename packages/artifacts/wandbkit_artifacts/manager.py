@@ -23,7 +23,7 @@ from typing import Any
 from wandbkit_artifacts import rng
 from wandbkit_artifacts.cleanup import DEFAULT_CACHE_CAP, GcReport, trim_caches
 from wandbkit_artifacts.digest import ALGORITHMS, DEFAULT_ALGORITHM
-from wandbkit_artifacts.errors import CheckpointError, check_name
+from wandbkit_artifacts.errors import CheckpointError, check_alias, check_name
 from wandbkit_artifacts.index import Index, Version
 from wandbkit_artifacts.inplace import LinkedFiles, files_to_register, link_files, register_version
 from wandbkit_artifacts.layout import tmp_dir_for, write_version
@@ -55,6 +55,11 @@ class SaveResult:
 
 class CheckpointManager:
     """Saves checkpoints of one name for one run according to a policy.
+
+    Versions are numbered store-wide (``NAME:vN``), but aliases, ``best`` and retention belong
+    to the run: two runs saving the same name in one store never move each other's ``latest``
+    or ``best`` nor delete each other's versions, and :func:`wandbkit_artifacts.resume` inside
+    a run continues from that run's own versions. ``NAME@RUN:ALIAS`` names another run's.
 
     :param run: a wandbkit run (or a ``wandb`` run, or None for local-only checkpoints).
     :param name: checkpoint name; versions are ``NAME:v0``, ``NAME:v1``, ...
@@ -114,6 +119,7 @@ class CheckpointManager:
                 run = None
         self.run = run
         self.name = name
+        self.scope = _run_id(run) or ""  # the run scope of this manager's versions and aliases
         self.every_n_steps = every_n_steps
         self.keep_last_k = keep_last_k
         self.metric = metric
@@ -209,6 +215,7 @@ class CheckpointManager:
             raise CheckpointError(f"checkpoint manager {self.name!r} is finished")
         if extra is not None:
             check_safe_extra(extra)
+        aliases = tuple(check_alias(a) for a in aliases)
         metrics = {k: _scalar(v) for k, v in (metrics or {}).items() if v is not None}
         self._last = dict(step=step, model=model, optimizer=optimizer, scheduler=scheduler,
                           scaler=scaler, extra=extra, metrics=metrics, aliases=tuple(aliases))
@@ -255,6 +262,7 @@ class CheckpointManager:
         if self._finished:
             raise CheckpointError(f"checkpoint manager {self.name!r} is finished")
         sources = files_to_register(files)
+        aliases = tuple(check_alias(a) for a in aliases)
         metrics = {k: _scalar(v) for k, v in (metrics or {}).items() if v is not None}
         self._last = None  # nothing to save at finish: the files may be gone by then
         ok, reason = self._admit(step, metrics, force)
@@ -386,7 +394,7 @@ class CheckpointManager:
         sync, or at the end of an online run), or with ``gc --purge-unsynced``.
         """
         doomed = self.index.retention(self.name, self.keep_last_k, self.keep_best_k,
-                                      self.metric, self.mode)
+                                      self.metric, self.mode, run=self.scope)
         for v in doomed:
             remember = v.wandb_mode is not None
             self.index.unlist(v, remember, v.path if remember else None)
@@ -400,12 +408,18 @@ class CheckpointManager:
     # --- finishing --------------------------------------------------------------------------
 
     def wait(self) -> None:
-        """Block until every queued save is written; raise the first background failure."""
+        """Block until every queued save is written; raise the first background failure.
+
+        Ctrl-C while waiting is let through: the save in flight goes on on the writer thread
+        and is finished (written and listed, or left as an unlisted temporary folder) before
+        the interpreter exits, so it never leaves a listed version that fails to load.
+        """
         for future in list(self._pending):
             try:
                 future.result()
-            except BaseException:
-                pass
+            except BaseException as exc:
+                if not (future.done() and future.exception() is exc):
+                    raise  # raised here (KeyboardInterrupt), not the save's own failure
         self._pending = [f for f in self._pending if not f.done()]
         self._raise_deferred()
 
