@@ -105,13 +105,38 @@ def fetch_hf(name: str, alias: str, root: Path, hf_repo: str | None = None) -> P
 
 
 def pull(ref_path: Path, to: Path) -> Path:
-    """Copy a version folder to ``to`` (created); returns the destination folder."""
+    """Copy a version folder to ``to`` (created): its manifest and every file it lists, nested
+    ones included (DeepSpeed's ``global_stepN/``); returns the destination folder.
+
+    :raises CheckpointError: one line when ``to`` cannot be written, or when the manifest lists
+        an entry that would land outside ``to``.
+    """
     import shutil
 
-    to.mkdir(parents=True, exist_ok=True)
-    for f in ref_path.iterdir():
-        if f.is_file():
-            shutil.copy2(f, to / f.name)
+    from wandbkit.errors import UserError
+    from wandbkit.paths import join_inside
+    from wandbkit_artifacts.layout import MANIFEST, read_manifest
+
+    try:
+        manifest = read_manifest(ref_path)
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+    try:
+        to.mkdir(parents=True, exist_ok=True)
+        for name in manifest["files"]:
+            src = join_inside(ref_path, name, what=f"file entry of {ref_path / MANIFEST}")
+            if not src.is_file():
+                continue  # verification names it as missing
+            dest = join_inside(to, name, what=f"file entry of {ref_path / MANIFEST}")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+        shutil.copy2(ref_path / MANIFEST, to / MANIFEST)
+    except UserError as exc:
+        raise CheckpointError(str(exc)) from None
+    except OSError as exc:
+        where = exc.filename or to
+        raise CheckpointError(f"cannot write the copy to {to}: {exc.strerror or exc} "
+                              f"({where})") from None
     return to
 
 
