@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import SCRIPTS, run_script
+import pytest
+
+from conftest import SCRIPTS, run_script, wandb_records
 from wandbkit_artifacts import gc, list_versions, load, verify
 
 
@@ -101,3 +103,20 @@ def test_under_torchrun_only_rank_0_writes():
     assert ranks == {0: [True, True, True], 1: [False, False, False]}
     assert [v.step for v in list_versions("ddp")] == [1, 2, 3]
     assert all(verify(v.ref) == [] for v in list_versions("ddp"))
+
+
+@pytest.mark.parametrize("mode", ["background", "final"])
+def test_a_checkpoint_write_that_fails_fails_the_run(offline_env, mode):
+    from wandbkit.store import Store
+
+    res = run_script("failed_save.py", mode)
+    run_id = json.loads(res.stdout.splitlines()[0])["id"]
+    assert f"run {run_id} failed: checkpoint" in res.stderr, res.stderr
+    reason = "File too large" if mode == "background" else "Error"
+    assert reason in res.stderr.split(f"run {run_id} failed:")[1].splitlines()[0]
+    record = Store.open().get_run(run_id)
+    assert (record.state, record.exit_code) == ("failed", 1)
+    (run_dir,) = (offline_env / "wandb").glob(f"offline-run-*-{run_id}")
+    exits = [r["exit"] for r in wandb_records(run_dir) if r.get("type") == "exit"]
+    assert exits and exits[-1]["exit_code"] == 1
+    assert list_versions() == []

@@ -438,11 +438,17 @@ class CheckpointManager:
             if (self.save_on_finish and last is not None
                     and last["step"] != self._last_saved_step):
                 result = self.save(**last, force=True)
-                saved = result.wait()
+                try:
+                    saved = result.wait()
+                except Exception:
+                    pass  # the writer's failure is raised just below, as a CheckpointError
             self.wait()
             if self.wandb_cache_cap is not None:
-                trim_caches(self.index.root, self.wandb_cache_cap, False, GcReport(),
-                            self.trim_cache_dir)
+                try:
+                    trim_caches(self.index.root, self.wandb_cache_cap, False, GcReport(),
+                                self.trim_cache_dir)
+                except CheckpointError as exc:  # housekeeping: the checkpoints are saved
+                    _warn(str(exc))
         finally:
             self._finished = True
             if self._thread is not None:
