@@ -61,12 +61,13 @@ def _index(store: Path | None, readonly: bool = True) -> Any:
 
 def _lookup(index: Any, ref: str) -> Any:
     """The listed version ``ref`` (``NAME[@RUN][:ALIAS]``) names; exit 2 listing what exists
-    when it names nothing, or naming the runs when a bare name is ambiguous."""
+    when it names nothing. A bare name several runs saved means the newest run's, with a
+    notice naming the others (:func:`wandbkit_artifacts.loader.scope_for`)."""
     from wandbkit_artifacts.errors import UnknownReference
-    from wandbkit_artifacts.loader import describe_available, parse_scoped_ref
+    from wandbkit_artifacts.loader import describe_available, parse_scoped_ref, scope_for
 
     name, alias, run = parse_scoped_ref(ref)
-    version = index.resolve(name, alias, run)
+    version = index.resolve(name, alias, scope_for(index, name, run))
     if version is None:
         raise UnknownReference(f"no checkpoint {ref}; {describe_available(index, name)}")
     return version

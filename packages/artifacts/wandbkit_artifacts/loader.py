@@ -5,8 +5,9 @@ is configured.
 
 Aliases belong to the run that saved a version (see :mod:`wandbkit_artifacts.index`). A bare
 ``NAME[:ALIAS]`` means the active run's versions of ``NAME`` when it has some, else those of the
-only run that saved ``NAME``; when several did, the reference must say which:
-``NAME@RUN[:ALIAS]`` (or ``run=`` / ``NAME:vN``, which is store-wide).
+only run that saved ``NAME``; when several did, inside a run the reference must say which
+(``NAME@RUN[:ALIAS]``, ``run=`` or the store-wide ``NAME:vN``), outside one the newest run's is
+taken with a one-line notice (:func:`scope_for`).
 
 Nothing is unpickled beyond what ``torch.load(weights_only=True)`` allows, and weights come
 from safetensors.
@@ -91,12 +92,28 @@ def active_run_id() -> str | None:
 
 
 def scope_for(index: Index, name: str, run: str | None) -> str | None:
-    """The run scope a bare reference means: ``run`` if given, else the active run's when it
-    saved ``name``, else None (the only run that saved it; several is an error later)."""
+    """The run scope a reference to ``name`` means.
+
+    ``run`` when given; else the only run that saved ``name``; else, inside a run, that run's
+    own versions when it saved some (another run's only by naming it: an error says how);
+    outside any run, the run that saved the newest version, with a one-line notice naming the
+    others.
+    """
     if run is not None:
         return run
+    runs = index.runs_of(name)
+    if len(runs) <= 1:
+        return None
     active = active_run_id()
-    return active if active is not None and active in index.runs_of(name) else None
+    if active is not None:
+        if active in runs:
+            return active
+        index.scope_of(name)  # raises AmbiguousReference, naming the runs
+    newest = index.versions(name)[-1].run_id or ""
+    others = ", ".join(r or "(no run)" for r in runs if r != newest)
+    _notice(f"{name!r} was saved by {len(runs)} runs: using run {newest or '(no run)'}'s, the "
+            f"newest; '{name}@RUN:ALIAS' names another ({others})")
+    return newest
 
 
 def _is_path(ref: str) -> bool:
@@ -259,7 +276,8 @@ def load(ref: str, model: Any = None, optimizer: Any = None, scheduler: Any = No
     ``NAME@RUN:best`` or a folder).
 
     A bare name means the active run's versions when it saved some, else the only run's that
-    saved the name; ``run=`` or ``NAME@RUN`` names another run's.
+    saved the name (:func:`scope_for` when several did); ``run=`` or ``NAME@RUN`` names
+    another run's.
 
     States are restored into the objects passed. With ``fallback=True`` a version that fails
     verification or safe loading is skipped for the newest older version that loads.
