@@ -48,7 +48,8 @@ def files_to_register(files: Any) -> dict[str, Path]:
             try:
                 out[safe_relative_path(k, what="checkpoint file entry").as_posix()] = Path(v)
             except UserError as exc:
-                raise CheckpointError(f"files: {exc}") from None
+                raise CheckpointError(f"files: each name must be a relative path inside the "
+                                      f"version: {exc}") from None
     else:
         root = Path(files)
         if not root.is_dir():
