@@ -205,3 +205,18 @@ def test_a_user_alias_that_no_reference_could_name_is_refused(tiny):
             ckpt.save(1, model, aliases=[alias])
     ckpt.finish()
     assert list_versions("al") == []
+
+
+def test_a_read_only_index_writes_nothing_and_sees_checkpoints_saved_later(tiny, offline_env):
+    from wandbkit_artifacts.index import Index
+
+    reader = Index(Store.open(offline_env), readonly=True)  # what the dashboard holds
+    assert reader.names() == [] and reader.versions() == []
+    with Store.open(offline_env).connect() as conn:
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name LIKE 'artifacts_%'"
+                                ).fetchone()
+    model, _ = tiny
+    ckpt = CheckpointManager(None, "later", async_save=False)
+    ckpt.save(3, model)
+    ckpt.finish()
+    assert [v.step for v in reader.versions("later")] == [3]

@@ -72,7 +72,7 @@ def build_checkpoints_tab(ctx: Any) -> None:
     import gradio as gr
     import pandas as pd
 
-    index = Index(ctx.store)
+    index = Index(ctx.store, readonly=True)  # the dashboard only reads
 
     def table(name: str | None) -> tuple[Any, Any, Any]:
         versions = list_versions(index, name, ctx.project)

@@ -170,6 +170,13 @@ class Index:
             return cls(Store.open(store_dir, create=False), readonly=True)
         return cls(Store.open(store_dir))
 
+    def _missing(self) -> bool:
+        """A read-only index of a store that has no checkpoint tables (yet: a long-lived reader,
+        the dashboard, sees them once a save creates them)."""
+        if self._absent and self._schema_version() == len(MIGRATIONS):
+            self._absent = False
+        return self._absent
+
     def _schema_version(self) -> int:
         with self._conn() as c:
             if not c.execute("SELECT 1 FROM sqlite_master WHERE type='table'"
@@ -195,7 +202,7 @@ class Index:
 
     def names(self) -> list[str]:
         """Checkpoint names that have at least one version, sorted."""
-        if self._absent:
+        if self._missing():
             return []
         with self._conn() as c:
             return [r[0] for r in c.execute(
@@ -204,7 +211,7 @@ class Index:
     def versions(self, name: str | None = None, run: str | None = None) -> list[Version]:
         """Listed versions (of one name, or all; of one run scope, or all), oldest first, with
         their aliases. ``run=""`` selects versions saved without a run."""
-        if self._absent:
+        if self._missing():
             return []
         with self._conn() as c:
             sql = "SELECT * FROM artifacts_versions WHERE 1=1"
@@ -225,7 +232,7 @@ class Index:
     def runs_of(self, name: str) -> list[str]:
         """The run scopes that saved versions of ``name`` (``""``: saved without a run), by
         their first version."""
-        if self._absent:
+        if self._missing():
             return []
         with self._conn() as c:
             return [r[0] for r in c.execute(
@@ -253,7 +260,7 @@ class Index:
     def aliases(self, name: str, run: str | None = None) -> dict[str, int]:
         """``{alias: version}`` for one name in one run scope (by default the only run that
         saved it; :meth:`scope_of`)."""
-        if self._absent:
+        if self._missing():
             return {}
         scope = self.scope_of(name, run)
         with self._conn() as c:
@@ -413,7 +420,7 @@ class Index:
 
     def pending_deletions(self) -> list[PendingDeletion]:
         """W&B deletions not yet applied, oldest first."""
-        if self._absent:
+        if self._missing():
             return []
         with self._conn() as c:
             return [PendingDeletion(r["id"], r["name"], r["version"], r["manifest_id"],
@@ -427,7 +434,7 @@ class Index:
 
     def listed_paths(self) -> set[Path]:
         """Folders of every listed version (``gc`` never touches these)."""
-        if self._absent:
+        if self._missing():
             return set()
         with self._conn() as c:
             return {Path(r[0]) for r in c.execute("SELECT path FROM artifacts_versions")}
@@ -444,7 +451,7 @@ class Index:
 
     def pending_trash(self) -> set[Path]:
         """Trash folders kept until their W&B upload/deletion is settled."""
-        if self._absent:
+        if self._missing():
             return set()
         with self._conn() as c:
             return {Path(r[0]) for r in c.execute(
