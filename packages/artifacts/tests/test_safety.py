@@ -220,3 +220,42 @@ def test_a_read_only_index_writes_nothing_and_sees_checkpoints_saved_later(tiny,
     ckpt.save(3, model)
     ckpt.finish()
     assert [v.step for v in reader.versions("later")] == [3]
+
+
+def test_ckpt_ls_reads_a_store_an_older_version_wrote_without_upgrading_it(tiny, offline_env):
+    import sqlite3
+
+    from wandbkit_artifacts.index import MIGRATIONS
+
+    store = Store.open(offline_env)
+    with sqlite3.connect(store.db_path) as conn:  # the checkpoint tables as schema v1 made them
+        conn.executescript(MIGRATIONS[0] + ";INSERT INTO schema_versions VALUES ('artifacts', 1);"
+                           "INSERT INTO artifacts_versions VALUES ('old', 0, '/x/v0', 5, '{}', 10,"
+                           " 0, 'id0', 'run1', 'p', NULL);"
+                           "INSERT INTO artifacts_aliases VALUES ('old', 'latest', 0)")
+    res = cli("ls", "--json")
+    assert res.exit_code == 0, res.output
+    assert [(r["name"], r["aliases"]) for r in json.loads(res.stdout)] == [("old", ["latest"])]
+    res = cli("show", "old:latest")
+    assert res.exit_code == 0 and json.loads(res.stdout)["step"] == 5
+    with sqlite3.connect(store.db_path) as conn:
+        assert conn.execute("SELECT version FROM schema_versions WHERE component='artifacts'"
+                            ).fetchone() == (1,)
+
+
+def test_a_writer_moves_an_older_stores_aliases_to_the_runs_that_saved_them(offline_env):
+    import sqlite3
+
+    from wandbkit_artifacts.index import MIGRATIONS, Index
+
+    store = Store.open(offline_env)
+    with sqlite3.connect(store.db_path) as conn:
+        conn.executescript(MIGRATIONS[0] + ";INSERT INTO schema_versions VALUES ('artifacts', 1);"
+                           "INSERT INTO artifacts_versions VALUES ('old', 0, '/x/v0', 5, '{}', 10,"
+                           " 0, 'id0', 'run1', 'p', NULL);"
+                           "INSERT INTO artifacts_versions VALUES ('old', 1, '/x/v1', 9, '{}', 10,"
+                           " 0, 'id1', NULL, 'p', NULL);"
+                           "INSERT INTO artifacts_aliases VALUES ('old', 'best', 0);"
+                           "INSERT INTO artifacts_aliases VALUES ('old', 'latest', 1)")
+    index = Index.open()
+    assert index.aliases("old", "run1") == {"best": 0} and index.aliases("old", "") == {"latest": 1}

@@ -142,17 +142,9 @@ class Index:
         self.store = store
         self.root: Path = store.root
         self._conns: dict[tuple[int, int], Any] = {}
-        self._absent = False
+        self._readonly = readonly
         if not readonly:
             store.ensure_schema("artifacts", MIGRATIONS)
-            return
-        have = self._schema_version()
-        if have == 0:
-            self._absent = True
-        elif have < len(MIGRATIONS):
-            raise CheckpointError(
-                f"the checkpoint index in {store.db_path} is from an older wandbkit-artifacts "
-                f"(schema v{have}); a save or `wandbkit ckpt gc` there upgrades it")
 
     @classmethod
     def open(cls, store_dir: str | Path | None = None, *, readonly: bool = False) -> Index:
@@ -173,9 +165,15 @@ class Index:
     def _missing(self) -> bool:
         """A read-only index of a store that has no checkpoint tables (yet: a long-lived reader,
         the dashboard, sees them once a save creates them)."""
-        if self._absent and self._schema_version() == len(MIGRATIONS):
-            self._absent = False
-        return self._absent
+        return self._readonly and self._schema_version() == 0
+
+    @property
+    def _aliases(self) -> str:
+        """The alias table: a read-only index reads an older store's as it is (schema v1 kept
+        aliases per name; each still points at one version, whose run says whose it is)."""
+        if self._readonly and self._schema_version() == 1:
+            return "artifacts_aliases"
+        return "artifacts_run_aliases"
 
     def _schema_version(self) -> int:
         with self._conn() as c:
@@ -224,7 +222,7 @@ class Index:
                 args.append(run)
             rows = c.execute(sql + " ORDER BY name, version", args).fetchall()
             aliases: dict[tuple[str, int], list[str]] = {}
-            for r in c.execute("SELECT name, alias, version FROM artifacts_run_aliases"
+            for r in c.execute(f"SELECT name, alias, version FROM {self._aliases}"
                                " ORDER BY alias"):
                 aliases.setdefault((r[0], r[2]), []).append(r[1])
         return [_version(r, aliases.get((r["name"], r["version"]), [])) for r in rows]
@@ -265,8 +263,9 @@ class Index:
         scope = self.scope_of(name, run)
         with self._conn() as c:
             return {r[0]: r[1] for r in c.execute(
-                "SELECT alias, version FROM artifacts_run_aliases WHERE name=? AND run=?",
-                (name, scope))}
+                f"SELECT a.alias, a.version FROM {self._aliases} a JOIN artifacts_versions v"
+                " ON v.name=a.name AND v.version=a.version"
+                " WHERE a.name=? AND COALESCE(v.run_id, '')=?", (name, scope))}
 
     def get(self, name: str, version: int) -> Version | None:
         """One version, or None when it is not listed."""
