@@ -166,9 +166,24 @@ def resolve(ref: str, index: Index | None = None, hf_repo: str | None = None,
         except CheckpointError as exc:
             reasons.append(str(exc))
             continue
-        if path is not None:
-            return path, None
+        if path is None:
+            continue
+        wanted = ref_run or run
+        saved_by = _manifest_run(path)
+        if wanted is not None and saved_by != wanted:
+            # remote aliases are per name (W&B's are project-wide): not necessarily this run's
+            reasons.append(f"{fetch.__name__.removeprefix('fetch_')}'s {name}:{alias} was saved "
+                           f"by run {saved_by or '(none)'}, not {wanted}")
+            continue
+        return path, None
     raise UnknownReference(f"no checkpoint {ref!r}: " + "; ".join(reasons))
+
+
+def _manifest_run(folder: Path) -> str | None:
+    try:
+        return read_manifest(folder).get("run_id")
+    except ValueError:
+        return None
 
 
 def verify_folder(path: Path) -> list[str]:
