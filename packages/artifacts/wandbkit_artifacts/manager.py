@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wandbkit.formatting import first_line
 from wandbkit_artifacts import rng
 from wandbkit_artifacts.cleanup import DEFAULT_CACHE_CAP, GcReport, trim_caches
 from wandbkit_artifacts.digest import ALGORITHMS, DEFAULT_ALGORITHM
@@ -376,12 +377,12 @@ class CheckpointManager:
             try:
                 log_version(self.run, version, manifest, wandb_aliases)
             except Exception as exc:
-                _warn(f"logging {version.ref} to W&B failed: {type(exc).__name__}: {exc}")
+                _warn(f"logging {version.ref} to W&B failed: {type(exc).__name__}: {first_line(exc)}")
         try:
             self.apply_retention()
         except Exception as exc:
             _warn(f"retention for {self.name!r} failed (run `wandbkit ckpt gc`): "
-                  f"{type(exc).__name__}: {exc}")
+                  f"{type(exc).__name__}: {first_line(exc)}")
         return version
 
     def apply_retention(self) -> list[Version]:
@@ -469,7 +470,7 @@ class CheckpointManager:
             exc = self._errors.pop(0)
             self._errors.clear()
             raise CheckpointError(f"a background save of {self.name!r} failed: "
-                                  f"{type(exc).__name__}: {exc}") from exc
+                                  f"{type(exc).__name__}: {first_line(exc)}") from exc
 
     def _atexit(self) -> None:
         if not self._finished and self._thread is not None:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from wandbkit.formatting import first_line
 from wandbkit_artifacts.errors import CheckpointError
 
 HF_REPO_ENV = "WANDBKIT_CKPT_HF_REPO"
@@ -76,7 +77,7 @@ def fetch_wandb(name: str, alias: str, root: Path, hf_repo: str | None = None) -
             dest = root / "checkpoints" / ".remote" / "wandb" / name / art.version
             art.download(root=str(dest))
     except Exception as exc:  # wandb raises CommError/ValueError/HTTP errors
-        raise CheckpointError(f"W&B has no {ref}: {type(exc).__name__}: {exc}") from None
+        raise CheckpointError(f"W&B has no {ref}: {type(exc).__name__}: {first_line(exc)}") from None
     return dest
 
 
@@ -97,7 +98,7 @@ def fetch_hf(name: str, alias: str, root: Path, hf_repo: str | None = None) -> P
     try:
         snapshot_download(repo_id=repo, allow_patterns=[f"{name}/{alias}/*"], local_dir=str(dest))
     except Exception as exc:  # network, auth, missing repo
-        raise CheckpointError(f"HF Hub repo {repo}: {type(exc).__name__}: {exc}") from None
+        raise CheckpointError(f"HF Hub repo {repo}: {type(exc).__name__}: {first_line(exc)}") from None
     folder = dest / name / alias
     if not (folder / "manifest.json").is_file():
         raise CheckpointError(f"HF Hub repo {repo} has no {name}/{alias}/manifest.json")
