@@ -105,7 +105,7 @@ def test_under_torchrun_only_rank_0_writes():
     assert all(verify(v.ref) == [] for v in list_versions("ddp"))
 
 
-@pytest.mark.parametrize("mode", ["background", "final"])
+@pytest.mark.parametrize("mode", ["background", "caught", "final"])
 def test_a_checkpoint_write_that_fails_fails_the_run(offline_env, mode):
     from wandbkit.store import Store
 

@@ -145,6 +145,7 @@ class CheckpointManager:
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._errors: list[BaseException] = []
+        self._last_failure: BaseException | None = None  # the newest write failed: not on disk
         self._pending: list[Future] = []
         self._last: dict[str, Any] | None = None
         self._last_saved_step: int | None = None
@@ -348,8 +349,10 @@ class CheckpointManager:
             version = self._write(snap, info, aliases)
         except BaseException as exc:
             self._errors.append(exc)
+            self._last_failure = exc
             future.set_exception(exc)
         else:
+            self._last_failure = None
             future.set_result(version)
         finally:
             if self.async_save:
@@ -428,7 +431,9 @@ class CheckpointManager:
         """Save the last state if the policy skipped it (``save_on_finish``), wait, stop the writer.
 
         Returns the version saved at finish, if any.
-        :raises CheckpointError: when a background save failed.
+        :raises CheckpointError: when a background save failed, or when the newest save failed
+            (even if that was raised and caught before) and no save after it was written: the
+            run's last checkpoint is not on disk.
         """
         if self._finished:
             return None
@@ -444,6 +449,10 @@ class CheckpointManager:
                 except Exception:
                     pass  # the writer's failure is raised just below, as a CheckpointError
             self.wait()
+            if self._last_failure is not None:  # raised to the caller before, and caught there
+                exc = self._last_failure
+                raise CheckpointError(f"the last save of {self.name!r} failed and none after it "
+                                      f"was written: {type(exc).__name__}: {first_line(exc)}")
             if self.wandb_cache_cap is not None:
                 try:
                     trim_caches(self.index.root, self.wandb_cache_cap, False, GcReport(),

@@ -2,6 +2,8 @@
 
 ``background``: the one save's write on the writer thread hits RLIMIT_FSIZE (what a full disk
 does to a write: EFBIG/ENOSPC), and nothing else is saved before the run ends.
+``caught``: the write fails, the caller catches the error and goes on, and nothing is saved
+after it.
 ``final``: the policy skipped every step, and the save at finish cannot make its folder (a
 file stands where the checkpoint folder must go).
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 import torch
 
 import wandbkit
-from wandbkit_artifacts import CheckpointManager
+from wandbkit_artifacts import CheckpointError, CheckpointManager
 
 mode = sys.argv[1]
 torch.manual_seed(0)
@@ -31,6 +33,15 @@ with wandbkit.init(project="failing", mode="offline") as run:
         hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
         resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, hard))  # the weights are 1 MB
         ckpt.save(1, model)  # returns at once; the write fails on the writer thread
+    elif mode == "caught":  # what an integration that must not stop training does
+        Path("blocker").write_text("a file where the checkpoint folder must go")
+        ckpt = CheckpointManager(run, "caught", dir="blocker")
+        run.log({"loss": 1.0}, step=1)
+        ckpt.save(1, model)
+        try:
+            ckpt.wait()
+        except CheckpointError as exc:
+            print(json.dumps({"caught": str(exc)}), flush=True)
     else:
         Path("blocker").write_text("a file where the checkpoint folder must go")
         ckpt = CheckpointManager(run, "last", every_n_steps=100, dir="blocker")
