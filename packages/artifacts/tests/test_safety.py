@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import run_script
@@ -259,3 +261,19 @@ def test_a_writer_moves_an_older_stores_aliases_to_the_runs_that_saved_them(offl
                            "INSERT INTO artifacts_aliases VALUES ('old', 'latest', 1)")
     index = Index.open()
     assert index.aliases("old", "run1") == {"best": 0} and index.aliases("old", "") == {"latest": 1}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.integers(), st.none(), st.binary(max_size=20)))
+def test_any_name_or_reference_is_accepted_as_one_safe_component_or_refused_in_one_line(value):
+    from wandbkit_artifacts.loader import parse_scoped_ref
+
+    for check in (check_name, parse_scoped_ref):
+        try:
+            out = check(value)
+        except CheckpointError as exc:
+            assert len(str(exc).splitlines()) == 1
+            continue
+        name = out if isinstance(out, str) else out[0]
+        assert Path(name).name == name and name not in (".", "..") and "/" not in name
+        assert len(name.encode()) <= 200
