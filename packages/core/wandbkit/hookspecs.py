@@ -78,6 +78,10 @@ def wandbkit_run_finishing(run: Run) -> None:
     :param run: the run; ``run.log``, ``run.log_artifact`` and ``run.summary`` still reach every
         sink. Called once, at the start of ``run.finish()``, on the thread that finishes the run.
         Finish per-run work here (flush async checkpoint saves, log a last artifact).
+        Raise :class:`wandbkit.errors.RunFailure` when that work failed in a way that means the
+        run did not end well (its last checkpoint could not be written): the run then ends
+        ``failed`` (exit code 1 in the store and W&B's exit record) with that reason; any other
+        exception is reported once and the run ends as it would have.
     """
 
 
