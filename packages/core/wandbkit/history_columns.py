@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -126,7 +127,7 @@ def pack_batch(run_id: str, seq: int, rows: list[Any], media_types: tuple[type, 
         dicts = [kept[i].values for i in p.rows]
         at = np.asarray(p.rows, dtype=np.intp)
         for kind, keys in p.numeric.items():
-            matrix = _matrix(dicts, keys, kind)
+            matrix = _matrix(dicts, keys, kind, len(keys) == len(p.keys))
             if matrix is None:  # an int beyond 64 bits: that key's values go one by one
                 _split_big_ints(dicts, keys, p.rows, segments, residue)
                 continue
@@ -185,15 +186,21 @@ def _merge_orders(orders: list[list[str]]) -> list[str]:
     return merged
 
 
-def _matrix(dicts: list[dict[str, Any]], keys: list[str], kind: str) -> Any:
-    """The ``len(dicts) x len(keys)`` array of those keys' values, built in C; None when an
-    int does not fit in 64 bits."""
+def _matrix(dicts: list[dict[str, Any]], keys: list[str], kind: str, whole: bool) -> Any:
+    """The ``len(dicts) x len(keys)`` array of those keys' values, built in C (``whole``: the
+    keys are all of each row's keys, in order); None when an int does not fit in 64 bits."""
     import numpy as np
 
-    get = itemgetter(*keys)
+    if whole:
+        flat = chain.from_iterable(map(dict.values, dicts))
+    elif len(keys) == 1:
+        flat = map(itemgetter(keys[0]), dicts)
+    else:
+        flat = chain.from_iterable(map(itemgetter(*keys), dicts))
     dtype = {"f": np.float64, "i": np.int64, "b": np.bool_}[kind]
     try:
-        matrix = np.array(list(map(get, dicts)), dtype=dtype)
+        # fromiter: about 3x faster than numpy.array on a list of tuples
+        matrix = np.fromiter(flat, dtype=dtype, count=len(dicts) * len(keys))
     except OverflowError:
         return None
     return matrix.reshape(len(dicts), len(keys))
