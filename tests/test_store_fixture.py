@@ -120,3 +120,15 @@ def test_export_prints_what_v4_printed(v4_store: Path, run_id: str) -> None:
     result = CliRunner().invoke(build_app(), ["export", run_id, "--dir", str(v4_store)])
     assert result.exit_code == 0, result.output
     assert result.output == GOLDEN["runs"][run_id]["export"]
+
+
+def test_export_of_the_v4_resumed_run_has_each_step_once(v4_store: Path) -> None:
+    """v4 printed steps 8-11 twice (both processes' rows); now each step once, the first
+    process's rows kept where they overlap, as W&B keeps them."""
+    result = CliRunner().invoke(build_app(), ["export", "resumed-1", "--dir", str(v4_store)])
+    assert result.exit_code == 0, result.output
+    want = "step,phase,train/loss\n" + "".join(
+        f"{s},first,{100.0 + s}\n" for s in range(12)) + "".join(
+        f"{s},second,{200.0 + s}\n" for s in range(12, 16))
+    assert result.output.replace("\r\n", "\n") == want
+    assert GOLDEN["runs"]["resumed-1"]["export"].count("\n8,") == 2  # what v4 printed

@@ -140,7 +140,9 @@ CORE_MIGRATIONS: list[str] = [
     # (strings, ints beyond 64 bits), those values only, with the row's seq (see
     # wandbkit.history_columns). Rows and chunks written before v5 have seq NULL and are read
     # as written (wandbkit.history_tables): nothing is rewritten, and a store still at v4
-    # (opened read-only, unmigrated) reads the same.
+    # (opened read-only, unmigrated) reads the same. run_fragments.first_row: the number of
+    # the fragment's first history row (where `wandbkit export` applies W&B's step rule anew),
+    # for fragments written before v5 the rows logged before the fragment started.
     """
     ALTER TABLE history ADD COLUMN seq INTEGER;
     ALTER TABLE history_columns ADD COLUMN seq INTEGER;
@@ -148,7 +150,11 @@ CORE_MIGRATIONS: list[str] = [
     ALTER TABLE history_columns ADD COLUMN rows BLOB;
     ALTER TABLE history_columns ADD COLUMN step_max INTEGER;
     CREATE INDEX history_run_seq ON history(run_id, seq) WHERE seq IS NOT NULL;
-    CREATE INDEX history_columns_run_seq ON history_columns(run_id, seq) WHERE seq IS NOT NULL
+    CREATE INDEX history_columns_run_seq ON history_columns(run_id, seq) WHERE seq IS NOT NULL;
+    ALTER TABLE run_fragments ADD COLUMN first_row INTEGER;
+    UPDATE run_fragments SET first_row = (SELECT COUNT(*) FROM history
+        WHERE history.run_id = run_fragments.run_id AND history.time < run_fragments.started_at)
+        WHERE fragment > 0
     """,
 ]
 
@@ -542,7 +548,8 @@ class Store:
     def fragments(self, run_id: str) -> list[dict[str, Any]]:
         """The processes that ran a run, first to last: fragment, started_at, finished_at, state
         (``crashed`` when its process is gone without finishing), exit_code, host, pid,
-        start_step, wandb_mode, wandb_dir. Runs written before fragments were kept have none."""
+        start_step, wandb_mode, wandb_dir, first_row (the number of its first history row; None
+        when written before v5). Runs written before fragments were kept have none."""
         with self._reader() as conn:
             rows = [dict(r) for r in conn.execute(
                 "SELECT * FROM run_fragments WHERE run_id=? ORDER BY fragment", (run_id,))]

@@ -59,9 +59,9 @@ class LocalStoreSink(Sink):
         self.next_seq = row_total(self.conn, run.id, legacy=False)  # a resumed run's rows go on
         self.conn.execute(
             "INSERT OR REPLACE INTO run_fragments (run_id, fragment, started_at, state, host, pid,"
-            " start_step, wandb_mode) VALUES (?,?,?,?,?,?,?,?)",
+            " start_step, wandb_mode, first_row) VALUES (?,?,?,?,?,?,?,?,?)",
             (run.id, s.fragment, run.started_at, "running", socket.gethostname(), os.getpid(),
-             s.start_step, s.wandb_mode))
+             s.start_step, s.wandb_mode, self.next_seq))
 
     def _resume(self, run: Run) -> None:
         """Continue the stored run: running again here, config merged, summary kept."""
