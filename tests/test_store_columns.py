@@ -297,3 +297,59 @@ def test_any_batch_unpacks_to_the_rows_packed(rows: list[tuple[int, dict]]) -> N
                        [(r[4] - 100, r[3]) for r in packed.residues])
     _rows_equal(got, rows)
     assert all(r[3] != "{}" for r in packed.residues)
+
+
+CRASH_WRITER = """
+import sys, wandbkit
+run = wandbkit.init(project="cols", id="killed-mid-run", mode="disabled", sinks=["store"])
+i = 0
+while True:
+    row = {"x": i * 0.5, "n": i, "flag": i % 2 == 0}
+    if i % 3 == 0:
+        row["note"] = f"row {i}"
+    if i % 7 == 0:
+        row["huge"] = 2**70 + i
+    run.log(row, step=i)
+    i += 1
+    if i % 40 == 0:
+        assert run.flush(timeout=60)
+        print(i, flush=True)  # rows delivered to the store so far
+"""
+
+
+def _crash_row(i: int) -> dict:
+    row: dict = {"x": i * 0.5, "n": i, "flag": i % 2 == 0}
+    if i % 3 == 0:
+        row["note"] = f"row {i}"
+    if i % 7 == 0:
+        row["huge"] = 2**70 + i
+    return row
+
+
+def test_sigkill_mid_run_leaves_every_delivered_mixed_row_readable(offline_env: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", CRASH_WRITER], stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ))
+    delivered = 0
+    try:
+        assert proc.stdout is not None
+        while delivered < 400:  # several batches, numbers and text in each
+            line = proc.stdout.readline()
+            assert line, "the writer stopped"
+            delivered = int(line)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # while it goes on logging and writing
+        proc.wait(timeout=30)
+    store = Store.open()
+    rows = list(store.rows("killed-mid-run"))
+    assert len(rows) >= delivered
+    _rows_equal(rows, [(i, _crash_row(i)) for i in range(len(rows))])
+    assert store.row_count("killed-mid-run") == len(rows)
+    cols, cursor = store.columns("killed-mid-run", ["x", "n", "flag", "note"])
+    assert cursor == len(rows) and set(cols) == {"x", "n", "flag"}
+    assert cols["n"].values.tolist() == [float(i) for i in range(len(rows))]
+    assert store.get_run("killed-mid-run").state == "crashed"
