@@ -17,15 +17,17 @@ import contextlib
 import json
 import os
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wandbkit_artifacts.layout import fsync_dir
+
+if TYPE_CHECKING:
+    from wandbkit.store import Connection, Row
 
 MIGRATIONS = [
     """
@@ -118,7 +120,7 @@ class Index:
     def __init__(self, store: Any) -> None:
         self.store = store
         self.root: Path = store.root
-        self._conns: dict[tuple[int, int], sqlite3.Connection] = {}
+        self._conns: dict[tuple[int, int], Connection] = {}
         store.ensure_schema("artifacts", MIGRATIONS)
 
     @classmethod
@@ -350,7 +352,7 @@ def _number(value: Any) -> float | None:
     return None if out != out else out  # NaN never ranks
 
 
-def _beats(c: sqlite3.Connection, name: str, metrics: dict[str, Any], metric: str,
+def _beats(c: Connection, name: str, metrics: dict[str, Any], metric: str,
            mode: str) -> bool:
     new = _number(metrics.get(metric))
     if new is None:
@@ -366,7 +368,7 @@ def _beats(c: sqlite3.Connection, name: str, metrics: dict[str, Any], metric: st
     return new < old if mode == "min" else new > old
 
 
-def _version(r: sqlite3.Row, aliases: list[str]) -> Version:
+def _version(r: Row, aliases: list[str]) -> Version:
     return Version(name=r["name"], version=r["version"], path=Path(r["path"]), step=r["step"],
                    metrics=json.loads(r["metrics"]), size=r["size"], created=r["created"],
                    manifest_id=r["manifest_id"], run_id=r["run_id"], project=r["project"],
@@ -376,10 +378,10 @@ def _version(r: sqlite3.Row, aliases: list[str]) -> Version:
 class _Tx:
     """``with index._conn() as c``: the thread's connection; a failed transaction rolls back."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> Connection:
         return self.conn
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

@@ -25,8 +25,13 @@ if TYPE_CHECKING:
 
     from wandbkit.resume import ResumeInfo
 
-__all__ = ["DB_NAME", "HEARTBEAT_S", "RunRecord", "Series", "Store", "default_root", "dumps", "now",
-           "process_gone"]
+__all__ = ["DB_NAME", "HEARTBEAT_S", "Connection", "Row", "RunRecord", "Series", "Store", "default_root",
+           "dumps", "now", "process_gone"]
+
+# What Store.connect() returns and what its rows are, for plugins that keep their own tables
+# (Store.ensure_schema) and type their code: they need not import sqlite3.
+Connection = sqlite3.Connection
+Row = sqlite3.Row
 
 DB_NAME = "wandbkit.db"
 DEFAULT_DIRNAME = "wandbkit-runs"
