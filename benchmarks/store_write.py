@@ -46,8 +46,9 @@ def metrics_of(size: int) -> dict[str, float]:
     return {f"train/m{i:03d}": 0.5 + i * 1e-3 for i in range(size)}
 
 
-def v4_write(sink: Any, rows: list[Any]) -> None:
-    """Schema v4's ``LocalStoreSink.write``: the baseline (history rows as JSON + float copies)."""
+def v4_write(sink: Any, rows: list[Any], columns: bool = True) -> None:
+    """Schema v4's ``LocalStoreSink.write``: the baseline (history rows as JSON + float copies;
+    ``columns=False``: the JSON rows only, as before v3)."""
     import numpy as np
 
     from wandbkit.media import MEDIA_TYPES
@@ -72,19 +73,19 @@ def v4_write(sink: Any, rows: list[Any]) -> None:
         if scalars:
             history.append((sink.run_id, row.step, row.time, dumps(scalars)))
             entries.append((row.step, row.time, scalars))
-    columns: list[tuple[Any, ...]] = []
-    if entries:  # v4's history_column_rows, fast path (every row the same numeric keys)
+    chunks: list[tuple[Any, ...]] = []
+    if entries and columns:  # v4's history_column_rows, fast path (every row the same numeric keys)
         steps = np.fromiter((e[0] for e in entries), dtype="<i8", count=len(entries))
         times = np.fromiter((e[1] for e in entries), dtype="<f8", count=len(entries))
-        columns.append((sink.run_id, "", len(entries), steps.tobytes(), times.tobytes(), b""))
+        chunks.append((sink.run_id, "", len(entries), steps.tobytes(), times.tobytes(), b""))
         keys = tuple(entries[0][2])
         matrix = np.array([list(e[2].values()) for e in entries]).astype("<f8")
-        columns += [(sink.run_id, key, len(entries), steps.tobytes(), times.tobytes(),
+        chunks += [(sink.run_id, key, len(entries), steps.tobytes(), times.tobytes(),
                      np.ascontiguousarray(matrix[:, j]).tobytes()) for j, key in enumerate(keys)]
     sink.conn.execute("BEGIN")
     sink.conn.executemany("INSERT INTO history (run_id, step, time, data) VALUES (?,?,?,?)", history)
     sink.conn.executemany("INSERT INTO history_columns (run_id, key, n, steps, times, vals)"
-                          " VALUES (?,?,?,?,?,?)", columns)
+                          " VALUES (?,?,?,?,?,?)", chunks)
     if new_keys:
         sink.conn.executemany("INSERT OR IGNORE INTO run_keys VALUES (?,?)", new_keys)
     sink.conn.execute("UPDATE runs SET summary=?, heartbeat_at=? WHERE id=?",

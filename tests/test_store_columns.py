@@ -353,3 +353,15 @@ def test_sigkill_mid_run_leaves_every_delivered_mixed_row_readable(offline_env: 
     assert cursor == len(rows) and set(cols) == {"x", "n", "flag"}
     assert cols["n"].values.tolist() == [float(i) for i in range(len(rows))]
     assert store.get_run("killed-mid-run").state == "crashed"
+
+
+def test_buckets_of_steps_that_go_back_keep_logging_order_inside_a_bucket() -> None:
+    from wandbkit.history_columns import bucket_by_step
+
+    steps = np.asarray([0, 1, 2, 3, 2, 3], dtype=np.int64)  # a resume that logs 2 and 3 again
+    values = np.asarray([1.0, 2.0, 3.0, 4.0, 30.0, 40.0])
+    times = np.arange(6, dtype=np.float64)
+    got = bucket_by_step(steps, times, values, 2)
+    assert got.steps.tolist() == [1, 3] and got.times.tolist() == [1.0, 5.0]  # the last logged
+    assert got.values.tolist() == [1.5, (3.0 + 4.0 + 30.0 + 40.0) / 4]
+    assert got.lo.tolist() == [1.0, 3.0] and got.hi.tolist() == [2.0, 40.0]

@@ -281,11 +281,14 @@ def bucket_by_step(steps: np.ndarray, times: np.ndarray, values: np.ndarray,
         bucket = offset * max_points // width
     else:
         bucket = offset // -(-width // max_points)
-    order = np.argsort(bucket, kind="stable")  # stable: logging order kept inside a bucket
-    sorted_bucket = bucket[order]
+    if len(bucket) < 2 or bool(np.all(bucket[1:] >= bucket[:-1])):
+        order = np.arange(len(bucket))  # steps that only go up (the usual run): no sort
+        sorted_bucket, v = bucket, values
+    else:
+        order = np.argsort(bucket, kind="stable")  # stable: logging order kept inside a bucket
+        sorted_bucket, v = bucket[order], values[order]
     starts = np.flatnonzero(np.r_[True, sorted_bucket[1:] != sorted_bucket[:-1]])
     ends = np.r_[starts[1:], len(order)] - 1
-    v = values[order]
     finite = np.isfinite(v)
     count = np.add.reduceat(finite.astype(np.int64), starts)
     total = np.add.reduceat(np.where(finite, v, 0.0), starts)
