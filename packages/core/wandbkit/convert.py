@@ -16,13 +16,16 @@ import math
 import sys
 import time
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from wandbkit.console import warn_once
-from wandbkit.media import MEDIA_TYPES, Histogram
+from wandbkit.media import MEDIA_TYPES, Histogram, from_log_value
 from wandbkit.rows import Row
 
 PLAIN = frozenset((float, int, bool, str))
+# Raw plots that wandb.log converts (a plotly or matplotlib figure, or matplotlib.pyplot itself).
+_PLOT_MODULES = ("plotly.", "matplotlib.")
 MEDIA = MEDIA_TYPES
 
 
@@ -61,6 +64,8 @@ def _prepare_slow(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
                             else Histogram(tensor.float().numpy()))
             else:
                 out[key] = DeviceValue(tensor, tensor._version)
+        elif cls.__module__.startswith(_PLOT_MODULES) or cls is ModuleType:
+            out[key] = from_log_value(value)  # a figure may change after log(): convert now
         else:
             out[key] = value  # numpy scalars/arrays, media: converted by the flusher
     return out

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 ROW, SUMMARY, CONFIG, ALERT, ARTIFACT = "row", "summary", "config", "alert", "artifact"
 METRIC = "metric"  # a MetricDefinition from run.define_metric
+RUN_INFO = "run_info"  # run.name / tags / notes set after init
+SAVE = "save"  # a SavedFiles from run.save
 PREEMPTING = "preempting"  # the run is being preempted (wandbkit.preempt)
 MAX_BATCH = 5_000
 
@@ -202,7 +204,7 @@ class Flusher(threading.Thread):
 _FAILED = object()
 _METHODS = {SUMMARY: "update_summary", CONFIG: "update_config", ALERT: "alert",
             ARTIFACT: "log_artifact", METRIC: "define_metric",
-            PREEMPTING: "mark_preempting"}
+            PREEMPTING: "mark_preempting", RUN_INFO: "update_run", SAVE: "save_files"}
 
 
 def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRecord:
@@ -210,5 +212,6 @@ def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRe
     return AlertRecord(title=title, text=text, level=level, step=step, time=time.time())
 
 
-__all__ = ["ALERT", "ARTIFACT", "CONFIG", "METRIC", "PREEMPTING", "ROW", "SUMMARY", "Flusher",
+__all__ = ["ALERT", "ARTIFACT", "CONFIG", "METRIC", "PREEMPTING", "ROW", "RUN_INFO", "SAVE",
+           "SUMMARY", "Flusher",
            "alert_record"]

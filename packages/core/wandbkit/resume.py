@@ -56,9 +56,9 @@ def check_resume(resume: Any) -> str | None:
 
     :raises UserError: for any other value.
     """
-    if resume is None:
-        resume = os.environ.get("WANDBKIT_RESUME") or None
-        where = "WANDBKIT_RESUME"
+    if resume is None:  # wandb's own variable too, so a job script written for wandb works
+        where = "WANDBKIT_RESUME" if os.environ.get("WANDBKIT_RESUME") else "WANDB_RESUME"
+        resume = os.environ.get(where) or None
     else:
         where = "resume"
     if resume is True:
@@ -95,12 +95,16 @@ def run_id_file() -> Path:
     return Path(os.environ.get("WANDBKIT_RUN_ID_FILE") or Path.cwd() / RUN_ID_FILE)
 
 
+ENV_ID_VARIABLES = ("WANDBKIT_RUN_ID", "WANDB_RUN_ID")
+
+
 def id_from_environment() -> tuple[str | None, str]:
-    """``(id, source)`` from ``$WANDBKIT_RUN_ID``, Slurm, or the run-id file; ``(None, "file")``
-    when none is there (the new run's id then goes to the file)."""
-    explicit = os.environ.get("WANDBKIT_RUN_ID", "").strip()
-    if explicit:
-        return check_run_id(explicit, "WANDBKIT_RUN_ID"), "WANDBKIT_RUN_ID"
+    """``(id, source)`` from ``$WANDBKIT_RUN_ID``, ``$WANDB_RUN_ID``, Slurm, or the run-id file;
+    ``(None, "file")`` when none is there (the new run's id then goes to the file)."""
+    for variable in ENV_ID_VARIABLES:
+        explicit = os.environ.get(variable, "").strip()
+        if explicit:
+            return check_run_id(explicit, variable), variable
     slurm = slurm_run_id()
     if slurm:
         return check_run_id(slurm, "Slurm job id"), "slurm"
@@ -181,6 +185,11 @@ def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], 
     source = "argument"
     if run_id is None and mode == "auto":
         run_id, source = id_from_environment()
+    elif run_id is None:  # as wandb: $WANDB_RUN_ID names the run whatever the resume mode
+        for variable in ENV_ID_VARIABLES:
+            if os.environ.get(variable, "").strip():
+                run_id, source = check_run_id(os.environ[variable].strip(), variable), variable
+                break
     if run_id is None and mode == "must":
         raise UserError("resume='must' needs the id of the run to continue: pass id=...")
     if run_id is None:

@@ -17,7 +17,19 @@ from wandbkit import lifecycle, preempt
 from wandbkit.console import warn, warn_once
 from wandbkit.convert import prepare
 from wandbkit.errors import UserError
-from wandbkit.flusher import ALERT, ARTIFACT, CONFIG, METRIC, PREEMPTING, ROW, SUMMARY, Flusher, alert_record
+from wandbkit.flusher import (
+    ALERT,
+    ARTIFACT,
+    CONFIG,
+    METRIC,
+    PREEMPTING,
+    ROW,
+    RUN_INFO,
+    SAVE,
+    SUMMARY,
+    Flusher,
+    alert_record,
+)
 from wandbkit.plugins import call_each, collect
 from wandbkit.report import RunReport
 from wandbkit.resume import forget_run_id_file
@@ -173,8 +185,8 @@ class Run:
 
     @name.setter
     def name(self, value: str | None) -> None:
-        self._renamed("name")
-        self.settings.name = value
+        self.settings.name = None if value is None else str(value)
+        self._run_info_changed({"name": self.settings.name})
 
     @property
     def store_dir(self) -> Path:
@@ -222,12 +234,16 @@ class Run:
 
     @tags.setter
     def tags(self, value: Any) -> None:
-        self._renamed("tags")
-        self.settings.tags = tuple(value or ())
+        if isinstance(value, str):
+            raise UserError(f"run.tags takes a list or tuple of strings, got the string {value!r}")
+        self.settings.tags = tuple(str(t) for t in (value or ()))
+        self._run_info_changed({"tags": list(self.settings.tags)})
 
-    def _renamed(self, what: str) -> None:
-        warn_once(f"renamed:{self.id}:{what}", f"run.{what} set after init: kept on this run "
-                  f"object only; the store and W&B keep the {what} given to init")
+    def _run_info_changed(self, info: dict[str, Any]) -> None:
+        """Send a name/tags/notes change to the sinks, in order with the rows (W&B's run page
+        and the store show the new value, as ``wandb`` does for ``run.name = ...``)."""
+        if self._queue is not None and self._state is _RUNNING:
+            self._enqueue((RUN_INFO, info))
 
     @property
     def group(self) -> str | None:
@@ -236,8 +252,30 @@ class Run:
 
     @property
     def notes(self) -> str | None:
-        """The notes passed to ``init``, if any."""
+        """The run's notes (from ``init``, or set since)."""
         return self.settings.wandb_init.get("notes")
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self.settings.wandb_init["notes"] = None if value is None else str(value)
+        self._run_info_changed({"notes": self.settings.wandb_init["notes"]})
+
+    def save(self, glob_str: Any, base_path: Any = None, policy: str = "live",
+             glob: bool = True) -> list[str]:
+        """``wandb.save``: keep files with the run, in the store (``<store>/files/<run id>/``)
+        and in W&B's run ``files/`` (uploaded by ``wandbkit sync``), folders kept by wandb's
+        rules (see :mod:`wandbkit.saved_files`). Returns the files' paths in the run folder.
+
+        :raises UserError: for an unknown policy or a glob outside ``base_path``.
+        """
+        from wandbkit.saved_files import resolve_save
+
+        saved = resolve_save(glob_str, base_path, policy, glob)
+        if not saved.files:
+            warn(f"save({os.fspath(glob_str)!r}): no file matches; nothing saved")
+            return []
+        self._enqueue((SAVE, saved))
+        return [str(Path(self.dir) / name) for _, name in saved.files]
 
     @property
     def job_type(self) -> str | None:
@@ -276,7 +314,7 @@ class Run:
 
     # --- hot path ----------------------------------------------------------------------------
 
-    def log(self, metrics: dict[str, Any], step: int | None = None,
+    def log(self, metrics: dict[str, Any] | None = None, step: int | None = None,
             commit: bool | None = None) -> None:
         """Record ``metrics`` at ``step`` (default: the next step) and return at once.
 
@@ -286,8 +324,11 @@ class Run:
         ``Audio``, ``Video``. Blocks only when the bounded queue is full, so nothing is ever dropped.
 
         ``commit=False`` accumulates the values into the current step until a committing call
-        (``commit=True``, a call without ``commit``, or a later ``step``), as ``wandb.log`` does.
+        (``commit=True``, a call without ``commit``, or a later ``step``), as ``wandb.log`` does;
+        ``log()`` with no values is such a committing call.
         """
+        if metrics is None:
+            metrics = {}
         if commit is not None or self._pending is not None:
             self._log_accumulating(metrics, step, commit)
             return

@@ -587,6 +587,15 @@ class Store:
                 "SELECT step, level, title, text, time FROM alerts WHERE run_id=? ORDER BY time",
                 (run_id,))]
 
+    def notes(self, run_id: str) -> str | None:
+        """The run's notes (``init(notes=)`` or ``run.notes = ...``), if any."""
+        with self._reader() as conn:
+            try:
+                row = conn.execute("SELECT notes FROM run_notes WHERE run_id=?", (run_id,)).fetchone()
+            except sqlite3.OperationalError:  # a store no run with notes has written to
+                return None
+        return row[0] if row else None
+
     def _reader(self) -> _Closing:
         return _Closing(self.connect(), self.db_path)
 

@@ -10,10 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from wandbkit.history_columns import pack_batch
 from wandbkit.history_tables import row_total
-from wandbkit.media import MEDIA_TYPES, Audio, Histogram, Image, Video
+from wandbkit.media import MEDIA_TYPES, Audio, CustomChart, Histogram, Html, Image, Plotly, Video
 from wandbkit.metric_summary import SCHEMA, SCHEMA_COMPONENT, MetricSummaries, save_definition
 from wandbkit.sinks.base import AlertRecord, MetricDefinition, Sink
 from wandbkit.store import Store, dumps, now
+
+if TYPE_CHECKING:
+    from wandbkit.saved_files import SavedFiles
+
+# Notes are kept beside the runs table (a component of their own, so the core schema stays as is).
+NOTES_COMPONENT = "run_notes"
+NOTES_SCHEMA = ["CREATE TABLE run_notes (run_id TEXT PRIMARY KEY, notes TEXT)"]
 
 if TYPE_CHECKING:
     import sqlite3
@@ -36,6 +43,7 @@ class LocalStoreSink(Sink):
         self.metrics = MetricSummaries()  # define_metric's aggregates
         self.media_dir = root / "media"
         self.run: Run | None = None
+        self.saved_later: list[SavedFiles] = []  # policy live/end: copied again at the end
         self.next_seq = 0  # the run-wide number of the next history row
 
     def start(self, run: Run) -> None:
@@ -56,6 +64,9 @@ class LocalStoreSink(Sink):
                 (run.id, s.project, s.name, s.group, json.dumps(list(s.tags)), "running",
                  run.started_at, dumps(dict(run.config)), "{}", socket.gethostname(),
                  os.getpid(), s.wandb_mode, now()))
+        notes = (getattr(s, "wandb_init", None) or {}).get("notes")
+        if notes:
+            self._set_notes(notes)
         self.next_seq = row_total(self.conn, run.id, legacy=False)  # a resumed run's rows go on
         self.conn.execute(
             "INSERT OR REPLACE INTO run_fragments (run_id, fragment, started_at, state, host, pid,"
@@ -137,13 +148,66 @@ class LocalStoreSink(Sink):
             meta = {"caption": value.caption, "format": value.format, "bytes": len(value.encoded)}
             meta.update({"sample_rate": value.sample_rate} if isinstance(value, Audio)
                         else {"fps": value.fps})
+        elif isinstance(value, Plotly):
+            path = self.media_dir / f"{safe_key}_{row.step}.plotly.json"
+            path.write_text(dumps(value.spec))
+            kind, meta = "plotly", {"traces": len(value.spec.get("data") or [])}
+        elif isinstance(value, Html):
+            path = self.media_dir / f"{safe_key}_{row.step}.html"
+            path.write_text(value.html, encoding="utf-8")  # as given; W&B's copy gets wandb's head
+            kind, meta = "html", {"bytes": len(value.html.encode("utf-8"))}
+        elif isinstance(value, CustomChart):
+            path = self.media_dir / f"{safe_key}_{row.step}.chart.json"
+            table = value.table
+            path.write_text(dumps({
+                "spec_name": value.spec_name, "fields": value.fields,
+                "string_fields": value.string_fields, "split_table": value.split_table,
+                "columns": table.columns, "data": self._cells(table, f"{safe_key}_{row.step}")}))
+            kind = "chart"
+            meta = {"spec_name": value.spec_name, "columns": table.columns, "rows": len(table.data)}
         else:
             path = self.media_dir / f"{safe_key}_{row.step}.table.json"
-            path.write_text(dumps({"columns": value.columns, "data": value.data}))
+            path.write_text(dumps({"columns": value.columns,
+                                   "data": self._cells(value, f"{safe_key}_{row.step}")}))
             meta = {"columns": value.columns, "rows": len(value.data)}
             kind = "table"
         rel = str(path.relative_to(self.root)) if path else None
         return (self.run_id, row.step, key, kind, rel, dumps(meta), row.time)
+
+    def _cells(self, table: Any, stem: str) -> list[list[Any]]:
+        """A table's rows with each media cell written to its own file beside the table and
+        described as ``{"_type": "image-file", "path": ...}`` (path relative to the store)."""
+        out = []
+        for i, row in enumerate(table.data):
+            cells = []
+            for j, cell in enumerate(row):
+                if isinstance(cell, (Image, Audio, Video, Html, Plotly)):
+                    cells.append(self._cell_file(cell, f"{stem}_r{i}c{j}"))
+                else:
+                    cells.append(cell)
+            out.append(cells)
+        return out
+
+    def _cell_file(self, cell: Any, stem: str) -> dict[str, Any]:
+        if isinstance(cell, Image):
+            path = self.media_dir / f"{stem}.png"
+            cell.to_pil().save(path)
+            described: dict[str, Any] = {"_type": "image-file", "caption": cell.caption}
+        elif isinstance(cell, (Audio, Video)):
+            path = self.media_dir / f"{stem}.{cell.format}"
+            path.write_bytes(cell.encoded)
+            described = {"_type": "audio-file" if isinstance(cell, Audio) else "video-file",
+                         "caption": cell.caption}
+        elif isinstance(cell, Html):
+            path = self.media_dir / f"{stem}.html"
+            path.write_text(cell.html, encoding="utf-8")
+            described = {"_type": "html-file"}
+        else:
+            path = self.media_dir / f"{stem}.plotly.json"
+            path.write_text(dumps(cell.spec))
+            described = {"_type": "plotly-file"}
+        described["path"] = str(path.relative_to(self.root))
+        return described
 
     def update_summary(self, summary: dict[str, Any]) -> None:
         """Explicit summary values override the last-logged ones."""
@@ -190,9 +254,54 @@ class LocalStoreSink(Sink):
                           " AND fragment=?", (info.get("mode"), info.get("dir"), self.run_id,
                                               self.run.settings.fragment))
 
+    def update_run(self, info: dict[str, Any]) -> None:
+        """Keep a name, tags or notes set after ``init``."""
+        assert self.conn is not None
+        if "name" in info:
+            self.conn.execute("UPDATE runs SET name=? WHERE id=?", (info["name"], self.run_id))
+        if "tags" in info:
+            self.conn.execute("UPDATE runs SET tags=? WHERE id=?",
+                              (json.dumps(list(info["tags"])), self.run_id))
+        if "notes" in info:
+            self._set_notes(info["notes"])
+
+    def _set_notes(self, notes: str | None) -> None:
+        assert self.conn is not None
+        Store(self.root).ensure_schema(NOTES_COMPONENT, NOTES_SCHEMA)
+        self.conn.execute("INSERT OR REPLACE INTO run_notes VALUES (?,?)", (self.run_id, notes))
+
+    def save_files(self, saved: SavedFiles) -> None:
+        """Copy saved files to ``<store>/files/<run id>/`` and list them as the run's ``file``
+        media (policy ``end`` copies only at the end, ``live`` now and again at the end)."""
+        if saved.policy != "now":
+            self.saved_later.append(saved)
+        if saved.policy != "end":
+            self._copy_saved(saved)
+
+    def _copy_saved(self, saved: SavedFiles) -> None:
+        from wandbkit.saved_files import copy_saved
+
+        assert self.conn is not None
+        step = self.run.step if self.run is not None else 0
+        for (_, name), path in zip(saved.files, copy_saved(saved, self.root / "files" / self.run_id),
+                                   strict=True):
+            rel = str(path.relative_to(self.root))
+            self.conn.execute("DELETE FROM media WHERE run_id=? AND kind='file' AND key=?",
+                              (self.run_id, name))
+            self.conn.execute("INSERT INTO media VALUES (?,?,?,?,?,?,?)",
+                              (self.run_id, max(step, 0), name, "file", rel,
+                               dumps({"policy": saved.policy, "bytes": path.stat().st_size}), now()))
+
     def finish(self, exit_code: int) -> dict[str, Any]:
         """Mark the run finished, failed or preempted (``run.final_state``) and close."""
         assert self.conn is not None
+        for saved in self.saved_later:
+            try:
+                self._copy_saved(saved)
+            except OSError as exc:  # a file removed since save(): the earlier copy stays
+                from wandbkit.console import warn
+
+                warn(f"save: could not copy {saved.files[0][0]} at the end of the run: {exc}")
         state = getattr(self.run, "final_state", None) or ("finished" if exit_code == 0 else "failed")
         when = now()
         self.conn.execute("UPDATE runs SET state=?, finished_at=?, exit_code=?, heartbeat_at=?"
