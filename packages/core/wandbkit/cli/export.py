@@ -15,23 +15,25 @@ from wandbkit.store import Store
 def merged_steps(store: Store, run_id: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """One row per step, by W&B's rule for a run's history: rows logged at the same step one
     after another are merged (later values win); a row whose step is below the step before it
-    is left out; and a resumed process starts at the step it was given (``start_step``, the
-    last stored step + 1), so the steps it logs again are left out too. W&B ignores those
-    rows ("Tried to log to step N that is less than the current step"), so the export
-    shows what the run's W&B history shows: after a kill -9 and resume, the first process's
-    rows of the overlapping steps.
+    is left out; and a resumed process continues after the last step stored before it
+    started, so the steps it logs again are left out too. W&B ignores those rows ("Tried to
+    log to step N that is less than the current step"), so the export shows what the run's
+    W&B history shows: after a kill -9 and resume, the first process's rows of the
+    overlapping steps.
     """
-    starts = sorted((f["first_row"], f["start_step"]) for f in store.fragments(run_id)
+    starts = sorted(f["first_row"] for f in store.fragments(run_id)
                     if f["fragment"] > 0 and f.get("first_row") is not None)
     current: int | None = None  # W&B's current step: a row below it is left out
+    highest: int | None = None  # the largest step so far
     pending: tuple[int, dict[str, Any]] | None = None  # the row being merged
     for number, (step, values) in enumerate(store.rows(run_id)):
-        while starts and number >= starts[0][0]:  # a resumed process begins here
+        while starts and number >= starts[0]:  # a resumed process begins here
+            starts.pop(0)
             if pending is not None:
                 yield pending
                 pending = None
-            start_step = starts.pop(0)[1]
-            current = start_step if current is None else max(current, start_step)
+            if highest is not None:
+                current = highest + 1
         if current is not None and step < current:
             continue
         if pending is not None and step == pending[0]:
@@ -40,6 +42,7 @@ def merged_steps(store: Store, run_id: str) -> Iterator[tuple[int, dict[str, Any
         if pending is not None:
             yield pending
         pending, current = (step, dict(values)), step
+        highest = step if highest is None else max(highest, step)
     if pending is not None:
         yield pending
 

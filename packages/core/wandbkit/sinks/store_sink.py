@@ -100,7 +100,7 @@ class LocalStoreSink(Sink):
         residue rows, media as files + index rows (see :mod:`wandbkit.history_columns`)."""
         assert self.conn is not None
         packed = pack_batch(self.run_id, self.next_seq, rows, MEDIA_TYPES)
-        media = [self._media_row(rows[i], key, value) for i, key, value in packed.media]
+        media = self._media_rows(rows, packed.media)
         new_keys = [(self.run_id, key) for key in packed.keys if key not in self.summary]
         for values in packed.last_values:  # each key's last value, as the rows came
             self.summary.update(values)
@@ -128,6 +128,11 @@ class LocalStoreSink(Sink):
             self.conn.execute("ROLLBACK")
             raise
         self.next_seq += packed.rows
+
+    def _media_rows(self, rows: list[Row], found: list[tuple[int, str, Any]]) -> list[tuple[Any, ...]]:
+        """The media index rows of a batch, ``found`` as ``(index in rows, key, value)``; each
+        value's file is written here."""
+        return [self._media_row(rows[i], key, value) for i, key, value in found]
 
     def _media_row(self, row: Row, key: str, value: Any) -> tuple[Any, ...]:
         safe_key = key.replace("/", "__")
