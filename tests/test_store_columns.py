@@ -297,6 +297,9 @@ def test_any_batch_unpacks_to_the_rows_packed(rows: list[tuple[int, dict]]) -> N
                        [(r[4] - 100, r[3]) for r in packed.residues])
     _rows_equal(got, rows)
     assert all(r[3] != "{}" for r in packed.residues)
+    half = len(rows) // 2  # a cursor inside the batch
+    _rows_equal(unpack_batch(head[2], head[3], head[5], [(c[1], c[7], c[8], c[5]) for c in chunks],
+                             [(r[4] - 100, r[3]) for r in packed.residues], half), rows[half:])
 
 
 CRASH_WRITER = """

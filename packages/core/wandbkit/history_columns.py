@@ -305,9 +305,9 @@ def bucket_by_step(steps: np.ndarray, times: np.ndarray, values: np.ndarray,
 
 
 def unpack_batch(n: int, steps: bytes, order: bytes, chunks: list[tuple[str, str, bytes | None, bytes]],
-                 residues: list[tuple[int, str]]) -> list[tuple[int, dict[str, Any]]]:
-    """The rows of one packed batch as ``(step, {key: value})``, every value of the type it was
-    logged with, keys in logging order.
+                 residues: list[tuple[int, str]], start: int = 0) -> list[tuple[int, dict[str, Any]]]:
+    """The rows of one packed batch from its row ``start`` on as ``(step, {key: value})``,
+    every value of the type it was logged with, keys in logging order.
 
     ``chunks`` are the batch's ``(key, kind, rows, vals)``; ``residues`` its ``(index in the
     batch, data)``.
@@ -332,9 +332,9 @@ def unpack_batch(n: int, steps: bytes, order: bytes, chunks: list[tuple[str, str
             by_key.setdefault(key, []).append((i, value))
     if not by_key and not explicit and list(cols) == keys and all(
             len(c) == 1 and c[0][0] is None for c in cols.values()):
-        lists = [cols[k][0][1] for k in keys]  # the usual batch: every row, every key
-        return list(zip(step_list, (dict(zip(keys, row, strict=False)) for row in
-                                    zip(*lists, strict=False)), strict=True))
+        lists = [cols[k][0][1][start:] for k in keys]  # the usual batch: every row, every key
+        return list(zip(step_list[start:], (dict(zip(keys, row, strict=False)) for row in
+                                            zip(*lists, strict=False)), strict=True))
     dicts: list[dict[str, Any]] = [{} for _ in range(n)]
     for key in keys:  # key by key, so each row's keys come in the batch's order
         for index, values in cols.get(key, ()):
@@ -349,7 +349,7 @@ def unpack_batch(n: int, steps: bytes, order: bytes, chunks: list[tuple[str, str
     for i, order_of_row in explicit.items():
         d = dicts[i]
         dicts[i] = {k: d[k] for k in order_of_row}
-    return list(zip(step_list, dicts, strict=True))
+    return list(zip(step_list, dicts, strict=True))[start:]
 
 
 def chunk_values(kind: str | None, vals: bytes) -> np.ndarray:

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 PACKED_SINCE = 5  # the core schema version that writes packed batches
+# Chunks are found by key for whole reads and by row number for reads from a cursor on; the
+# planner, without statistics, would pick the second for both (and sort whole runs' blobs).
+BY_KEY = "INDEXED BY history_columns_run_key"
+BY_SEQ = "INDEXED BY history_columns_run_seq"
 Arrays = tuple["np.ndarray", "np.ndarray", "np.ndarray"]
 
 
@@ -42,11 +46,20 @@ def _old(legacy: bool) -> str:
 
 def old_count(conn: sqlite3.Connection, run_id: str, legacy: bool) -> int:
     """How many of the run's rows were written before packed batches."""
-    count = conn.execute("SELECT COUNT(*) FROM history WHERE run_id=?", (run_id,)).fetchone()[0]
-    if legacy or not count:
-        return count
-    return count - conn.execute("SELECT COUNT(*) FROM history WHERE run_id=? AND seq IS NOT NULL",
-                                (run_id,)).fetchone()[0]
+    if not legacy:
+        # the first packed batch was numbered after the rows before it (see the store sink)
+        first = conn.execute(f"SELECT MIN(seq) FROM history_columns {BY_SEQ} WHERE run_id=?"
+                             " AND seq>=0", (run_id,)).fetchone()[0]
+        if first is not None:
+            return int(first)
+    return conn.execute("SELECT COUNT(*) FROM history WHERE run_id=?", (run_id,)).fetchone()[0]
+
+
+def _batch_at(conn: sqlite3.Connection, run_id: str, number: int) -> int:
+    """The first row number of the packed batch holding row ``number`` (or of the first one)."""
+    found = conn.execute(f"SELECT MAX(seq) FROM history_columns {BY_SEQ} WHERE run_id=? AND seq<=?",
+                         (run_id, number)).fetchone()[0]
+    return -1 if found is None else int(found)
 
 
 def packed_rows(conn: sqlite3.Connection, run_id: str, legacy: bool) -> int:
@@ -81,12 +94,10 @@ def iter_rows(conn: sqlite3.Connection, run_id: str, legacy: bool, start: int = 
     if legacy:
         return
     batches = conn.execute(
-        "SELECT seq, n, steps, vals FROM history_columns WHERE run_id=? AND key=?"
-        " AND seq IS NOT NULL AND seq + n > ? ORDER BY rowid", (run_id, ROWS_KEY, start)).fetchall()
+        f"SELECT seq, n, steps, vals FROM history_columns {BY_SEQ} WHERE run_id=? AND seq>=?"
+        " AND key=? ORDER BY seq", (run_id, _batch_at(conn, run_id, start), ROWS_KEY)).fetchall()
     for seq, n, steps, order in batches:
-        rows = read_batch(conn, run_id, seq, n, steps, order)
-        if start > seq:
-            rows = rows[start - seq:]
+        rows = read_batch(conn, run_id, seq, n, steps, order, max(0, start - seq))
         if left is not None:
             rows = rows[:left]
             left -= len(rows)
@@ -96,13 +107,14 @@ def iter_rows(conn: sqlite3.Connection, run_id: str, legacy: bool, start: int = 
 
 
 def read_batch(conn: sqlite3.Connection, run_id: str, seq: int, n: int, steps: bytes,
-               order: bytes) -> list[tuple[int, dict[str, Any]]]:
-    """One packed batch's rows, decoded."""
-    chunks = conn.execute("SELECT key, kind, rows, vals FROM history_columns WHERE run_id=?"
-                          " AND seq=? AND key!=? ORDER BY rowid", (run_id, seq, ROWS_KEY)).fetchall()
+               order: bytes, start: int = 0) -> list[tuple[int, dict[str, Any]]]:
+    """One packed batch's rows from its row ``start`` on, decoded."""
+    chunks = conn.execute(f"SELECT key, kind, rows, vals FROM history_columns {BY_SEQ} WHERE"
+                          " run_id=? AND seq=? AND key!=? ORDER BY rowid",
+                          (run_id, seq, ROWS_KEY)).fetchall()
     residues = conn.execute("SELECT seq, data FROM history WHERE run_id=? AND seq>=? AND seq<?"
                             " ORDER BY seq", (run_id, seq, seq + n)).fetchall()
-    return unpack_batch(n, steps, order, chunks, [(s - seq, d) for s, d in residues])
+    return unpack_batch(n, steps, order, chunks, [(s - seq, d) for s, d in residues], start)
 
 
 def numeric_since(conn: sqlite3.Connection, run_id: str, wanted: list[str], since: int,
@@ -161,10 +173,16 @@ def _packed_numbers(conn: sqlite3.Connection, run_id: str, wanted: list[str], si
     """The packed batches' numbers from row ``since`` on, and how many rows they hold."""
     import numpy as np
 
-    batches = conn.execute("SELECT seq, n, steps, times FROM history_columns WHERE run_id=?"
-                           " AND key=? AND seq IS NOT NULL ORDER BY rowid",
-                           (run_id, ROWS_KEY)).fetchall()
-    total = sum(b[1] for b in batches)
+    total = packed_rows(conn, run_id, False)
+    lo = _batch_at(conn, run_id, since)
+    if lo < 0:  # before the first packed batch: read them all, by key
+        batches = conn.execute(f"SELECT seq, n, steps, times FROM history_columns {BY_KEY}"
+                               " WHERE run_id=? AND key=? AND seq IS NOT NULL ORDER BY rowid",
+                               (run_id, ROWS_KEY)).fetchall()
+    else:  # from the batch holding row ``since`` on (a live view's tick)
+        batches = conn.execute(f"SELECT seq, n, steps, times FROM history_columns {BY_SEQ}"
+                               " WHERE run_id=? AND seq>=? AND key=? ORDER BY seq",
+                               (run_id, lo, ROWS_KEY)).fetchall()
     batches = [b for b in batches if b[0] + b[1] > since]
     if not batches or not wanted:
         return {}, total
@@ -179,9 +197,12 @@ def _packed_numbers(conn: sqlite3.Connection, run_id: str, wanted: list[str], si
     first = seqs[0]
     out: dict[str, Arrays] = {}
     for key in wanted:
-        chunks = [c for c in conn.execute(
-            "SELECT seq, n, kind, rows, vals FROM history_columns WHERE run_id=? AND key=?"
-            " AND seq>=? ORDER BY rowid", (run_id, key, first)) if c[0] in start_of]
+        query = (f"SELECT seq, n, kind, rows, vals FROM history_columns {BY_KEY} WHERE run_id=?"
+                 " AND key=? AND seq>=? ORDER BY rowid" if lo < 0 else
+                 f"SELECT seq, n, kind, rows, vals FROM history_columns {BY_SEQ} WHERE run_id=?"
+                 " AND seq>=? AND key=? ORDER BY seq, rowid")
+        args = (run_id, key, first) if lo < 0 else (run_id, first, key)
+        chunks = [c for c in conn.execute(query, args) if c[0] in start_of]
         if not chunks:
             continue
         values = [chunk_values(c[2], c[4]) for c in chunks]
