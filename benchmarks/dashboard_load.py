@@ -97,12 +97,18 @@ def read_columns(store: Any, run_id: str) -> float:
 
 
 def write_rate(root: Path, rows: int, rounds: int) -> dict[str, float]:
-    """Rows/s from ``run.log`` to the store, finish included, with and without the packed
-    columns (the store sink's column builder swapped for a no-op), interleaved."""
-    import wandbkit
-    import wandbkit.sinks.store_sink as store_sink
+    """Rows/s from ``run.log`` to the store, finish included: the packed columns the store
+    writes ("with columns") against one JSON history row per logged row and nothing else (the
+    pre-v3 writer, :func:`store_write.v4_write` without its float copies), interleaved."""
+    import functools
 
-    real = store_sink.history_column_rows
+    from store_write import v4_write
+
+    import wandbkit
+    from wandbkit.sinks.store_sink import LocalStoreSink
+
+    real = LocalStoreSink.write
+    json_only = functools.partialmethod(v4_write, columns=False)
     times: dict[str, list[float]] = {"with columns": [], "JSON rows only": []}
     cpu: dict[str, list[float]] = {k: [] for k in times}
     try:
@@ -110,8 +116,7 @@ def write_rate(root: Path, rows: int, rounds: int) -> dict[str, float]:
             order = list(times)
             random.shuffle(order)
             for variant in order:
-                store_sink.history_column_rows = real if variant == "with columns" else (
-                    lambda run_id, entries: [])
+                LocalStoreSink.write = real if variant == "with columns" else json_only  # type: ignore[method-assign]
                 start, start_cpu = time.perf_counter(), time.process_time()
                 with wandbkit.init(project="write", dir=root, mode="disabled",
                                    queue_size=200_000) as run:
@@ -121,7 +126,7 @@ def write_rate(root: Path, rows: int, rounds: int) -> dict[str, float]:
                 times[variant].append(rows / (time.perf_counter() - start))
                 cpu[variant].append((time.process_time() - start_cpu) / rows * 1e6)
     finally:
-        store_sink.history_column_rows = real
+        LocalStoreSink.write = real  # type: ignore[method-assign]
     out = {k: statistics.median(v) for k, v in times.items()}
     out.update({f"{k} cpu_us_per_row": statistics.median(v) for k, v in cpu.items()})
     return out
