@@ -670,6 +670,11 @@ class Store:
         with self._reader() as conn:
             rows = [dict(r) for r in conn.execute(
                 "SELECT * FROM run_fragments WHERE run_id=? ORDER BY fragment", (run_id,))]
+            for frag in rows:
+                if "first_row" not in frag:  # a v4 store read unmigrated: as v5's migration counts
+                    frag["first_row"] = None if frag["fragment"] == 0 else conn.execute(
+                        "SELECT COUNT(*) FROM history WHERE run_id=? AND time < ?",
+                        (run_id, frag["started_at"])).fetchone()[0]
             heartbeat = conn.execute("SELECT heartbeat_at FROM runs WHERE id=?",
                                      (run_id,)).fetchone()
         for i, frag in enumerate(rows):
