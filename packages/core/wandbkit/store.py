@@ -294,6 +294,39 @@ def history_column_rows(run_id: str,
     return out
 
 
+@dataclass(frozen=True)
+class Series:
+    """One key's numeric history (NaN and ±inf kept)."""
+
+    steps: np.ndarray   # int64: each point's step (downsampled: the bucket's last step)
+    times: np.ndarray   # float64: wall time, unix seconds (downsampled: the bucket's last time)
+    values: np.ndarray  # float64: the value (downsampled: the mean of the bucket's finite values)
+    lo: np.ndarray      # float64: bucket minimum of finite values (== values when not downsampled)
+    hi: np.ndarray      # float64: bucket maximum of finite values (== values when not downsampled)
+
+
+def _bucketed(steps: Any, times: Any, values: Any, max_points: int) -> Series:
+    """``max_points`` equal-width step buckets: last step/time, mean, min and max of each."""
+    import numpy as np
+
+    if len(steps) > 1 and np.any(np.diff(steps) < 0):
+        order = np.argsort(steps, kind="stable")
+        steps, times, values = steps[order], times[order], values[order]
+    lo_step, hi_step = int(steps[0]), int(steps[-1])
+    width = max((hi_step - lo_step + 1) / max_points, 1.0)
+    ids = ((steps - lo_step) / width).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)] - 1
+    finite = np.isfinite(values)
+    counts = np.add.reduceat(finite.astype(np.float64), starts)
+    sums = np.add.reduceat(np.where(finite, values, 0.0), starts)
+    masked = np.where(finite, values, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return Series(steps=steps[ends], times=times[ends], values=mean,
+                  lo=np.fmin.reduceat(masked, starts), hi=np.fmax.reduceat(masked, starts))
+
+
 class Store:
     """A local store rooted at one folder. Cheap to create; opens connections on demand."""
 
@@ -481,6 +514,60 @@ class Store:
                         col[2].append(float(value))
         return {key: (np.asarray(s, dtype=np.int64), np.asarray(t, dtype=np.float64),
                       np.asarray(v, dtype=np.float64)) for key, (s, t, v) in found.items()}
+
+    def rows_since(self, run_id: str, cursor: int = 0, *, limit: int | None = None
+                   ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+        """Rows logged after ``cursor`` as ``(step, {key: value})`` in logging order, every key
+        as logged, and the cursor to pass next time (``cursor=0`` starts at the beginning)."""
+        sql = "SELECT rowid, step, data FROM history WHERE run_id=? AND rowid>? ORDER BY rowid"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._reader() as conn:
+            found = conn.execute(sql, (run_id, int(cursor))).fetchall()
+        rows = [(int(r[1]), json.loads(r[2])) for r in found]
+        return rows, (int(found[-1][0]) if found else int(cursor))
+
+    def columns(self, run_id: str, keys: Iterable[str], *, step_min: int | None = None,
+                step_max: int | None = None, max_points: int | None = None, since: int = 0
+                ) -> tuple[dict[str, Series], int]:
+        """Numeric columns of ``keys`` (keys never logged as numbers are absent), optionally in
+        a step range and downsampled to at most ``max_points`` buckets by step, each bucket
+        keeping its min and max; only points written after the ``since`` cursor; plus the
+        cursor for the next call."""
+        import numpy as np
+
+        wanted = [k for k in dict.fromkeys(keys) if k != HISTORY_ROWS_KEY]
+        out: dict[str, Series] = {}
+        with self._reader() as conn:
+            conn.execute("BEGIN")
+            cursor = conn.execute("SELECT MAX(rowid) FROM history_columns WHERE run_id=?",
+                                  (run_id,)).fetchone()[0]
+            cursor = int(since) if cursor is None else int(cursor)
+            for key in wanted:
+                chunks = conn.execute(
+                    "SELECT steps, times, vals FROM history_columns WHERE run_id=? AND key=?"
+                    " AND rowid>? AND rowid<=? ORDER BY rowid",
+                    (run_id, key, int(since), cursor)).fetchall()
+                if not chunks:
+                    continue
+                steps = np.frombuffer(b"".join(c[0] for c in chunks), dtype="<i8")
+                times = np.frombuffer(b"".join(c[1] for c in chunks), dtype="<f8")
+                values = np.frombuffer(b"".join(c[2] for c in chunks), dtype="<f8")
+                keep = np.ones(len(steps), dtype=bool)
+                if step_min is not None:
+                    keep &= steps >= step_min
+                if step_max is not None:
+                    keep &= steps <= step_max
+                if not keep.all():
+                    steps, times, values = steps[keep], times[keep], values[keep]
+                if not len(steps):
+                    continue
+                if max_points and len(steps) > max_points:
+                    out[key] = _bucketed(steps, times, values, max_points)
+                else:
+                    out[key] = Series(steps, times, values, values, values)
+            conn.execute("COMMIT")
+        return out, cursor
 
     def row_count(self, run_id: str) -> int:
         """Number of rows logged (one per ``run.log`` call that carried scalars)."""
