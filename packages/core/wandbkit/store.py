@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
     from wandbkit.resume import ResumeInfo
 
+__all__ = ["DB_NAME", "HEARTBEAT_S", "RunRecord", "Series", "Store", "default_root", "dumps", "now",
+           "process_gone"]
+
 DB_NAME = "wandbkit.db"
 DEFAULT_DIRNAME = "wandbkit-runs"
 BUSY_TIMEOUT_S = 60.0
@@ -128,6 +131,18 @@ CORE_MIGRATIONS: list[str] = [
     )
     """,
 ]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One key's numeric history (NaN and ±inf kept)."""
+
+    steps: np.ndarray  # int64: each point's step (downsampled: the bucket's last step)
+    times: np.ndarray  # float64: wall time, unix seconds (downsampled: the bucket's last time)
+    # float64: the value (downsampled: the mean of the bucket's finite values, NaN if none)
+    values: np.ndarray
+    lo: np.ndarray  # float64: bucket minimum of finite values (== values when not downsampled)
+    hi: np.ndarray  # float64: bucket maximum of finite values (== values when not downsampled)
 
 
 def default_root() -> Path:
@@ -292,39 +307,6 @@ def history_column_rows(run_id: str,
         out.append((run_id, key, len(index), steps[at].tobytes(), times[at].tobytes(),
                     packed.tobytes()))
     return out
-
-
-@dataclass(frozen=True)
-class Series:
-    """One key's numeric history (NaN and ±inf kept)."""
-
-    steps: np.ndarray   # int64: each point's step (downsampled: the bucket's last step)
-    times: np.ndarray   # float64: wall time, unix seconds (downsampled: the bucket's last time)
-    values: np.ndarray  # float64: the value (downsampled: the mean of the bucket's finite values)
-    lo: np.ndarray      # float64: bucket minimum of finite values (== values when not downsampled)
-    hi: np.ndarray      # float64: bucket maximum of finite values (== values when not downsampled)
-
-
-def _bucketed(steps: Any, times: Any, values: Any, max_points: int) -> Series:
-    """``max_points`` equal-width step buckets: last step/time, mean, min and max of each."""
-    import numpy as np
-
-    if len(steps) > 1 and np.any(np.diff(steps) < 0):
-        order = np.argsort(steps, kind="stable")
-        steps, times, values = steps[order], times[order], values[order]
-    lo_step, hi_step = int(steps[0]), int(steps[-1])
-    width = max((hi_step - lo_step + 1) / max_points, 1.0)
-    ids = ((steps - lo_step) / width).astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    ends = np.r_[starts[1:], len(ids)] - 1
-    finite = np.isfinite(values)
-    counts = np.add.reduceat(finite.astype(np.float64), starts)
-    sums = np.add.reduceat(np.where(finite, values, 0.0), starts)
-    masked = np.where(finite, values, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    return Series(steps=steps[ends], times=times[ends], values=mean,
-                  lo=np.fmin.reduceat(masked, starts), hi=np.fmax.reduceat(masked, starts))
 
 
 class Store:
@@ -517,57 +499,84 @@ class Store:
 
     def rows_since(self, run_id: str, cursor: int = 0, *, limit: int | None = None
                    ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
-        """Rows logged after ``cursor`` as ``(step, {key: value})`` in logging order, every key
-        as logged, and the cursor to pass next time (``cursor=0`` starts at the beginning)."""
-        sql = "SELECT rowid, step, data FROM history WHERE run_id=? AND rowid>? ORDER BY rowid"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
+        """Rows logged after ``cursor`` as ``(step, {key: value})`` in logging order, every key as
+        logged (numbers and non-numbers together), and the cursor to pass next time.
+        ``cursor=0`` starts at the beginning; cursors are opaque ints.
+
+        (A cursor counts the run's rows read so far; at most ``limit`` rows are returned.)
+
+        :raises UserError: for a negative cursor or limit.
+        """
+        cursor = _check_count(cursor, "cursor")
+        if limit is not None:
+            limit = _check_count(limit, "limit")
         with self._reader() as conn:
-            found = conn.execute(sql, (run_id, int(cursor))).fetchall()
-        rows = [(int(r[1]), json.loads(r[2])) for r in found]
-        return rows, (int(found[-1][0]) if found else int(cursor))
+            rows = [(step, json.loads(data)) for step, data in conn.execute(
+                "SELECT step, data FROM history WHERE run_id=? ORDER BY rowid LIMIT ? OFFSET ?",
+                (run_id, -1 if limit is None else limit, cursor))]
+        return rows, cursor + len(rows)
 
     def columns(self, run_id: str, keys: Iterable[str], *, step_min: int | None = None,
                 step_max: int | None = None, max_points: int | None = None, since: int = 0
                 ) -> tuple[dict[str, Series], int]:
-        """Numeric columns of ``keys`` (keys never logged as numbers are absent), optionally in
-        a step range and downsampled to at most ``max_points`` buckets by step, each bucket
-        keeping its min and max; only points written after the ``since`` cursor; plus the
-        cursor for the next call."""
+        """Numeric columns of ``keys`` (keys never logged as numbers are absent), optionally in a
+        step range and downsampled to at most ``max_points`` buckets by step, each bucket keeping
+        its min and max; only points written after the ``since`` cursor; plus the cursor for the
+        next call (for live views: pass it back to get only new points).
+
+        Bools read as 0/1. Without ``max_points`` (or with no more points than it) every point
+        comes in logging order; downsampled, buckets come in step order (see
+        :func:`wandbkit.history_columns.bucket_by_step`). ``since`` takes the cursors of this
+        method and of :meth:`rows_since` alike.
+
+        :raises UserError: for a negative cursor or a ``max_points`` below 1.
+        """
+        from wandbkit.history_columns import shape_series
+
+        since = _check_count(since, "since")
+        if max_points is not None and (not isinstance(max_points, int) or max_points < 1):
+            raise UserError(f"max_points={max_points!r}: give a whole number of points, 1 or more")
+        wanted = [k for k in dict.fromkeys(keys) if k != HISTORY_ROWS_KEY]
+        raw, cursor = self._numeric_since(run_id, wanted, since)
+        return {key: shape_series(*arrays, step_min=step_min, step_max=step_max,
+                                  max_points=max_points) for key, arrays in raw.items()}, cursor
+
+    def _numeric_since(self, run_id: str, wanted: list[str], since: int
+                       ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], int]:
+        """``{key: (steps, times, values)}`` of the rows after ``since``, and the row count."""
         import numpy as np
 
-        wanted = [k for k in dict.fromkeys(keys) if k != HISTORY_ROWS_KEY]
-        out: dict[str, Series] = {}
         with self._reader() as conn:
-            conn.execute("BEGIN")
-            cursor = conn.execute("SELECT MAX(rowid) FROM history_columns WHERE run_id=?",
-                                  (run_id,)).fetchone()[0]
-            cursor = int(since) if cursor is None else int(cursor)
-            for key in wanted:
-                chunks = conn.execute(
-                    "SELECT steps, times, vals FROM history_columns WHERE run_id=? AND key=?"
-                    " AND rowid>? AND rowid<=? ORDER BY rowid",
-                    (run_id, key, int(since), cursor)).fetchall()
-                if not chunks:
-                    continue
-                steps = np.frombuffer(b"".join(c[0] for c in chunks), dtype="<i8")
-                times = np.frombuffer(b"".join(c[1] for c in chunks), dtype="<f8")
-                values = np.frombuffer(b"".join(c[2] for c in chunks), dtype="<f8")
-                keep = np.ones(len(steps), dtype=bool)
-                if step_min is not None:
-                    keep &= steps >= step_min
-                if step_max is not None:
-                    keep &= steps <= step_max
-                if not keep.all():
-                    steps, times, values = steps[keep], times[keep], values[keep]
-                if not len(steps):
-                    continue
-                if max_points and len(steps) > max_points:
-                    out[key] = _bucketed(steps, times, values, max_points)
-                else:
-                    out[key] = Series(steps, times, values, values, values)
-            conn.execute("COMMIT")
-        return out, cursor
+            conn.execute("BEGIN")  # one snapshot: the count, the coverage and the columns
+            try:
+                total = conn.execute("SELECT COUNT(*) FROM history WHERE run_id=?",
+                                     (run_id,)).fetchone()[0]
+                batches = conn.execute(
+                    "SELECT rowid, n FROM history_columns WHERE run_id=? AND key=? ORDER BY rowid",
+                    (run_id, HISTORY_ROWS_KEY)).fetchall()
+                ends = np.cumsum(np.asarray([n for _, n in batches], dtype=np.int64))
+                starts = ends - np.asarray([n for _, n in batches], dtype=np.int64)
+                covered = int(ends[-1]) if len(ends) else 0
+                if covered == total and (since >= total or since in set(starts.tolist())):
+                    first_rowids = np.asarray([r for r, _ in batches], dtype=np.int64)
+                    out = {}
+                    for key in wanted:
+                        chunks = conn.execute(
+                            "SELECT rowid, steps, times, vals FROM history_columns"
+                            " WHERE run_id=? AND key=? ORDER BY rowid", (run_id, key)).fetchall()
+                        # a key's chunk belongs to the batch whose row-count chunk precedes it
+                        at = np.searchsorted(first_rowids, [c[0] for c in chunks], side="right") - 1
+                        chunks = [c for c, b in zip(chunks, at, strict=True) if starts[b] >= since]
+                        if chunks:
+                            out[key] = (np.frombuffer(b"".join(c[1] for c in chunks), dtype="<i8"),
+                                        np.frombuffer(b"".join(c[2] for c in chunks), dtype="<f8"),
+                                        np.frombuffer(b"".join(c[3] for c in chunks), dtype="<f8"))
+                    return out, total
+                rows = conn.execute("SELECT step, time, data FROM history WHERE run_id=?"
+                                    " ORDER BY rowid LIMIT -1 OFFSET ?", (run_id, since)).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        return _numbers_of_json_rows(rows, wanted), total
 
     def row_count(self, run_id: str) -> int:
         """Number of rows logged (one per ``run.log`` call that carried scalars)."""
@@ -661,6 +670,31 @@ class Store:
 
     def _reader(self) -> _Closing:
         return _Closing(self.connect(), self.db_path)
+
+
+def _check_count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UserError(f"{what}={value!r}: give a whole number, 0 or more")
+    return value
+
+
+def _numbers_of_json_rows(rows: Iterable[tuple[int, float, str]], wanted: list[str]
+                          ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The numeric values of ``wanted`` keys in JSON history rows ``(step, time, data)``."""
+    import numpy as np
+
+    found: dict[str, tuple[list[int], list[float], list[float]]] = {}
+    for step, t, data in rows:
+        values = json.loads(data)
+        for key in wanted:
+            value = values.get(key)
+            if isinstance(value, (int, float)):
+                col = found.setdefault(key, ([], [], []))
+                col[0].append(step)
+                col[1].append(t)
+                col[2].append(_as_float(value))
+    return {key: (np.asarray(s, dtype=np.int64), np.asarray(t, dtype=np.float64),
+                  np.asarray(v, dtype=np.float64)) for key, (s, t, v) in found.items()}
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
