@@ -191,6 +191,20 @@ def test_workspace_charts_settings_and_colours(page: Any, dashboard_store: Dashb
     assert ticks and all(":" in t for t in ticks)
     page.locator(f"{WS} select.wk-x").select_option("step")
     page.wait_for_function(_key_is("train/loss", "xaxis", "step"), timeout=30_000)
+    # drag across a chart to zoom into that x range; double-click to go back
+    canvas = page.locator(f'{WS} .wk-panel[data-key="train/loss"] canvas')
+    box = canvas.bounding_box()
+    full = float(_panels(page)["train/loss"]["xmax"])
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + 60)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + 80, steps=4)
+    tip = page.locator(f"{WS} .wk-tip")
+    assert tip.is_visible() and "baseline" in tip.inner_text()  # hover: each run's value
+    page.mouse.up()
+    zoomed = _panels(page)["train/loss"]
+    assert 0 < float(zoomed["xmin"]) < float(zoomed["xmax"]) < full
+    canvas.dblclick()
+    assert float(_panels(page)["train/loss"]["xmax"]) == full
     # one chart's own settings override the workspace's
     page.locator(f'{WS} .wk-panel[data-key="val/acc"] .wk-gear').click()
     page.locator(f'{WS} .wk-panel[data-key="val/acc"] select.wk-ov-log').select_option("log")
@@ -275,3 +289,25 @@ def test_band_keeps_a_spike_and_a_live_chart_grows(long_store: tuple[Path, Any],
         assert root_el.get_attribute("data-loads") == "1"  # by ticks, never a whole reload
     finally:
         dashboard.blocks.close()
+
+
+def test_runs_started_later_reach_every_picker(page: Any, dashboard_store: DashboardStore,
+                                               browser: Any) -> None:
+    """A run started after the dashboard was built appears on reload in the Workspace, the
+    Media, W&B, Run and Compare pickers (before, only a restart showed it)."""
+    import wandbkit
+
+    with wandbkit.init(project="vision", name="started-later", mode="disabled",
+                       dir=dashboard_store.root, flush_interval=0.01) as run:
+        run.log({"train/loss": 0.5, "samples/pred": wandbkit.Image(
+            __import__("numpy").zeros((4, 4, 3), dtype="uint8"))}, step=0)
+    pg = _open(browser, page.url)
+    _wait_drawn(pg)
+    assert "started-later" in pg.locator(f"{WS} .wk-run-name").all_inner_texts()
+    for tab, picker in (("W&B", "Run"), ("Run", "Run"), ("Media", "Run")):
+        _tab(pg, tab)
+        box = pg.get_by_label(picker, exact=True).filter(visible=True).first
+        box.click()
+        pg.get_by_role("option", name=f"started-later ({run.id})").first.wait_for(timeout=15_000)
+        pg.keyboard.press("Escape")
+    pg.context.close()

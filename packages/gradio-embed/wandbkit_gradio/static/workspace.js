@@ -634,8 +634,9 @@
 
   W.mount = function (element, server, opts) {
     const root = element.querySelector('.wk-root') || element;
-    if (root.__wk && root.__wk.timer) clearInterval(root.__wk.timer);
-    root.__wk = new Workspace(root, server, opts);
+    // a new value re-renders the template: stop the previous workspace's timer
+    if (element.__wk && element.__wk.timer) clearInterval(element.__wk.timer);
+    element.__wk = root.__wk = new Workspace(root, server, opts);
     return root.__wk;
   };
   window.WandbkitWorkspace = W;
