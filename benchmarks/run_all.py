@@ -53,6 +53,7 @@ BENCHMARKS = [
     Bench("dashboard_load"),
     Bench("wandb_online_designs"),
     Bench("gpu_tracking", quick=("--cpu-dry-run",), needs_cuda=True),
+    Bench("gpu_system_stats", quick=("--seconds", "4"), needs_cuda=True),
 ]
 
 

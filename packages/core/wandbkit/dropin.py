@@ -190,9 +190,13 @@ def sweep_parameters() -> dict[str, Any]:
 # --- the hot path and run data ---------------------------------------------------------------
 
 
-def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None,
+def log(data: dict[str, Any] | None = None, step: int | None = None, commit: bool | None = None,
         sync: bool | None = None) -> None:
     """``wandb.log``: record ``data`` with W&B's step rules.
+
+    ``log()`` with no data is ``log({})``: it commits the values gathered with
+    ``commit=False`` as one step (wandb 0.31 itself requires the argument and raises
+    ``TypeError``; older wandb and its examples call it bare).
 
     Without ``step`` the values are committed as the next step. ``commit=False`` keeps them
     in the current step until a committing call. With ``step`` (and no ``commit``) they are
@@ -200,6 +204,8 @@ def log(data: dict[str, Any], step: int | None = None, commit: bool | None = Non
     ignored with a notice, exactly as wandb does.
     """
     run = _require_run("wandbkit.log()")
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise UserError(f"wandbkit.log() takes a dict of values, got {type(data).__name__}")
     if step is None and commit is None and run._pending is None:
@@ -352,26 +358,26 @@ class Settings:
 
 
 def save(glob_str: str | os.PathLike[str] | None = None, base_path: str | None = None,
-         policy: str = "live") -> bool:
-    """``wandb.save``: files are not uploaded (one-line notice); wandbkit logs artifacts
-    instead (``log_artifact``). Returns False."""
-    notice("wandb.save()", "not uploaded by wandbkit; log files with wandbkit.log_artifact(path, "
-           "name=..., type=...)")
-    return False
+         policy: str = "live", glob: bool = True) -> list[str]:
+    """``wandb.save``: keep files with the active run (see :meth:`wandbkit.Run.save`)."""
+    run = _require_run("wandbkit.save()")
+    if glob_str is None:
+        raise UserError("wandbkit.save() needs a file name or glob")
+    return run.save(glob_str, base_path=base_path, policy=policy, glob=glob)
 
 
 # wandb's public names that wandbkit does not implement: each is a stand-in that prints one line
 # and returns None (attribute access gives further stand-ins: ``wandb.plot.line(...)``).
-UNSUPPORTED = ("Api", "Graph", "Html", "Molecule", "Object3D", "Plotly", "agent", "controller",
+UNSUPPORTED = ("Api", "Graph", "Molecule", "Object3D", "agent", "controller",
                "jupyter", "link_artifact", "link_model", "log_code", "log_model",
-               "mark_preempting", "plot", "plot_table", "require", "restore", "setup", "sweep",
+               "mark_preempting", "require", "restore", "setup", "sweep",
                "teardown", "tensorboard", "termerror", "termlog", "termwarn", "use_model",
                "visualize")
 
 
 # Methods of wandb's Run that wandbkit's Run does not have: stand-ins, as above.
 RUN_UNSUPPORTED = ("link_artifact", "link_model", "log_code", "log_model", "mark_preempting",
-                   "restore", "save", "status", "to_html", "upsert_artifact",
+                   "restore", "status", "to_html", "upsert_artifact",
                    "use_model", "display", "plot_table")
 
 

@@ -17,11 +17,24 @@ from wandbkit import lifecycle, preempt
 from wandbkit.console import warn, warn_once
 from wandbkit.convert import prepare
 from wandbkit.errors import UserError
-from wandbkit.flusher import ALERT, ARTIFACT, CONFIG, METRIC, PREEMPTING, ROW, SUMMARY, Flusher, alert_record
+from wandbkit.flusher import (
+    ALERT,
+    ARTIFACT,
+    CONFIG,
+    METRIC,
+    PREEMPTING,
+    ROW,
+    RUN_INFO,
+    SAVE,
+    SUMMARY,
+    Flusher,
+    alert_record,
+)
 from wandbkit.plugins import call_each, collect
 from wandbkit.report import RunReport
 from wandbkit.resume import forget_run_id_file
 from wandbkit.resume import plan as plan_resume
+from wandbkit.resume import release as release_claim
 from wandbkit.settings import RunSettings, check_mode, resolve_wandb_mode
 from wandbkit.sinks.base import ArtifactRecord, MetricDefinition, Sink
 from wandbkit.store import default_root
@@ -90,7 +103,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
 
         self._run.flush()
         try:
-            stored = Store.open(self._run.store_dir, create=False).get_run(self._run.id).summary
+            stored = Store.open(self._run.store_dir, readonly=True).get_run(self._run.id).summary
         except UserError:
             raise KeyError(key) from None
         if key not in stored:
@@ -173,8 +186,8 @@ class Run:
 
     @name.setter
     def name(self, value: str | None) -> None:
-        self._renamed("name")
-        self.settings.name = value
+        self.settings.name = None if value is None else str(value)
+        self._run_info_changed({"name": self.settings.name})
 
     @property
     def store_dir(self) -> Path:
@@ -222,12 +235,16 @@ class Run:
 
     @tags.setter
     def tags(self, value: Any) -> None:
-        self._renamed("tags")
-        self.settings.tags = tuple(value or ())
+        if isinstance(value, str):
+            raise UserError(f"run.tags takes a list or tuple of strings, got the string {value!r}")
+        self.settings.tags = tuple(str(t) for t in (value or ()))
+        self._run_info_changed({"tags": list(self.settings.tags)})
 
-    def _renamed(self, what: str) -> None:
-        warn_once(f"renamed:{self.id}:{what}", f"run.{what} set after init: kept on this run "
-                  f"object only; the store and W&B keep the {what} given to init")
+    def _run_info_changed(self, info: dict[str, Any]) -> None:
+        """Send a name/tags/notes change to the sinks, in order with the rows (W&B's run page
+        and the store show the new value, as ``wandb`` does for ``run.name = ...``)."""
+        if self._queue is not None and self._state is _RUNNING:
+            self._enqueue((RUN_INFO, info))
 
     @property
     def group(self) -> str | None:
@@ -236,8 +253,30 @@ class Run:
 
     @property
     def notes(self) -> str | None:
-        """The notes passed to ``init``, if any."""
+        """The run's notes (from ``init``, or set since)."""
         return self.settings.wandb_init.get("notes")
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self.settings.wandb_init["notes"] = None if value is None else str(value)
+        self._run_info_changed({"notes": self.settings.wandb_init["notes"]})
+
+    def save(self, glob_str: Any, base_path: Any = None, policy: str = "live",
+             glob: bool = True) -> list[str]:
+        """``wandb.save``: keep files with the run, in the store (``<store>/files/<run id>/``)
+        and in W&B's run ``files/`` (uploaded by ``wandbkit sync``), folders kept by wandb's
+        rules (see :mod:`wandbkit.saved_files`). Returns the files' paths in the run folder.
+
+        :raises UserError: for an unknown policy or a glob outside ``base_path``.
+        """
+        from wandbkit.saved_files import resolve_save
+
+        saved = resolve_save(glob_str, base_path, policy, glob)
+        if not saved.files:
+            warn(f"save({os.fspath(glob_str)!r}): no file matches; nothing saved")
+            return []
+        self._enqueue((SAVE, saved))
+        return [str(Path(self.dir) / name) for _, name in saved.files]
 
     @property
     def job_type(self) -> str | None:
@@ -276,7 +315,7 @@ class Run:
 
     # --- hot path ----------------------------------------------------------------------------
 
-    def log(self, metrics: dict[str, Any], step: int | None = None,
+    def log(self, metrics: dict[str, Any] | None = None, step: int | None = None,
             commit: bool | None = None) -> None:
         """Record ``metrics`` at ``step`` (default: the next step) and return at once.
 
@@ -286,8 +325,11 @@ class Run:
         ``Audio``, ``Video``. Blocks only when the bounded queue is full, so nothing is ever dropped.
 
         ``commit=False`` accumulates the values into the current step until a committing call
-        (``commit=True``, a call without ``commit``, or a later ``step``), as ``wandb.log`` does.
+        (``commit=True``, a call without ``commit``, or a later ``step``), as ``wandb.log`` does;
+        ``log()`` with no values is such a committing call.
         """
+        if metrics is None:
+            metrics = {}
         if commit is not None or self._pending is not None:
             self._log_accumulating(metrics, step, commit)
             return
@@ -297,7 +339,7 @@ class Run:
         if self._pending_error is not None:
             error, self._pending_error = self._pending_error, None
             raise error
-        values = prepare(metrics)
+        values = prepare(metrics, self.id)
         queue = self._queue
         with self._step_lock:  # threads logging at once: steps reach the queue in order
             if step is None:
@@ -356,7 +398,7 @@ class Run:
         if self._state is not _RUNNING:
             self._log_after_end()
             return
-        values = prepare(metrics)
+        values = prepare(metrics, self.id)
         step = None if step is None else int(step)
         with self._pending_lock:
             current = self._pending_step if self._pending is not None else self._last_step + 1
@@ -565,6 +607,10 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         job_type, save_code).
     """
     check_mode(mode)
+    for what, value in (("project", project), ("name", name), ("group", group)):
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"init({what}=...) must be a string, got {type(value).__name__} "
+                            f"{value!r}")
     if queue_size < 2:
         raise UserError(f"queue_size must be at least 2, got {queue_size}")
     previous = lifecycle.current()
@@ -572,18 +618,25 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         warn(f"finishing run {previous.id} before starting a new one")
         previous.finish()
     store_dir = Path(dir).expanduser().resolve() if dir else default_root().resolve()
-    chosen_id = plan_resume(id, resume, store_dir, new_run_id)
-    settings = RunSettings(
-        project=project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit",
-        name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
-        tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
-        store_dir=store_dir,
-        sinks=tuple(sinks) if sinks is not None else None,
-        queue_size=queue_size, flush_interval=flush_interval, resume=chosen_id.resume,
-        id_source=chosen_id.id_source, fragment=chosen_id.fragment,
-        start_step=chosen_id.start_step, wandb_init=dict(wandb_init or {}))
-    run = Run(settings, {**chosen_id.stored_config, **_config_dict(config)}, chosen_id.run_id)
-    chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
+    project = project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit"
+    writes_store = sinks is None or "store" in sinks
+    chosen_id = plan_resume(id, resume, store_dir, new_run_id,
+                            project=project if writes_store else None)
+    try:
+        settings = RunSettings(
+            project=project,
+            name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
+            tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
+            store_dir=store_dir,
+            sinks=tuple(sinks) if sinks is not None else None,
+            queue_size=queue_size, flush_interval=flush_interval, resume=chosen_id.resume,
+            id_source=chosen_id.id_source, fragment=chosen_id.fragment,
+            start_step=chosen_id.start_step, wandb_init=dict(wandb_init or {}))
+        run = Run(settings, {**chosen_id.stored_config, **_config_dict(config)}, chosen_id.run_id)
+        chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
+    except BaseException:
+        release_claim(chosen_id, store_dir)  # e.g. an unknown sink name: the id is free again
+        raise
     run._start(chosen)
     lifecycle.remember(run)
     call_each("wandbkit_run_started", run=run)

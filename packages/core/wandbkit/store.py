@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -312,17 +314,28 @@ def history_column_rows(run_id: str,
 class Store:
     """A local store rooted at one folder. Cheap to create; opens connections on demand."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, readonly: bool = False) -> None:
         self.root = root
         self.db_path = root / DB_NAME
+        self.readonly = readonly
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, create: bool = True) -> Store:
+    def open(cls, path: str | Path | None = None, *, create: bool = True,
+             readonly: bool = False) -> Store:
         """Open (and by default create) the store at ``path`` or :func:`default_root`.
 
-        :raises UserError: when the folder cannot be created or the database cannot be read.
+        ``readonly=True`` is for commands that only read (``wandbkit runs``, ``show``,
+        ``export``, the dashboard, ``ckpt ls``): it never creates a folder or a database, never
+        writes a schema or migrates one, and works on a folder mounted read-only. Its
+        connections are SQLite ``mode=ro`` connections: a write through them fails.
+
+        :raises UserError: when the folder cannot be created or the database cannot be read;
+            read-only, also when there is no store, the file is empty (not a store), or its
+            schema is newer than this wandbkit knows.
         """
         root = Path(path).expanduser() if path else default_root()
+        if readonly:
+            return cls._open_readonly(root)
         if not create and not (root / DB_NAME).exists():
             raise UserError(f"no wandbkit store at {root} (set WANDBKIT_DIR or pass --dir)")
         try:
@@ -333,19 +346,62 @@ class Store:
         store.ensure_schema("core", CORE_MIGRATIONS)
         return store
 
+    @classmethod
+    def _open_readonly(cls, root: Path) -> Store:
+        db = root / DB_NAME
+        if not db.is_file():
+            raise UserError(f"no wandbkit store at {root} (set WANDBKIT_DIR or pass --dir)")
+        if db.stat().st_size == 0:
+            raise UserError(f"{db} is empty: not a wandbkit store (nothing was ever written to it)")
+        store = cls(root, readonly=True)
+        with store._reader() as conn:
+            known = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND"
+                                 " name='schema_versions'").fetchone()
+            if not known:
+                raise UserError(f"{db} is not a wandbkit store (no schema_versions table)")
+            version = cls._version(conn, "core")
+        _check_not_newer(db, "core", version, len(CORE_MIGRATIONS))
+        return store
+
     def connect(self) -> sqlite3.Connection:
-        """A new connection in WAL mode with a busy timeout; one per thread.
+        """A new connection with a busy timeout; one per thread. Writable stores use WAL mode,
+        or a rollback journal on a network filesystem (see :func:`network_filesystem`);
+        read-only stores get a ``mode=ro`` connection.
 
         :raises UserError: when the file is not a readable SQLite database.
         """
+        if self.readonly:
+            return self._connect_readonly()
         try:
             conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            _enable_wal(conn)
+            fs = store_filesystem(self.root)
+            if fs is None:
+                _enable_wal(conn)
+            else:
+                _use_rollback_journal(conn, self.root, fs)
             # NORMAL is durable across process crashes in WAL mode (only an OS crash can lose
             # the last transactions) and avoids an fsync per batch.
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA synchronous=NORMAL" if fs is None else "PRAGMA synchronous=FULL")
+            return conn
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot read the wandbkit store {self.db_path}: {exc}") from exc
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        base = f"file:{urllib.parse.quote(str(self.db_path.resolve()))}?mode=ro"
+        try:
+            try:
+                conn = sqlite3.connect(base, uri=True, timeout=BUSY_TIMEOUT_S,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                # A WAL database in a folder we cannot write (a read-only mount) cannot get
+                # its -shm file: read it as an immutable file, which nobody here can change.
+                conn = sqlite3.connect(base + "&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            conn.row_factory = sqlite3.Row
             return conn
         except sqlite3.DatabaseError as exc:
             raise UserError(f"cannot read the wandbkit store {self.db_path}: {exc}") from exc
@@ -357,17 +413,27 @@ class Store:
         migration runs in one transaction with its version bump, so concurrent processes apply
         it exactly once. Returns the component's schema version.
 
+        A read-only store never migrates: it returns the recorded version.
+
         :raises UserError: when the database was written by a newer wandbkit.
         """
         conn = self.connect()
+        if self.readonly:
+            try:
+                exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND"
+                                      " name='schema_versions'").fetchone()
+                version = self._version(conn, component) if exists else 0
+            except sqlite3.DatabaseError as exc:
+                raise UserError(f"cannot read the wandbkit store {self.db_path}: {exc}") from exc
+            finally:
+                conn.close()
+            _check_not_newer(self.db_path, component, version, len(migrations))
+            return version
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_versions"
                          " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
             version = self._version(conn, component)
-            if version > len(migrations):
-                raise UserError(
-                    f"{self.db_path} has {component} schema v{version}, newer than this "
-                    f"wandbkit knows (v{len(migrations)}): upgrade wandbkit")
+            _check_not_newer(self.db_path, component, version, len(migrations))
             while version < len(migrations):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -614,23 +680,67 @@ class Store:
 
     def resume_info(self, run_id: str) -> ResumeInfo | None:
         """What a resume of ``run_id`` continues from (exact id), or None when it is unknown."""
-        from wandbkit.resume import ResumeInfo
-
         with self._reader() as conn:
-            row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None:
-                return None
-            last = conn.execute(
-                "SELECT MAX(m) FROM (SELECT MAX(step) AS m FROM history WHERE run_id=?"
-                " UNION ALL SELECT MAX(step) FROM media WHERE run_id=?)",
-                (run_id, run_id)).fetchone()[0]
-            fragments = conn.execute("SELECT COUNT(*) FROM run_fragments WHERE run_id=?",
-                                     (run_id,)).fetchone()[0]
-        record = _decode_run(row)
-        return ResumeInfo(run_id=run_id, state=record.state,
-                          last_step=-1 if last is None else int(last),
-                          fragments=max(fragments, 1), config=record.config, host=record.host,
-                          pid=record.pid)
+            return _resume_info(conn, run_id)
+
+    def claim_run(self, run_id: str, project: str,
+                  decide: Callable[[ResumeInfo | None], bool]) -> tuple[ResumeInfo | None, Claim]:
+        """Make this process the one writing ``run_id``, atomically with the check.
+
+        In one SQLite write transaction (``BEGIN IMMEDIATE``: a second process waits for the
+        first to commit): read what the store holds of the run, let ``decide`` rule on it
+        (it raises to refuse, e.g. while the run's process is alive), then mark the run
+        ``running`` with this host and pid, creating its record when it is new. So two
+        processes that start one id at the same moment never both write it: the second sees
+        the first's claim.
+
+        :returns: what the store held before the claim (None for a new run), and the
+            :class:`Claim` that :meth:`release_claim` undoes if the run then fails to start.
+        :raises UserError: whatever ``decide`` raises, or when the store cannot be written.
+        """
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = _resume_info(conn, run_id)
+                decide(found)
+                host, pid, when = socket.gethostname(), os.getpid(), now()
+                before = conn.execute("SELECT state, host, pid, heartbeat_at FROM runs WHERE"
+                                      " id=?", (run_id,)).fetchone()
+                claim = Claim(run_id, host, pid, None if before is None else tuple(before))
+                if found is None:
+                    conn.execute("INSERT INTO runs (id, project, state, started_at, host, pid,"
+                                 " heartbeat_at) VALUES (?,?,?,?,?,?,?)",
+                                 (run_id, project, "running", when, host, pid, when))
+                else:
+                    conn.execute("UPDATE runs SET state='running', host=?, pid=?, heartbeat_at=?"
+                                 " WHERE id=?", (host, pid, when, run_id))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return found, claim
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot write the wandbkit store {self.db_path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def release_claim(self, claim: Claim) -> None:
+        """Undo :meth:`claim_run` for a run that failed to start (a bad argument after the
+        claim): a new run's record goes, a stored run gets its earlier state back. Only while
+        the claim is still this process's and nothing was written under it."""
+        conn = self.connect()
+        try:
+            mine = "id=? AND host=? AND pid=? AND state='running'"
+            args = (claim.run_id, claim.host, claim.pid)
+            if claim.before is None:
+                conn.execute(f"DELETE FROM runs WHERE {mine} AND NOT EXISTS (SELECT 1 FROM"
+                             " run_fragments WHERE run_id=?)", (*args, claim.run_id))
+            else:
+                conn.execute(f"UPDATE runs SET state=?, host=?, pid=?, heartbeat_at=? WHERE {mine}",
+                             (*claim.before, *args))
+        finally:
+            conn.close()
 
     def fragments(self, run_id: str) -> list[dict[str, Any]]:
         """The processes that ran a run, first to last: fragment, started_at, finished_at, state
@@ -668,8 +778,120 @@ class Store:
                 "SELECT step, level, title, text, time FROM alerts WHERE run_id=? ORDER BY time",
                 (run_id,))]
 
+    def notes(self, run_id: str) -> str | None:
+        """The run's notes (``init(notes=)`` or ``run.notes = ...``), if any."""
+        with self._reader() as conn:
+            try:
+                row = conn.execute("SELECT notes FROM run_notes WHERE run_id=?", (run_id,)).fetchone()
+            except sqlite3.OperationalError:  # a store no run with notes has written to
+                return None
+        return row[0] if row else None
+
     def _reader(self) -> _Closing:
         return _Closing(self.connect(), self.db_path)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run claimed by :meth:`Store.claim_run`: who holds it, and the record's earlier
+    ``(state, host, pid, heartbeat_at)`` (None when the claim created it)."""
+
+    run_id: str
+    host: str
+    pid: int
+    before: tuple[Any, ...] | None
+
+
+def _resume_info(conn: sqlite3.Connection, run_id: str) -> ResumeInfo | None:
+    from wandbkit.resume import ResumeInfo
+
+    row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+    if row is None:
+        return None
+    last = conn.execute(
+        "SELECT MAX(m) FROM (SELECT MAX(step) AS m FROM history WHERE run_id=?"
+        " UNION ALL SELECT MAX(step) FROM media WHERE run_id=?)",
+        (run_id, run_id)).fetchone()[0]
+    fragments = conn.execute("SELECT COUNT(*) FROM run_fragments WHERE run_id=?",
+                             (run_id,)).fetchone()[0]
+    record = _decode_run(row)
+    return ResumeInfo(run_id=run_id, state=record.state,
+                      last_step=-1 if last is None else int(last),
+                      fragments=max(fragments, 1), config=record.config, host=record.host,
+                      pid=record.pid)
+
+
+def _check_not_newer(db: Path, component: str, version: int, known: int) -> None:
+    if version > known:
+        raise UserError(f"{db} has {component} schema v{version}, newer than this wandbkit "
+                        f"knows (v{known}): upgrade wandbkit")
+
+
+# Filesystems whose locks or shared memory do not reach across hosts the way SQLite's WAL
+# needs (its -shm index is memory-mapped: each host would see its own).
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "beegfs",
+    "afs", "panfs", "wekafs", "9p", "ocfs2", "gfs2", "fuse.sshfs", "fuse.glusterfs",
+    "fuse.ceph", "fuse.cephfs", "fuse.juicefs", "fuse.s3fs", "fuse.gcsfuse", "fuse.rclone",
+    "fuse.lustre", "fuse.beegfs"})
+
+
+def network_filesystem(path: str | Path, mounts: str) -> str | None:
+    """The type of the network filesystem holding ``path``, or None for a local one.
+
+    ``mounts`` is the text of ``/proc/mounts`` (``device mountpoint type options 0 0``, with
+    spaces in paths written ``\\040``); the longest mount point containing ``path`` decides.
+    """
+    target = os.path.abspath(path)
+    best, best_type = "", ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = _unescape_mount(fields[1])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, best_type = point, fields[2]
+    if best_type in NETWORK_FILESYSTEMS or best_type.startswith("nfs"):
+        return best_type
+    return None
+
+
+def _unescape_mount(text: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+_filesystems: dict[str, str | None] = {}
+
+
+def store_filesystem(root: Path) -> str | None:
+    """:func:`network_filesystem` for a store folder on this machine (``/proc/mounts``;
+    None where there is none), remembered per folder. ``WANDBKIT_NETWORK_FS=1`` forces the
+    network-filesystem behaviour, ``0`` the local one."""
+    forced = os.environ.get("WANDBKIT_NETWORK_FS", "").strip()
+    if forced:
+        return "forced" if forced not in ("0", "false", "no") else None
+    key = os.path.realpath(root)
+    if key not in _filesystems:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            mounts = ""
+        _filesystems[key] = network_filesystem(key, mounts)
+    return _filesystems[key]
+
+
+def _use_rollback_journal(conn: sqlite3.Connection, root: Path, fs: str) -> None:
+    """On a network filesystem: SQLite's rollback journal (its locks are the filesystem's,
+    with no shared memory), said once per store."""
+    from wandbkit.console import warn_once
+
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
+    if mode == "wal":
+        conn.execute("PRAGMA journal_mode=DELETE")
+    warn_once(f"network-fs:{root}", f"the store {root} is on a network filesystem ({fs}): "
+              "using SQLite's rollback journal instead of WAL; write to it from one host at a "
+              "time", scope="process")
 
 
 def _check_count(value: Any, what: str) -> int:

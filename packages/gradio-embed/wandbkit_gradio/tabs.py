@@ -12,7 +12,7 @@ import pandas as pd
 
 from wandbkit.errors import UserError
 from wandbkit.panels import DashboardContext
-from wandbkit_gradio import views
+from wandbkit_gradio import media_render, views
 from wandbkit_gradio.component import WandbEmbed
 from wandbkit_gradio.embed import message_html
 from wandbkit_gradio.workspace_tab import refresh_on_load
@@ -123,10 +123,12 @@ def build_media(ctx: DashboardContext) -> None:
     video = gr.Video(label="Video", interactive=False, visible=False)
     hist = gr.BarPlot(x="bin", y="count", label="Histogram", visible=False)
     table = gr.Dataframe(label="Table", interactive=False, visible=False)
-    outputs = [caption, image, audio, video, hist, table]
+    chart = gr.Plot(label="Chart", visible=False, elem_id="wandbkit-media-chart")
+    page = gr.HTML("", visible=False, elem_id="wandbkit-media-html")
+    outputs = [caption, image, audio, video, hist, table, chart, page]
 
     def show(run_id: str | None, key: str | None, at: float | None) -> list[Any]:
-        hidden = [gr.update(visible=False)] * 5
+        hidden = [gr.update(visible=False)] * 7
         if not run_id or not key or run_id not in {r.id for r in ctx.runs()}:
             return [message_html("pick a run and a media key"), *hidden]
         try:
@@ -151,7 +153,17 @@ def build_media(ctx: DashboardContext) -> None:
         elif kind == "histogram":
             out[4] = gr.update(value=views.histogram_frame(entry), visible=True)
         elif kind == "table" and entry.get("path"):
-            out[5] = gr.update(value=views.table_frame(entry), visible=True)
+            with_media = media_render.table_html(entry, lambda rel: media_render.file_route(ctx, rel))
+            if with_media is None:
+                out[5] = gr.update(value=views.table_frame(entry), visible=True)
+            else:
+                out[7] = gr.update(value=with_media, visible=True)
+        elif kind == "plotly":
+            out[6] = gr.update(value=media_render.plotly_figure(entry), visible=True)
+        elif kind == "chart":
+            out[6] = gr.update(value=media_render.chart_figure(entry), visible=True)
+        elif kind == "html":
+            out[7] = gr.update(value=media_render.html_frame(entry), visible=True)
         return out
 
     def pick_run(run_id: str | None, key: str | None) -> tuple[Any, Any]:

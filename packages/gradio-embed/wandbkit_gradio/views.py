@@ -190,7 +190,7 @@ def step_slider(steps: list[int]) -> dict[str, Any]:
 # --- media -----------------------------------------------------------------------------------
 
 
-MEDIA_KINDS = ("image", "audio", "video", "histogram", "table")
+MEDIA_KINDS = ("image", "audio", "video", "histogram", "table", "chart", "plotly", "html")
 
 
 def media_keys(store: Store, run_id: str | None) -> list[str]:
@@ -198,8 +198,9 @@ def media_keys(store: Store, run_id: str | None) -> list[str]:
     kind sorted by name."""
     if not run_id:
         return []
-    kinds = {m["key"]: m["kind"] for m in store.media(run_id)}
-    rank = {kind: i for i, kind in enumerate(("image", "video", "audio", "histogram", "table"))}
+    kinds = {m["key"]: m["kind"] for m in store.media(run_id) if m["kind"] in MEDIA_KINDS}
+    rank = {kind: i for i, kind in enumerate(("image", "video", "audio", "histogram", "table",
+                                              "chart", "plotly", "html"))}
     return sorted(kinds, key=lambda k: (rank.get(kinds[k], len(rank)), k))
 
 

@@ -42,7 +42,7 @@ def runs_command(project: str | None = typer.Option(None, "--project", "-p"),
     from wandbkit.cli.output import print_runs, to_json
     from wandbkit.store import Store
 
-    records = Store.open(dir, create=False).runs(project=project, limit=limit)
+    records = Store.open(dir, readonly=True).runs(project=project, limit=limit)
     if as_json:
         typer.echo(to_json([r.to_dict() for r in records]))
     else:
@@ -55,7 +55,7 @@ def show_command(run: str = typer.Argument(..., help="Run id, id prefix or name.
     from wandbkit.cli.output import print_run, run_details, to_json
     from wandbkit.store import Store
 
-    details = run_details(Store.open(dir, create=False), run)
+    details = run_details(Store.open(dir, readonly=True), run)
     if as_json:
         typer.echo(to_json(details))
     else:
@@ -74,7 +74,7 @@ def export_command(run: str = typer.Argument(..., help="Run id, id prefix or nam
 
     if format != "csv":
         raise UserError(f"--format {format!r} is not supported (supported: csv)")
-    store = Store.open(dir, create=False)
+    store = Store.open(dir, readonly=True)
     export_csv(store, store.get_run(run).id, output)
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from wandbkit.rows import Row
     from wandbkit.run import Run
+    from wandbkit.saved_files import SavedFiles
 
 FINISH_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_FINISH_TIMEOUT", "600"))
 INIT_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_INIT_TIMEOUT", "30"))
@@ -137,6 +138,14 @@ class WandbSink(Sink):
     def define_metric(self, definition: MetricDefinition) -> None:
         """Forward a metric definition (the worker calls ``wandb.define_metric``)."""
         self._send(("define_metric", {"name": definition.name, **definition.wandb_kwargs()}))
+
+    def update_run(self, info: dict[str, Any]) -> None:
+        """Forward a rename / new tags / notes (the worker sets them on wandb's run)."""
+        self._send(("run_info", info))
+
+    def save_files(self, saved: SavedFiles) -> None:
+        """Forward saved files (the worker calls ``run.save`` for each, folders kept)."""
+        self._send(("save", {"files": saved.files, "policy": saved.policy}))
 
     def mark_preempting(self, _: None = None) -> None:
         """Forward the preemption notice (the worker calls ``run.mark_preempting()``)."""
