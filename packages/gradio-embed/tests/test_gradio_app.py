@@ -76,10 +76,12 @@ def test_file_route_serves_media_only(served: tuple[Any, Any], dashboard_store: 
     root = dashboard_store.root.resolve()
     weights = next(root.glob("**/*.safetensors"))
     image = next((root / "media").glob("**/*.png"))
+    from urllib.parse import quote
+
     for secret in (root / "wandbkit.db", weights):
-        status, body = _get(f"{base}/gradio_api/file={secret}")
+        status, body = _get(f"{base}/gradio_api/file={quote(str(secret))}")
         assert status in (403, 404) and b"SQLite format" not in body and len(body) < 1000, secret
-    status, body = _get(f"{base}/gradio_api/file={image}")
+    status, body = _get(f"{base}/gradio_api/file={quote(str(image))}")
     assert status == 200 and body[:4] == b"\x89PNG"
 
 

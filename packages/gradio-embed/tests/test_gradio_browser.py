@@ -164,6 +164,10 @@ def test_workspace_charts_settings_and_colours(page: Any, dashboard_store: Dashb
     assert sections["train"] == ["train/loss"] and sections["val"] == ["val/acc"]
     assert "lr" in sections["Charts"] and "weights" in sections["Charts"]  # a histogram panel
     assert panels["weights"]["kind"] == "histogram" and panels["samples/pred"]["kind"] == "image"
+    page.wait_for_function(  # the image panel loads the logged file through the file route
+        f"() => {{ const i = document.querySelector('{WS} .wk-panel[data-key=\"samples/pred\"] img');"
+        " return i && i.complete && i.naturalWidth === 16; }", timeout=15_000)
+    assert _panels(page)["samples/pred"]["step"] == "200"  # the slider starts at the last step
     colours = json.loads(panels["train/loss"]["colors"])
     assert len(colours) == 4 and len(set(colours.values())) == 4  # every run of the project
     assert json.loads(panels["val/acc"]["colors"]) == {

@@ -165,7 +165,7 @@ def build_app(store_dir: str | Path | None = None, *, project: str | None = None
     :param panels: the tabs (default: every installed plugin's, :func:`collect_panels`).
     :raises UserError: when there is no store at ``store_dir``.
     """
-    store = Store.open(store_dir, create=False)
+    store = Store.open(store_dir, readonly=True)  # the dashboard only reads: never a write
     ctx = DashboardContext(store=store, project=project, refresh_s=refresh_s,
                            max_points=max_points, downsample=minmax_lttb)
     panels = collect_panels() if panels is None else panels

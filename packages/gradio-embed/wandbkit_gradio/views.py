@@ -274,6 +274,6 @@ def wandb_status(store: Store, run: RunRecord) -> tuple[str, str | None]:
         return (f"Run {run.id} was logged offline, so W&B has no page for it yet. Upload it "
                 f"with:\n\n    wandbkit sync {run.id}\n\n(needs `wandb login` or "
                 "WANDB_API_KEY and network). Until then, the local view is below and in the "
-                "Curves and Media tabs.", None)
+                "Workspace and Media tabs.", None)
     return (f"Run {run.id} was not sent to W&B (W&B mode: {run.wandb_mode or 'none'}). The "
             "local view is below.", None)
