@@ -189,3 +189,12 @@ def test_broken_tab_is_contained(served: tuple[Any, Any]) -> None:
     boxes = [c["props"].get("value", "") for c in config["components"]
              if c.get("type") == "html" and "failed to build" in str(c["props"].get("value", ""))]
     assert any("The Broken tab failed to build" in b and "&lt;on purpose&gt;" in b for b in boxes)
+
+
+def test_pickers_accept_only_existing_runs(served: tuple[Any, Any]) -> None:
+    """A typed run id that does not exist is refused, not kept as a silent chip."""
+    _, client = served
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict("no-such-run", "", 600, True, api_name="/wandb_view")
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict(["no-such-run"], api_name="/compare")

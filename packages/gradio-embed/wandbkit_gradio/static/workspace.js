@@ -23,9 +23,13 @@
 
   function decode(b64, wide) {
     if (b64 == null) return null;
-    const bin = atob(b64);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    let bytes;
+    if (Uint8Array.fromBase64) bytes = Uint8Array.fromBase64(b64);  // native (Chromium 140+)
+    else {
+      const bin = atob(b64);
+      bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    }
     return wide ? new Float64Array(bytes.buffer) : new Float32Array(bytes.buffer);
   }
   function decodeLine(enc) {
