@@ -159,7 +159,7 @@ class Index:
             run = wandbkit.get_run()
             store_dir = getattr(run, "store_dir", None) if run is not None else None
         if readonly:
-            return cls(Store.open(store_dir, create=False), readonly=True)
+            return cls(Store.open(store_dir, readonly=True), readonly=True)
         return cls(Store.open(store_dir))
 
     def _missing(self) -> bool:
