@@ -193,6 +193,8 @@ class Run:
         self._pending_lock = threading.RLock()
         # How the run ended (finished, failed, preempted): set by finish() before the sinks close.
         self.final_state: str | None = None
+        # Why a plugin failed the run at finish (wandbkit.errors.RunFailure), if one did.
+        self.failure_reason: str | None = None
         # A resumed run continues after the steps already stored (see wandbkit.resume).
         self._floor = settings.start_step - 1
         if settings.fragment:
@@ -580,6 +582,8 @@ class Run:
             if not self._finishing:
                 self._finishing = True  # a plugin may log here; it must not finish twice
                 call_each("wandbkit_run_finishing", run=self)
+                if self.failure_reason is not None and exit_code == 0 and state is None:
+                    exit_code = 1  # e.g. the last checkpoint never reached the disk
             if self._pending is not None and self._state is _RUNNING:
                 self._commit_pending()  # a last commit=False row, as wandb.finish commits it
             started = time.monotonic()

@@ -28,8 +28,13 @@ if TYPE_CHECKING:
 
     from wandbkit.resume import ResumeInfo
 
-__all__ = ["DB_NAME", "HEARTBEAT_S", "RunRecord", "Series", "Store", "default_root", "dumps", "now",
-           "process_gone"]
+__all__ = ["DB_NAME", "HEARTBEAT_S", "Connection", "Row", "RunRecord", "Series", "Store", "default_root",
+           "dumps", "now", "process_gone"]
+
+# What Store.connect() returns and what its rows are, for plugins that keep their own tables
+# (Store.ensure_schema) and type their code: they need not import sqlite3.
+Connection = sqlite3.Connection
+Row = sqlite3.Row
 
 DB_NAME = "wandbkit.db"
 DEFAULT_DIRNAME = "wandbkit-runs"
@@ -132,6 +137,32 @@ CORE_MIGRATIONS: list[str] = [
         wandb_dir TEXT,
         PRIMARY KEY (run_id, fragment)
     )
+    """,
+    # v5: numeric history as columns only (writing 100 scalars a row cost 164 us of JSON and
+    # per-value Python; packed by numpy it costs a tenth). Each written batch adds one
+    # row-count chunk to history_columns (key '', seq = the run-wide number of the batch's
+    # first row, step_max, vals = the batch's keys in order as JSON) and one chunk per key and
+    # value type (kind 'f' float64, 'i' int64, 'b' bool as uint8, so values read back as the
+    # type logged; rows = uint32 indices into the batch, NULL when every row; steps and times
+    # empty: the batch's). history keeps, per row holding values that are not numbers
+    # (strings, ints beyond 64 bits), those values only, with the row's seq (see
+    # wandbkit.history_columns). Rows and chunks written before v5 have seq NULL and are read
+    # as written (wandbkit.history_tables): nothing is rewritten, and a store still at v4
+    # (opened read-only, unmigrated) reads the same. run_fragments.first_row: the number of
+    # the fragment's first history row (where `wandbkit export` applies W&B's step rule anew),
+    # for fragments written before v5 the rows logged before the fragment started.
+    """
+    ALTER TABLE history ADD COLUMN seq INTEGER;
+    ALTER TABLE history_columns ADD COLUMN seq INTEGER;
+    ALTER TABLE history_columns ADD COLUMN kind TEXT;
+    ALTER TABLE history_columns ADD COLUMN rows BLOB;
+    ALTER TABLE history_columns ADD COLUMN step_max INTEGER;
+    CREATE INDEX history_run_seq ON history(run_id, seq) WHERE seq IS NOT NULL;
+    CREATE INDEX history_columns_run_seq ON history_columns(run_id, seq) WHERE seq IS NOT NULL;
+    ALTER TABLE run_fragments ADD COLUMN first_row INTEGER;
+    UPDATE run_fragments SET first_row = (SELECT COUNT(*) FROM history
+        WHERE history.run_id = run_fragments.run_id AND history.time < run_fragments.started_at)
+        WHERE fragment > 0
     """,
 ]
 
@@ -253,63 +284,6 @@ def dumps(obj: Any) -> str:
 
 
 HISTORY_ROWS_KEY = ""  # the history_columns key whose chunks count the rows they cover
-
-
-def _as_float(value: int | float) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        return float("inf") if value > 0 else float("-inf")
-
-
-def history_column_rows(run_id: str,
-                        entries: list[tuple[int, float, dict[str, Any]]]) -> list[tuple[Any, ...]]:
-    """The ``history_columns`` rows for one batch of history rows ``(step, time, scalars)``:
-    one row counting the batch, then one per key with its numeric values packed.
-
-    Insert them in the same transaction as the batch's JSON rows, so the columns always cover
-    exactly the rows written (:meth:`Store.series` checks).
-    """
-    import numpy as np
-
-    steps = np.fromiter((e[0] for e in entries), dtype="<i8", count=len(entries))
-    times = np.fromiter((e[1] for e in entries), dtype="<f8", count=len(entries))
-    out: list[tuple[Any, ...]] = [(run_id, HISTORY_ROWS_KEY, len(entries), steps.tobytes(),
-                                   times.tobytes(), b"")]
-    # Fast path (the usual batch: every row logs the same numeric keys): one float matrix
-    # built in C, about 0.5 us a row for 3 keys against ~3 us for the row's JSON.
-    keys = tuple(entries[0][2])
-    if HISTORY_ROWS_KEY not in keys and all(tuple(e[2]) == keys for e in entries):
-        try:
-            # numpy picks the dtype: numbers only give an int/float/bool matrix; a str, a
-            # None or an int beyond 64 bits gives another kind (the general path below).
-            matrix = np.array([list(e[2].values()) for e in entries])
-        except (TypeError, ValueError, OverflowError):
-            matrix = None
-        if matrix is not None and matrix.ndim == 2 and matrix.dtype.kind in "biuf":
-            matrix = matrix.astype("<f8")
-            steps_b, times_b = steps.tobytes(), times.tobytes()
-            return out + [(run_id, key, len(entries), steps_b, times_b,
-                           np.ascontiguousarray(matrix[:, j]).tobytes())
-                          for j, key in enumerate(keys)]
-    columns: dict[str, tuple[list[int], list[float]]] = {}
-    for i, (_, _, scalars) in enumerate(entries):
-        for key, value in scalars.items():
-            if isinstance(value, (int, float)) and key != HISTORY_ROWS_KEY:
-                col = columns.get(key)
-                if col is None:
-                    col = columns[key] = ([], [])
-                col[0].append(i)
-                col[1].append(value)
-    for key, (index, values) in columns.items():
-        at = np.asarray(index, dtype=np.intp)
-        try:
-            packed = np.asarray(values, dtype="<f8")
-        except OverflowError:  # an int beyond float range
-            packed = np.asarray([_as_float(v) for v in values], dtype="<f8")
-        out.append((run_id, key, len(index), steps[at].tobytes(), times[at].tobytes(),
-                    packed.tobytes()))
-    return out
 
 
 class Store:
@@ -503,11 +477,12 @@ class Store:
                 "SELECT key FROM run_keys WHERE run_id=? ORDER BY key", (run_id,))]
 
     def rows(self, run_id: str) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Every logged row as ``(step, {key: value})``, in logging order."""
+        """Every logged row as ``(step, {key: value})``, in logging order, each value of the
+        type it was logged with (NaN and ±inf kept)."""
+        from wandbkit import history_tables as tables
+
         with self._reader() as conn:
-            for step, data in conn.execute(
-                    "SELECT step, data FROM history WHERE run_id=? ORDER BY rowid", (run_id,)):
-                yield step, json.loads(data)
+            yield from tables.iter_rows(conn, run_id, tables.is_legacy(conn))
 
     def history(self, run_id: str, keys: Iterable[str] | None = None) -> dict[str, list[tuple[int, Any]]]:
         """``{key: [(step, value), ...]}`` in logging order (NaN and Inf restored)."""
@@ -523,47 +498,9 @@ class Store:
                keys: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``{key: (steps, times, values)}`` as ``int64``/``float64``/``float64`` arrays in
         logging order: numeric values only (bools as 0/1, NaN and Inf kept); keys the run never
-        logged as numbers are left out.
-
-        Reads the packed per-key columns (schema v3) when they cover every history row of the
-        run; otherwise (a run written by an older wandbkit) parses the JSON rows.
-        """
-        import numpy as np
-
-        wanted = [k for k in dict.fromkeys(keys) if k != HISTORY_ROWS_KEY]
-        with self._reader() as conn:
-            conn.execute("BEGIN")  # one snapshot for the coverage check and the columns
-            covered = conn.execute("SELECT total(n) FROM history_columns WHERE run_id=? AND key=?",
-                                   (run_id, HISTORY_ROWS_KEY)).fetchone()[0]
-            logged = conn.execute("SELECT COUNT(*) FROM history WHERE run_id=?",
-                                  (run_id,)).fetchone()[0]
-            if covered == logged:
-                out = {}
-                for key in wanted:
-                    chunks = conn.execute(
-                        "SELECT steps, times, vals FROM history_columns WHERE run_id=? AND key=?"
-                        " ORDER BY rowid", (run_id, key)).fetchall()
-                    if chunks:
-                        out[key] = (np.frombuffer(b"".join(c[0] for c in chunks), dtype="<i8"),
-                                    np.frombuffer(b"".join(c[1] for c in chunks), dtype="<f8"),
-                                    np.frombuffer(b"".join(c[2] for c in chunks), dtype="<f8"))
-                conn.execute("COMMIT")
-                return out
-            conn.execute("COMMIT")
-        found: dict[str, tuple[list[int], list[float], list[float]]] = {}
-        with self._reader() as conn:
-            for step, t, data in conn.execute(
-                    "SELECT step, time, data FROM history WHERE run_id=? ORDER BY rowid", (run_id,)):
-                values = json.loads(data)
-                for key in wanted:
-                    value = values.get(key)
-                    if isinstance(value, (int, float)):
-                        col = found.setdefault(key, ([], [], []))
-                        col[0].append(step)
-                        col[1].append(t)
-                        col[2].append(float(value))
-        return {key: (np.asarray(s, dtype=np.int64), np.asarray(t, dtype=np.float64),
-                      np.asarray(v, dtype=np.float64)) for key, (s, t, v) in found.items()}
+        logged as numbers are left out. (:meth:`columns` adds step ranges, downsampling and
+        cursors.)"""
+        return self._numeric_since(run_id, [k for k in dict.fromkeys(keys)], 0)[0]
 
     def rows_since(self, run_id: str, cursor: int = 0, *, limit: int | None = None
                    ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
@@ -575,13 +512,17 @@ class Store:
 
         :raises UserError: for a negative cursor or limit.
         """
+        from wandbkit import history_tables as tables
+
         cursor = _check_count(cursor, "cursor")
         if limit is not None:
             limit = _check_count(limit, "limit")
         with self._reader() as conn:
-            rows = [(step, json.loads(data)) for step, data in conn.execute(
-                "SELECT step, data FROM history WHERE run_id=? ORDER BY rowid LIMIT ? OFFSET ?",
-                (run_id, -1 if limit is None else limit, cursor))]
+            conn.execute("BEGIN")  # one snapshot: both layouts, every batch whole
+            try:
+                rows = list(tables.iter_rows(conn, run_id, tables.is_legacy(conn), cursor, limit))
+            finally:
+                conn.execute("COMMIT")
         return rows, cursor + len(rows)
 
     def columns(self, run_id: str, keys: Iterable[str], *, step_min: int | None = None,
@@ -602,61 +543,40 @@ class Store:
         from wandbkit.history_columns import shape_series
 
         since = _check_count(since, "since")
-        if max_points is not None and (not isinstance(max_points, int) or max_points < 1):
+        if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int)
+                                       or max_points < 1):
             raise UserError(f"max_points={max_points!r}: give a whole number of points, 1 or more")
-        wanted = [k for k in dict.fromkeys(keys) if k != HISTORY_ROWS_KEY]
-        raw, cursor = self._numeric_since(run_id, wanted, since)
+        raw, cursor = self._numeric_since(run_id, list(dict.fromkeys(keys)), since)
         return {key: shape_series(*arrays, step_min=step_min, step_max=step_max,
                                   max_points=max_points) for key, arrays in raw.items()}, cursor
 
     def _numeric_since(self, run_id: str, wanted: list[str], since: int
                        ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], int]:
-        """``{key: (steps, times, values)}`` of the rows after ``since``, and the row count."""
-        import numpy as np
+        """``{key: (steps, times, values)}`` of the rows from number ``since`` on, and the
+        run's row count, from one snapshot."""
+        from wandbkit import history_tables as tables
 
+        wanted = [k for k in wanted if k != HISTORY_ROWS_KEY]
         with self._reader() as conn:
-            conn.execute("BEGIN")  # one snapshot: the count, the coverage and the columns
+            conn.execute("BEGIN")
             try:
-                total = conn.execute("SELECT COUNT(*) FROM history WHERE run_id=?",
-                                     (run_id,)).fetchone()[0]
-                batches = conn.execute(
-                    "SELECT rowid, n FROM history_columns WHERE run_id=? AND key=? ORDER BY rowid",
-                    (run_id, HISTORY_ROWS_KEY)).fetchall()
-                ends = np.cumsum(np.asarray([n for _, n in batches], dtype=np.int64))
-                starts = ends - np.asarray([n for _, n in batches], dtype=np.int64)
-                covered = int(ends[-1]) if len(ends) else 0
-                if covered == total and (since >= total or since in set(starts.tolist())):
-                    first_rowids = np.asarray([r for r, _ in batches], dtype=np.int64)
-                    out = {}
-                    for key in wanted:
-                        chunks = conn.execute(
-                            "SELECT rowid, steps, times, vals FROM history_columns"
-                            " WHERE run_id=? AND key=? ORDER BY rowid", (run_id, key)).fetchall()
-                        # a key's chunk belongs to the batch whose row-count chunk precedes it
-                        at = np.searchsorted(first_rowids, [c[0] for c in chunks], side="right") - 1
-                        chunks = [c for c, b in zip(chunks, at, strict=True) if starts[b] >= since]
-                        if chunks:
-                            out[key] = (np.frombuffer(b"".join(c[1] for c in chunks), dtype="<i8"),
-                                        np.frombuffer(b"".join(c[2] for c in chunks), dtype="<f8"),
-                                        np.frombuffer(b"".join(c[3] for c in chunks), dtype="<f8"))
-                    return out, total
-                rows = conn.execute("SELECT step, time, data FROM history WHERE run_id=?"
-                                    " ORDER BY rowid LIMIT -1 OFFSET ?", (run_id, since)).fetchall()
+                return tables.numeric_since(conn, run_id, wanted, since, tables.is_legacy(conn))
             finally:
                 conn.execute("COMMIT")
-        return _numbers_of_json_rows(rows, wanted), total
 
     def row_count(self, run_id: str) -> int:
         """Number of rows logged (one per ``run.log`` call that carried scalars)."""
+        from wandbkit import history_tables as tables
+
         with self._reader() as conn:
-            return conn.execute("SELECT COUNT(*) FROM history WHERE run_id=?",
-                                (run_id,)).fetchone()[0]
+            return tables.row_total(conn, run_id, tables.is_legacy(conn))
 
     def step_count(self, run_id: str) -> int:
         """Number of distinct steps with logged scalars."""
+        from wandbkit import history_tables as tables
+
         with self._reader() as conn:
-            return conn.execute("SELECT COUNT(DISTINCT step) FROM history WHERE run_id=?",
-                                (run_id,)).fetchone()[0]
+            return tables.distinct_steps(conn, run_id, tables.is_legacy(conn))
 
     def media(self, run_id: str) -> list[dict[str, Any]]:
         """Media entries of a run: step, key, kind, absolute path, meta."""
@@ -747,10 +667,16 @@ class Store:
     def fragments(self, run_id: str) -> list[dict[str, Any]]:
         """The processes that ran a run, first to last: fragment, started_at, finished_at, state
         (``crashed`` when its process is gone without finishing), exit_code, host, pid,
-        start_step, wandb_mode, wandb_dir. Runs written before fragments were kept have none."""
+        start_step, wandb_mode, wandb_dir, first_row (the number of its first history row; None
+        when written before v5). Runs written before fragments were kept have none."""
         with self._reader() as conn:
             rows = [dict(r) for r in conn.execute(
                 "SELECT * FROM run_fragments WHERE run_id=? ORDER BY fragment", (run_id,))]
+            for frag in rows:
+                if "first_row" not in frag:  # a v4 store read unmigrated: as v5's migration counts
+                    frag["first_row"] = None if frag["fragment"] == 0 else conn.execute(
+                        "SELECT COUNT(*) FROM history WHERE run_id=? AND time < ?",
+                        (run_id, frag["started_at"])).fetchone()[0]
             heartbeat = conn.execute("SELECT heartbeat_at FROM runs WHERE id=?",
                                      (run_id,)).fetchone()
         for i, frag in enumerate(rows):
@@ -810,10 +736,9 @@ def _resume_info(conn: sqlite3.Connection, run_id: str) -> ResumeInfo | None:
     row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
     if row is None:
         return None
-    last = conn.execute(
-        "SELECT MAX(m) FROM (SELECT MAX(step) AS m FROM history WHERE run_id=?"
-        " UNION ALL SELECT MAX(step) FROM media WHERE run_id=?)",
-        (run_id, run_id)).fetchone()[0]
+    from wandbkit import history_tables as tables
+
+    last = tables.last_step(conn, run_id, tables.is_legacy(conn))
     fragments = conn.execute("SELECT COUNT(*) FROM run_fragments WHERE run_id=?",
                              (run_id,)).fetchone()[0]
     record = _decode_run(row)
@@ -900,25 +825,6 @@ def _check_count(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise UserError(f"{what}={value!r}: give a whole number, 0 or more")
     return value
-
-
-def _numbers_of_json_rows(rows: Iterable[tuple[int, float, str]], wanted: list[str]
-                          ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The numeric values of ``wanted`` keys in JSON history rows ``(step, time, data)``."""
-    import numpy as np
-
-    found: dict[str, tuple[list[int], list[float], list[float]]] = {}
-    for step, t, data in rows:
-        values = json.loads(data)
-        for key in wanted:
-            value = values.get(key)
-            if isinstance(value, (int, float)):
-                col = found.setdefault(key, ([], [], []))
-                col[0].append(step)
-                col[1].append(t)
-                col[2].append(_as_float(value))
-    return {key: (np.asarray(s, dtype=np.int64), np.asarray(t, dtype=np.float64),
-                  np.asarray(v, dtype=np.float64)) for key, (s, t, v) in found.items()}
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:

@@ -8,12 +8,14 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wandbkit.history_columns import pack_batch
+from wandbkit.history_tables import row_total
 from wandbkit.log_checks import report_dropped
 from wandbkit.media import MEDIA_TYPES, Audio, CustomChart, Histogram, Html, Image, Plotly, Video
 from wandbkit.metric_summary import SCHEMA, SCHEMA_COMPONENT, MetricSummaries, save_definition
 from wandbkit.paths import safe_filename
 from wandbkit.sinks.base import AlertRecord, MetricDefinition, Sink
-from wandbkit.store import Store, dumps, history_column_rows, now
+from wandbkit.store import Store, dumps, now
 
 if TYPE_CHECKING:
     from wandbkit.saved_files import SavedFiles
@@ -46,6 +48,7 @@ class LocalStoreSink(Sink):
         self.media_dir = root / "media"
         self.run: Run | None = None
         self.saved_later: list[SavedFiles] = []  # policy live/end: copied again at the end
+        self.next_seq = 0  # the run-wide number of the next history row
 
     def start(self, run: Run) -> None:
         """Create the run's record (state ``running``)."""
@@ -68,11 +71,12 @@ class LocalStoreSink(Sink):
         notes = (getattr(s, "wandb_init", None) or {}).get("notes")
         if notes:
             self._set_notes(notes)
+        self.next_seq = row_total(self.conn, run.id, legacy=False)  # a resumed run's rows go on
         self.conn.execute(
             "INSERT OR REPLACE INTO run_fragments (run_id, fragment, started_at, state, host, pid,"
-            " start_step, wandb_mode) VALUES (?,?,?,?,?,?,?,?)",
+            " start_step, wandb_mode, first_row) VALUES (?,?,?,?,?,?,?,?,?)",
             (run.id, s.fragment, run.started_at, "running", socket.gethostname(), os.getpid(),
-             s.start_step, s.wandb_mode))
+             s.start_step, s.wandb_mode, self.next_seq))
 
     def _resume(self, run: Run) -> None:
         """Continue the stored run: running again here, config merged, summary kept."""
@@ -104,38 +108,29 @@ class LocalStoreSink(Sink):
             self.conn.execute("UPDATE runs SET heartbeat_at=? WHERE id=?", (now(), self.run_id))
 
     def write(self, rows: list[Row]) -> None:
-        """One history row per logged row (its scalars as JSON), media as files + index rows."""
+        """One batch in one transaction: its numbers as packed columns, its other values as
+        residue rows, media as files + index rows (see :mod:`wandbkit.history_columns`)."""
         assert self.conn is not None
         if not self._first_step_kept and rows:
             self._keep_first_step(rows[0].step)
-        history: list[tuple[Any, ...]] = []
-        media: list[tuple[Any, ...]] = []
-        new_keys: list[tuple[str, str]] = []
-        entries: list[tuple[int, float, dict[str, Any]]] = []
-        for row in rows:
-            scalars = {}
-            for key, value in row.values.items():
-                if isinstance(value, MEDIA_TYPES):
-                    try:
-                        media.append(self._media_row(row, key, value))
-                    except Exception as exc:  # this value alone: the row and batch go on
-                        report_dropped(key, row.step, "sink store", exc)
-                    continue
-                scalars[key] = value
-                if key not in self.summary:
-                    new_keys.append((self.run_id, key))
-                self.summary[key] = value
-                if self.metrics.definitions:
-                    self.metrics.observe(key, value)
-            if scalars:
-                history.append((self.run_id, row.step, row.time, dumps(scalars)))
-                entries.append((row.step, row.time, scalars))
-        # The same rows as packed per-key columns, for fast curve reads (same transaction).
-        columns = history_column_rows(self.run_id, entries) if entries else []
+        packed = pack_batch(self.run_id, self.next_seq, rows, MEDIA_TYPES)
+        media = self._media_rows(rows, packed.media)
+        new_keys = [(self.run_id, key) for key in packed.keys if key not in self.summary]
+        for values in packed.last_values:  # each key's last value, as the rows came
+            self.summary.update(values)
+        if self.metrics.definitions:
+            for row in rows:
+                for key, value in row.values.items():
+                    if not isinstance(value, MEDIA_TYPES):
+                        self.metrics.observe(key, value)
         self.conn.execute("BEGIN")
         try:
-            self.conn.executemany("INSERT INTO history VALUES (?,?,?,?)", history)
-            self.conn.executemany("INSERT INTO history_columns VALUES (?,?,?,?,?,?)", columns)
+            self.conn.executemany("INSERT INTO history_columns (run_id, key, n, steps, times,"
+                                  " vals, seq, kind, rows, step_max) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                  packed.chunks)
+            if packed.residues:
+                self.conn.executemany("INSERT INTO history (run_id, step, time, data, seq)"
+                                      " VALUES (?,?,?,?,?)", packed.residues)
             if new_keys:
                 self.conn.executemany("INSERT OR IGNORE INTO run_keys VALUES (?,?)", new_keys)
             if media:
@@ -146,6 +141,18 @@ class LocalStoreSink(Sink):
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        self.next_seq += packed.rows
+
+    def _media_rows(self, rows: list[Row], found: list[tuple[int, str, Any]]) -> list[tuple[Any, ...]]:
+        """The media index rows of a batch, ``found`` as ``(index in rows, key, value)``; each
+        value's file is written here."""
+        out = []
+        for i, key, value in found:
+            try:
+                out.append(self._media_row(rows[i], key, value))
+            except Exception as exc:  # this value alone: the row and batch go on
+                report_dropped(key, rows[i].step, "sink store", exc)
+        return out
 
     def _media_row(self, row: Row, key: str, value: Any) -> tuple[Any, ...]:
         self.media_dir.mkdir(parents=True, exist_ok=True)
