@@ -131,14 +131,14 @@ def test_wandb_only_arguments_give_one_line_notices(offline_env: Path,
 def test_unsupported_calls_say_so_and_return_none(offline_env: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     wandb.init(sinks=["store"])
-    assert wandb.plot.line(None, "x", "y") is None
+    assert wandb.Object3D(None) is None
     assert wandb.Api() is None
     assert wandb.log_model("m.pt") is None
     assert wandb.save("*.pt") == []  # supported: nothing matched (test_drop_in_fidelity)
     assert wandb.login() is False  # offline: no prompt
-    wandb.plot.line(None, "x", "y")  # once per call name
+    wandb.Object3D(None)  # once per call name
     err = capsys.readouterr().err
-    assert err.count("wandb.plot.line(): not supported by wandbkit; ignored") == 1
+    assert err.count("wandb.Object3D(): not supported by wandbkit; ignored") == 1
     assert "wandb.Api(): not supported" in err and "save('*.pt'): no file matches" in err
     with pytest.raises(AttributeError):
         _ = wandbkit.no_such_thing

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import wandbkit
 from wandbkit.errors import UserError
+from wandbkit.history_columns import pack_batch, unpack_batch
+from wandbkit.media import MEDIA_TYPES
+from wandbkit.rows import Row
 from wandbkit.store import Series, Store
 
 
@@ -38,8 +43,10 @@ def _mixed_run() -> tuple[str, list[tuple[int, dict]]]:
 
 
 def _same(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
     return type(a) is type(b) and a == b
 
 
@@ -183,15 +190,181 @@ def test_a_bad_cursor_is_a_user_error(offline_env: Path) -> None:
         Store.open().rows_since(run_id, -5)
 
 
-def test_columns_of_a_run_written_before_the_packed_columns(offline_env: Path) -> None:
-    run_id, _ = _mixed_run()
+
+def _log_batches(batches: list[list[tuple[int, dict]]]) -> str:
+    """Log each list of rows as one store batch (a flush between them); returns the run id."""
+    with wandbkit.init(project="cols", mode="disabled") as run:
+        for rows in batches:
+            for step, row in rows:
+                run.log(dict(row), step=step)
+            assert run.flush(timeout=30)
+        return run.id
+
+
+EDGE_ROWS = [
+    (0, {"a": 1.0, "b": 2, "c": True, "s": "text"}),
+    (1, {"b": 3, "a": 1.5}),  # the keys in another order
+    (1, {"s": "same step, only text"}),
+    (2, {"a": math.nan, "b": 2**63 - 1, "c": False, "d": -0.0}),
+    (3, {"a": math.inf, "b": -(2**63), "big": 2**64, "neg": -math.inf}),
+    (4, {"a": 7, "b": 4.5, "c": 1}),  # each key with another type than before
+    (5, {"a": 5e-324, "s": ""}),
+    (6, {"a": 1.7976931348623157e308, "big": 12}),
+]
+
+
+def test_packed_rows_read_back_exactly_as_logged(offline_env: Path) -> None:
+    run_id = _log_batches([EDGE_ROWS[:4], EDGE_ROWS[4:]])
     store = Store.open()
-    want, cursor = store.columns(run_id, ["loss", "flag"])
-    with store._reader() as conn:  # as a wandbkit older than the packed columns wrote it
-        conn.execute("DELETE FROM history_columns WHERE run_id=?", (run_id,))
-    got, got_cursor = store.columns(run_id, ["loss", "flag"])
-    assert got_cursor == cursor and set(got) == set(want)
-    for key in want:
-        assert np.array_equal(got[key].values, want[key].values, equal_nan=True)
-        assert got[key].steps.tolist() == want[key].steps.tolist()
-    assert store.columns(run_id, ["loss"], since=20)[0]["loss"].steps.tolist() == list(range(20, 30))
+    _rows_equal(list(store.rows(run_id)), EDGE_ROWS)
+    paged, cursor = [], 0
+    while True:
+        rows, cursor = store.rows_since(run_id, cursor, limit=3)
+        if not rows:
+            break
+        paged.extend(rows)
+    _rows_equal(paged, EDGE_ROWS)
+    assert store.row_count(run_id) == len(EDGE_ROWS) == cursor
+    assert store.step_count(run_id) == 7
+    history = store.history(run_id, ["b"])
+    assert [(s, v) for s, v in history["b"]] == [(0, 2), (1, 3), (2, 2**63 - 1), (3, -(2**63)),
+                                                 (4, 4.5)]
+    assert [type(v) for _, v in history["b"]] == [int, int, int, int, float]
+    cols, _ = store.columns(run_id, ["a", "b", "c", "big", "s"])
+    assert set(cols) == {"a", "b", "c", "big"}
+    assert cols["a"].steps.tolist() == [0, 1, 2, 3, 4, 5, 6]
+    want_a = [1.0, 1.5, math.nan, math.inf, 7.0, 5e-324, 1.7976931348623157e308]
+    assert np.array_equal(cols["a"].values, np.asarray(want_a), equal_nan=True)
+    assert cols["c"].values.tolist() == [1.0, 0.0, 1.0]
+    assert cols["big"].steps.tolist() == [6]  # 2**64 does not fit 64 bits: kept exactly, as text
+    assert store.keys(run_id) == sorted({k for _, r in EDGE_ROWS for k in r})
+
+
+def test_media_only_rows_are_not_history_rows(offline_env: Path) -> None:
+    with wandbkit.init(project="cols", mode="disabled") as run:
+        run.log({"x": 1.0}, step=0)
+        run.log({"hist": wandbkit.Histogram([1.0, 2.0, 2.0])}, step=1)
+        run.log({"x": 2.0, "img": wandbkit.Image(np.zeros((2, 2, 3), dtype=np.uint8))}, step=2)
+        run_id = run.id
+    store = Store.open()
+    assert list(store.rows(run_id)) == [(0, {"x": 1.0}), (2, {"x": 2.0})]
+    assert [(m["step"], m["key"]) for m in store.media(run_id)] == [(1, "hist"), (2, "img")]
+    assert store.get_run(run_id).summary["x"] == 2.0
+
+
+def test_a_run_resumed_on_a_v4_store_continues_its_rows(offline_env: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "v4"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "store_v4", root)
+    store = Store.open(root)
+    before = list(store.rows("uniform-1"))
+    _, cursor = store.columns("uniform-1", ["a"])
+    with wandbkit.init(project="fixture", id="uniform-1", dir=root, mode="disabled",
+                       resume="must") as run:
+        for step in range(50, 55):
+            run.log({"a": step * 0.5, "b": step, "c": "now text"}, step=step)
+    rows = list(store.rows("uniform-1"))
+    assert rows[:50] == before
+    assert rows[50:] == [(s, {"a": s * 0.5, "b": s, "c": "now text"}) for s in range(50, 55)]
+    new, end = store.columns("uniform-1", ["a", "b", "c"], since=cursor)
+    assert new["a"].steps.tolist() == list(range(50, 55)) and "c" not in new
+    assert end == 55 and store.row_count("uniform-1") == 55
+    assert store.columns("uniform-1", ["b"])[0]["b"].values.tolist() == [float(s) for s in range(55)]
+    assert store.resume_info("uniform-1").last_step == 54
+    assert store.rows_since("uniform-1", 48, limit=4)[0] == rows[48:52]
+
+
+VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70), st.text(max_size=3))
+ROWS = st.lists(st.tuples(st.integers(min_value=-3, max_value=2**40),
+                          st.dictionaries(st.sampled_from(["a", "b", "c", "d/e", ""]), VALUES,
+                                          min_size=1, max_size=5)),
+                min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ROWS)
+def test_any_batch_unpacks_to_the_rows_packed(rows: list[tuple[int, dict]]) -> None:
+    """Pure packing round trip: every value, type, key order and step, whatever the mix."""
+    batch = [Row(step, 1e9 + i, values) for i, (step, values) in enumerate(rows)]
+    packed = pack_batch("r", 100, batch, MEDIA_TYPES)
+    head, *chunks = packed.chunks
+    assert head[1] == "" and head[2] == len(rows) and head[6] == 100
+    got = unpack_batch(head[2], head[3], head[5],
+                       [(c[1], c[7], c[8], c[5]) for c in chunks],
+                       [(r[4] - 100, r[3]) for r in packed.residues])
+    _rows_equal(got, rows)
+    assert all(r[3] != "{}" for r in packed.residues)
+    half = len(rows) // 2  # a cursor inside the batch
+    _rows_equal(unpack_batch(head[2], head[3], head[5], [(c[1], c[7], c[8], c[5]) for c in chunks],
+                             [(r[4] - 100, r[3]) for r in packed.residues], half), rows[half:])
+
+
+CRASH_WRITER = """
+import sys, wandbkit
+run = wandbkit.init(project="cols", id="killed-mid-run", mode="disabled", sinks=["store"])
+i = 0
+while True:
+    row = {"x": i * 0.5, "n": i, "flag": i % 2 == 0}
+    if i % 3 == 0:
+        row["note"] = f"row {i}"
+    if i % 7 == 0:
+        row["huge"] = 2**70 + i
+    run.log(row, step=i)
+    i += 1
+    if i % 40 == 0:
+        assert run.flush(timeout=60)
+        print(i, flush=True)  # rows delivered to the store so far
+"""
+
+
+def _crash_row(i: int) -> dict:
+    row: dict = {"x": i * 0.5, "n": i, "flag": i % 2 == 0}
+    if i % 3 == 0:
+        row["note"] = f"row {i}"
+    if i % 7 == 0:
+        row["huge"] = 2**70 + i
+    return row
+
+
+def test_sigkill_mid_run_leaves_every_delivered_mixed_row_readable(offline_env: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", CRASH_WRITER], stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ))
+    delivered = 0
+    try:
+        assert proc.stdout is not None
+        while delivered < 400:  # several batches, numbers and text in each
+            line = proc.stdout.readline()
+            assert line, "the writer stopped"
+            delivered = int(line)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # while it goes on logging and writing
+        proc.wait(timeout=30)
+    store = Store.open()
+    rows = list(store.rows("killed-mid-run"))
+    assert len(rows) >= delivered
+    _rows_equal(rows, [(i, _crash_row(i)) for i in range(len(rows))])
+    assert store.row_count("killed-mid-run") == len(rows)
+    cols, cursor = store.columns("killed-mid-run", ["x", "n", "flag", "note"])
+    assert cursor == len(rows) and set(cols) == {"x", "n", "flag"}
+    assert cols["n"].values.tolist() == [float(i) for i in range(len(rows))]
+    assert store.get_run("killed-mid-run").state == "crashed"
+
+
+def test_buckets_of_steps_that_go_back_keep_logging_order_inside_a_bucket() -> None:
+    from wandbkit.history_columns import bucket_by_step
+
+    steps = np.asarray([0, 1, 2, 3, 2, 3], dtype=np.int64)  # a resume that logs 2 and 3 again
+    values = np.asarray([1.0, 2.0, 3.0, 4.0, 30.0, 40.0])
+    times = np.arange(6, dtype=np.float64)
+    got = bucket_by_step(steps, times, values, 2)
+    assert got.steps.tolist() == [1, 3] and got.times.tolist() == [1.0, 5.0]  # the last logged
+    assert got.values.tolist() == [1.5, (3.0 + 4.0 + 30.0 + 40.0) / 4]
+    assert got.lo.tolist() == [1.0, 3.0] and got.hi.tolist() == [2.0, 40.0]

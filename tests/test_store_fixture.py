@@ -120,3 +120,34 @@ def test_export_prints_what_v4_printed(v4_store: Path, run_id: str) -> None:
     result = CliRunner().invoke(build_app(), ["export", run_id, "--dir", str(v4_store)])
     assert result.exit_code == 0, result.output
     assert result.output == GOLDEN["runs"][run_id]["export"]
+
+
+def test_export_of_the_v4_resumed_run_has_each_step_once(v4_store: Path) -> None:
+    """v4 printed steps 8-11 twice (both processes' rows); now each step once, the first
+    process's rows kept where they overlap, as W&B keeps them."""
+    result = CliRunner().invoke(build_app(), ["export", "resumed-1", "--dir", str(v4_store)])
+    assert result.exit_code == 0, result.output
+    want = "step,phase,train/loss\n" + "".join(
+        f"{s},first,{100.0 + s}\n" for s in range(12)) + "".join(
+        f"{s},second,{200.0 + s}\n" for s in range(12, 16))
+    assert result.output.replace("\r\n", "\n") == want
+    assert GOLDEN["runs"]["resumed-1"]["export"].count("\n8,") == 2  # what v4 printed
+
+
+@pytest.mark.parametrize("run_id", RUNS)
+def test_a_store_left_at_v4_reads_the_same_unmigrated(v4_store: Path, run_id: str) -> None:
+    """As a read-only opening sees it: no migration, the v4 tables read as they are."""
+    store = Store(v4_store)  # no ensure_schema: the schema stays v4
+    golden = GOLDEN["runs"][run_id]
+    assert same(_rows(store.rows(run_id)), GOLDEN["logged"][run_id])
+    assert same(_rows(store.rows_since(run_id, 2, limit=5)[0]), GOLDEN["logged"][run_id][2:7])
+    cols, cursor = store.columns(run_id, golden["keys"])
+    assert sorted(cols) == sorted(golden["series"]) and cursor == len(GOLDEN["logged"][run_id])
+    for key, (steps, _, values) in golden["series"].items():
+        assert cols[key].steps.tolist() == steps
+        assert np.array_equal(cols[key].values, np.asarray(values, dtype=float), equal_nan=True)
+    assert store.step_count(run_id) == golden["show"]["steps"]
+    assert store.row_count(run_id) == len(GOLDEN["logged"][run_id])
+    with store._reader() as conn:
+        assert conn.execute("SELECT version FROM schema_versions WHERE component='core'"
+                            ).fetchone()[0] == 4

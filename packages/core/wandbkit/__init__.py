@@ -22,6 +22,7 @@ from wandbkit import lifecycle as _lifecycle
 from wandbkit.dropin import (
     AlertLevel,
     Settings,
+    agent,
     alert,
     config,
     define_metric,
@@ -31,6 +32,7 @@ from wandbkit.dropin import (
     login,
     save,
     summary,
+    sweep,
     unwatch,
     watch,
 )
@@ -63,7 +65,8 @@ def __getattr__(name: str) -> _Any:
 
 
 __all__ = ["AlertLevel", "Artifact", "Audio", "Error", "Histogram", "Html", "Image", "Plotly", "Run",
-           "Settings", "Table", "Video", "__version__", "alert", "check_preempt", "compute_metrics", "config",
+           "Settings", "Table", "Video", "__version__", "agent", "alert", "check_preempt",
+           "compute_metrics", "config",
            "define_metric",
            "finish", "get_run", "hookimpl", "init", "log", "log_artifact", "login", "on_preempt",
-           "preempted", "save", "summary", "unwatch", "use_artifact", "watch"]
+           "preempted", "save", "summary", "sweep", "unwatch", "use_artifact", "watch"]

@@ -14,13 +14,15 @@ import enum
 import inspect
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wandbkit import lifecycle
 from wandbkit.console import warn_once
 from wandbkit.errors import UserError
+from wandbkit.formatting import first_line
 from wandbkit.report import RunReport
 from wandbkit.run import Run, _config_dict
 from wandbkit.run import init as run_init
@@ -164,7 +166,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except Exception as exc:  # yaml.YAMLError, json.JSONDecodeError
         raise UserError(f"config file {path}: not valid {path.suffix.lstrip('.') or 'YAML'}: "
-                        f"{str(exc).splitlines()[0]}") from exc
+                        f"{first_line(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -366,11 +368,70 @@ def save(glob_str: str | os.PathLike[str] | None = None, base_path: str | None =
     return run.save(glob_str, base_path=base_path, policy=policy, glob=glob)
 
 
+# --- sweeps ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """A drop-in ``wandb.sweep`` or ``wandb.agent`` call, for the ``wandbkit_sweep_call`` hook."""
+
+    call: str  # "sweep" or "agent"
+    config: dict[str, Any] | None = None
+    sweep_id: str | None = None
+    function: Callable[[], Any] | None = None
+    count: int | None = None
+    project: str | None = None
+    entity: str | None = None
+
+
+SWEEPS_MISSING = ("{call}: running a sweep needs the wandbkit-sweeps plugin: "
+                  "pip install wandbkit-sweeps")
+
+
+def _sweep_call(request: SweepRequest) -> Any:
+    from wandbkit.plugins import get_plugin_manager
+
+    result = get_plugin_manager().hook.wandbkit_sweep_call(request=request)
+    if result is None:
+        # wandb would run the sweep: ending here beats a script that exits 0 having trained
+        # nothing (SystemExit with a message: one line on stderr, exit status 1)
+        raise SystemExit(SWEEPS_MISSING.format(call=f"wandb.{request.call}()"))
+    return result
+
+
+def sweep(sweep: dict[str, Any] | Callable[[], dict[str, Any]], entity: str | None = None,
+          project: str | None = None, prior_runs: list[str] | None = None) -> str:
+    """``wandb.sweep``: create a sweep from its configuration and return its id, through the
+    ``wandbkit_sweep_call`` hook (``wandbkit-sweeps`` runs it locally, or on W&B when asked).
+    Without such a plugin the script ends with a one-line error."""
+    config = sweep() if callable(sweep) else sweep
+    if not isinstance(config, dict):
+        raise UserError(f"wandb.sweep(): the sweep configuration must be a dict, got "
+                        f"{type(config).__name__}")
+    if prior_runs:
+        notice("wandb.sweep(prior_runs=)", "prior runs are not added to a wandbkit sweep")
+    return str(_sweep_call(SweepRequest("sweep", config=dict(config), project=project,
+                                        entity=entity)))
+
+
+def agent(sweep_id: str, function: Callable[[], Any] | None = None, entity: str | None = None,
+          project: str | None = None, count: int | None = None) -> None:
+    """``wandb.agent``: run ``count`` trials of the sweep (default: until it is done), each
+    calling ``function()``, whose ``wandb.init()`` gets the trial's values; without a
+    function, the sweep file's ``program``. Through the ``wandbkit_sweep_call`` hook."""
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+        raise UserError(f"wandb.agent(count={count!r}): must be a whole number of at least 1")
+    if function is not None and not callable(function):
+        raise UserError(f"wandb.agent(function=...): must be callable, got {type(function).__name__}")
+    _sweep_call(SweepRequest("agent", sweep_id=str(sweep_id), function=function, count=count,
+                             project=project, entity=entity))
+
+
 # wandb's public names that wandbkit does not implement: each is a stand-in that prints one line
 # and returns None (attribute access gives further stand-ins: ``wandb.plot.line(...)``).
-UNSUPPORTED = ("Api", "Graph", "Molecule", "Object3D", "agent", "controller",
+UNSUPPORTED = ("Api", "Graph", "Molecule", "Object3D", "controller",
                "jupyter", "link_artifact", "link_model", "log_code", "log_model",
-               "mark_preempting", "require", "restore", "setup", "sweep",
+               "mark_preempting", "require", "restore", "setup",
                "teardown", "tensorboard", "termerror", "termlog", "termwarn", "use_model",
                "visualize")
 

@@ -15,10 +15,12 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.console import set_thread_scope
-from wandbkit.convert import Converter
+from wandbkit.convert import PLAIN, Converter
 from wandbkit.lifecycle import block_signals_in_this_thread
+from wandbkit.media import MEDIA_TYPES
 from wandbkit.plugins import call_each, get_plugin_manager, report_failure
 from wandbkit.report import SinkReport
+from wandbkit.rows import Row
 from wandbkit.sinks.base import AlertRecord, Sink
 from wandbkit.store import HEARTBEAT_S
 
@@ -147,12 +149,11 @@ class Flusher(threading.Thread):
     def _deliver_rows(self, raw: list[tuple[int, float, dict[str, Any]]]) -> None:
         try:
             rows = self.converter.convert(raw)
-        except Exception as exc:  # a value we could not read: keep what we can, say so
+        except Exception as exc:  # the converter isolates values; this is its last resort
             report_failure("converting logged values", exc)
-            from wandbkit.rows import Row
-
             rows = [Row(step, t, {k: v for k, v in values.items()
-                                  if isinstance(v, (int, float, str))}) for step, t, values in raw]
+                                  if v.__class__ in PLAIN or isinstance(v, MEDIA_TYPES)})
+                    for step, t, values in raw]
         first_step = rows[0].step if rows else None
         if self.first_step is None:
             self.first_step = first_step

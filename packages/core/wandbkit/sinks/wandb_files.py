@@ -1,12 +1,12 @@
 """Media files and artifact manifests for a ``.wandb`` run folder, laid out as wandb does.
 
 Images go to ``files/media/images/<key>_<step>_<sha256[:20]>.png``, tables to
-``files/media/table/<key>_<step>_<sha256[:20]>.table.json`` (a key's ``/`` makes subfolders,
-as in wandb); each is described in the history row by the same JSON wandb's data types
-produce (``_type: image-file``, ``table-file``, ``histogram``). A table is also logged, as
-wandb does, as a ``run_table`` artifact ``run-<id>-<key>`` whose file is the table with its
-column types. Artifacts carry wandb's MD5 manifest: each file's base64 MD5 and the manifest
-digest over ``path:digest`` lines.
+``files/media/table/<key>_<step>_<sha256[:20]>.table.json`` (a key's ``/`` makes subfolders
+and ``..`` becomes ``__``, as in wandb: see :func:`media_stem`); each is described in the
+history row by the same JSON wandb's data types produce (``_type: image-file``, ``table-file``,
+``histogram``). A table is also logged, as wandb does, as a ``run_table`` artifact
+``run-<id>-<key>`` whose file is the table with its column types. Artifacts carry wandb's MD5
+manifest: each file's base64 MD5 and the manifest digest over ``path:digest`` lines.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from wandbkit.media import Audio, Histogram, Html, Image, Plotly, Table, Video
+from wandbkit.paths import join_inside
 
 _CLIENT_ID_ALPHABET = string.ascii_lowercase + string.digits
 MANIFEST_HEADER = b"wandb-artifact-manifest-v1\n"
@@ -117,8 +118,8 @@ class MediaWriter:
 
     def _save(self, subdir: str, key: str, step: int, data: bytes, ext: str) -> tuple[str, str]:
         sha = hashlib.sha256(data).hexdigest()
-        rel = f"media/{subdir}/{key}_{step}_{sha[:20]}{ext}"
-        path = self.files_dir / rel
+        rel = f"media/{subdir}/{media_stem(key)}_{step}_{sha[:20]}{ext}"
+        path = join_inside(self.files_dir, rel, what="media key")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return rel, sha
@@ -227,6 +228,30 @@ _IMAGE_TYPE = {"params": {
     "mask_class_maps": {"params": {"is_set": False, "val": {}}, "wb_type": "const"},
     "mask_layers": {"params": {"is_set": False, "val": {}}, "wb_type": "const"}},
     "wb_type": "image-file"}
+
+
+# A media key's path components are cut to this many bytes (the rest replaced by a digest), so
+# that with ``_<step>_<sha>.<ext>`` after it the file name stays within the filesystem's limit.
+MEDIA_COMPONENT_BYTES = 150
+
+
+def media_stem(key: str) -> str:
+    """The path under ``files/media/<kind>/`` that a media key names, as wandb makes it
+    (``util.make_file_path_upload_safe``): a key's ``/`` makes subfolders, leading ``/`` are
+    stripped, and ``.`` or ``..`` components become ``_`` or ``__``, so no key climbs out of
+    ``media/``. wandbkit also shortens a component too long for the filesystem (wandb raises
+    ``File name too long`` there) and escapes NUL bytes."""
+    parts = []
+    for part in key.lstrip("/").split("/"):
+        if part in (".", ".."):
+            part = part.replace(".", "_")
+        part = part.replace("\x00", "%00")
+        if len(part.encode("utf-8")) > MEDIA_COMPONENT_BYTES:
+            digest = hashlib.sha256(part.encode("utf-8")).hexdigest()[:16]
+            head = part.encode("utf-8")[:MEDIA_COMPONENT_BYTES - 17].decode("utf-8", "ignore")
+            part = f"{head}-{digest}"
+        parts.append(part)
+    return "/".join(parts)
 
 
 def artifact_name(name: str) -> str:
