@@ -43,14 +43,18 @@ def key_problem(key: object) -> str | None:
     return None
 
 
+_STR = frozenset((str,))
+
+
 def needs_checking(values: dict[Any, Any]) -> bool:
-    """Cheap test for the hot path: False only when every key is certainly fine."""
+    """Cheap test for the hot path: False only when every key is certainly fine.
+
+    No Python loop over the keys (``run.log`` of 100 scalars runs it every step): the type
+    test and the ASCII test each run in C over all keys at once.
+    """
     if "" in values or "_step" in values:
         return True
-    for key in values:
-        if key.__class__ is not str or not key.isascii():
-            return True
-    return False
+    return not (_STR.issuperset(map(type, values)) and "".join(values).isascii())
 
 
 def report_rejected(run_id: str | None, key: object, rule: str) -> None:
