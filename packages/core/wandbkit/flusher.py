@@ -88,7 +88,7 @@ class Flusher(threading.Thread):
             self.wake.clear()
             stopping = self.stopping  # read before draining: nothing is appended after stop()
             self._apply_links()
-            self._drain()
+            self._drain(everything=stopping)
             if stopping:
                 break
             if time.monotonic() >= next_beat:  # the run is alive even when nothing is logged
@@ -123,8 +123,13 @@ class Flusher(threading.Thread):
             for sink in self.live:
                 self._guard(sink, "on_link", sink.on_link, source, info)
 
-    def _drain(self) -> None:
-        while self.queue:
+    def _drain(self, everything: bool = False) -> None:
+        """Deliver what is queued now (``everything``: until the queue is empty). Rows logged
+        meanwhile wait for the next wake-up: taking them at once would make each batch as
+        small as the time the last one took, and the per-batch costs then run all the time."""
+        todo = len(self.queue)
+        while self.queue and (todo > 0 or everything):
+            todo -= min(len(self.queue), MAX_BATCH)
             batch = []
             while self.queue and len(batch) < MAX_BATCH:
                 batch.append(self.queue.popleft())
