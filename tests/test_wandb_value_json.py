@@ -152,3 +152,16 @@ def test_the_summary_keeps_each_keys_last_value_across_rows_of_different_keys(
             summary.update({"/".join(i.nested_key): i.value_json for i in rec.summary.update})
     assert {k: summary[k] for k in ("a", "b", "c", "_step")} == {
         "a": "7.0", "b": "1e-7", "c": '"text"', "_step": "7"}
+
+
+@pytest.mark.parametrize("use_orjson", [True, False], ids=["orjson", "pydantic_core"])
+def test_both_encoders_give_the_sdks_bytes(use_orjson: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """orjson (where installed) and pydantic_core write the same text for every number."""
+    proto.load_encoder()
+    if use_orjson and proto._orjson is None:
+        pytest.skip("orjson is not installed")
+    if not use_orjson:
+        monkeypatch.setattr(proto, "_orjson", None)
+    values = [*TRICKY, *(float(x) for x in np.random.default_rng(3).standard_normal(500) * 1e-6),
+              *(float(x) for x in np.random.default_rng(4).standard_normal(500) * 1e18)]
+    assert proto.number_texts(values) == [json_dumps_safer_history(v) for v in values]

@@ -128,12 +128,22 @@ _FAST_MAX_LEN = 64
 # missing or too old for inf_nan_mode: then numbers are spelled as the stdlib's json does, which is
 # what wandb's SDK falls back to in that case too
 _to_json: Any = None
+# orjson.dumps where installed: the same digits as pydantic_core for every int and float
+# (checked on ~1M doubles; both are Ryu-based), about twice as fast; it writes NaN and the
+# infinities as null, which number_texts respells, and refuses ints beyond 64 bits
+_orjson: Any = None
 
 
 def load_encoder() -> None:
-    """Import the JSON encoder now (~10-30 ms once per process: a compiled extension)."""
-    global _to_json
+    """Import the JSON encoders now (~10-30 ms once per process: compiled extensions)."""
+    global _to_json, _orjson
     if _to_json is None:
+        try:
+            from orjson import dumps
+
+            _orjson = dumps if dumps([1e-7, 1e21, -0.0]) == b"[1e-7,1e+21,-0.0]" else None
+        except ImportError:
+            _orjson = None
         try:
             from pydantic_core import to_json
 
@@ -155,6 +165,18 @@ def number_texts(values: list[Any]) -> list[str] | None:
         return []
     if _to_json is None:
         load_encoder()
+    if _orjson is not None and _to_json:  # (without pydantic_core the SDK spells as json does)
+        try:
+            text = _orjson(values).decode("ascii")
+        except TypeError:  # an int beyond 64 bits: pydantic_core below keeps its digits
+            pass
+        else:
+            texts = text[1:-1].split(",")
+            if "null" in text:  # NaN or ±inf (the only values orjson writes as null here)
+                for i, token in enumerate(texts):
+                    if token == "null":
+                        texts[i] = _NONFINITE[repr(values[i])]
+            return texts
     if _to_json is False:
         return None
     try:
