@@ -110,3 +110,46 @@ def test_media_tab_draws_them_in_chromium(rich_store: tuple[Path, str]) -> None:
             browser.close()
     finally:
         dashboard.blocks.close()
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists(),
+                    reason="Debian's chromium is not installed (CI installs it)")
+def test_a_logged_page_opened_from_a_table_link_never_runs_its_script(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch
+                                                                      ) -> None:
+    """A table cell holding ``wandb.Html`` is a link to the page on the file route: opened, it
+    is served sandboxed (no script of it runs in the dashboard's origin)."""
+    from urllib.parse import quote
+
+    from playwright.sync_api import sync_playwright
+
+    import wandbkit
+    from wandbkit.store import Store
+    from wandbkit_gradio.app import build_app, launch
+
+    monkeypatch.setenv("WANDBKIT_DIR", str(tmp_path / "store"))
+    monkeypatch.chdir(tmp_path)
+    with wandbkit.init(project="media", mode="disabled", flush_interval=0.01) as run:
+        run.log({"pages": wandbkit.Table(columns=["page"], data=[[wandbkit.Html(PAGE)]])}, step=0)
+    store = Store.open(tmp_path / "store")
+    (table,) = store.media(run.id)
+    from wandbkit_gradio import media_render
+
+    (link,) = [a.split('"')[0] for a in media_render.table_html(
+        table, lambda rel: quote(str(store.root / rel))).split('href="')[1:]]
+    dashboard = build_app(store.root, project="media", refresh_s=0)
+    url = launch(dashboard, block=False, quiet=True).rstrip("/")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+            page = browser.new_context().new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            answer = page.goto(f"{url}/gradio_api/file={link}", wait_until="load")
+            assert answer is not None and answer.status == 200
+            assert page.locator("#h").inner_text(timeout=15_000) == "report"  # it is shown
+            page.wait_for_timeout(300)
+            assert dialogs == [] and page.title() != "pwned"  # its script never ran
+            browser.close()
+    finally:
+        dashboard.blocks.close()
