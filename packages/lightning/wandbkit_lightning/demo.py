@@ -1,0 +1,87 @@
+"""The ``lightning`` stage of ``wandbkit demo``: a tiny LightningModule trained with
+``WandbkitLogger`` and a ``ModelCheckpoint``, then resumed from the ``best`` version.
+
+One run: ``train/loss`` and ``val/loss`` against ``trainer/global_step``, the hyperparameters in
+its config, each checkpoint registered as a version (``latest``, ``best``, ``step-N``), and a
+second ``fit`` that continues the same run from ``best`` (``ckpt_path=``, ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CHECKPOINT_NAME = "lightning-tiny"
+
+
+@contextlib.contextmanager
+def _store(store_dir: Path) -> Iterator[None]:
+    """References resolve in ``store_dir`` (the demo's store) while inside."""
+    before = os.environ.get("WANDBKIT_DIR")
+    os.environ["WANDBKIT_DIR"] = str(store_dir)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("WANDBKIT_DIR", None)
+        else:
+            os.environ["WANDBKIT_DIR"] = before
+
+
+def _progress(progress: Any, total: int) -> Any:
+    """A Lightning callback that advances the demo's progress bar."""
+    import lightning.pytorch as pl
+
+    class Bar(pl.Callback):
+        def __init__(self) -> None:
+            self.task = progress.add_task("  training", total=total)
+
+        def on_train_batch_end(self, trainer: Any, *args: Any, **kwargs: Any) -> None:
+            progress.update(self.task, completed=trainer.global_step)
+
+    return Bar()
+
+
+def lightning_demo(ctx: Any) -> dict[str, Any]:
+    """Train, then resume from ``best`` for a few steps; return the facts for the summary."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from wandbkit_lightning import WandbkitLogger, resolve
+    from wandbkit_lightning.tiny import TinyRegressor, quiet_trainer_kwargs, synthetic_loader
+
+    steps = 12 if ctx.quick else 60
+    every = steps // 3
+    pl.seed_everything(0, verbose=False)
+
+    def fit(max_steps: int, logger: WandbkitLogger, ckpt_path: str | None = None) -> pl.Trainer:
+        checkpoint = ModelCheckpoint(dirpath=ctx.work_dir / "lightning", monitor="val/loss",
+                                     save_top_k=2, every_n_train_steps=every, save_last=True)
+        callbacks: list[Any] = [checkpoint]
+        if ctx.progress is not None:
+            callbacks.append(_progress(ctx.progress, max_steps))
+        trainer = pl.Trainer(max_steps=max_steps, logger=logger, callbacks=callbacks,
+                             log_every_n_steps=1, val_check_interval=every,
+                             check_val_every_n_epoch=None, limit_val_batches=2,
+                             **quiet_trainer_kwargs())
+        trainer.fit(TinyRegressor(width=32, lr=0.01), synthetic_loader(seed=0),
+                    synthetic_loader(64, seed=1), ckpt_path=ckpt_path, weights_only=True)
+        return trainer
+
+    first = WandbkitLogger(project=ctx.project, name="lightning-tiny", save_dir=ctx.store_dir,
+                           mode=ctx.mode, log_model="all", checkpoint_name=CHECKPOINT_NAME,
+                           tags=["demo", "lightning"])
+    trainer = fit(steps, first)
+    with _store(ctx.store_dir):  # references resolve in the demo's store
+        best = resolve(f"{CHECKPOINT_NAME}:best")
+    second = WandbkitLogger(project=ctx.project, name="lightning-tiny", save_dir=ctx.store_dir,
+                            mode=ctx.mode, id=first.version, log_model="all",
+                            checkpoint_name=CHECKPOINT_NAME)
+    fit(steps + every, second, ckpt_path=best)
+    loss = float(trainer.callback_metrics["train/loss"])
+    return {"headline": f"{steps} steps, train loss {loss:.3f}; resumed from best for {every} "
+                        "more in the same run", "runs": [first.version],
+            "best_checkpoint": best}
