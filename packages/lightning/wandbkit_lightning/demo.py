@@ -9,7 +9,9 @@ second ``fit`` that continues the same run from ``best`` (``ckpt_path=``, ``weig
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,23 @@ def _store(store_dir: Path) -> Iterator[None]:
             os.environ.pop("WANDBKIT_DIR", None)
         else:
             os.environ["WANDBKIT_DIR"] = before
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Lightning's start-up lines (devices, tips), its note that the second fit reuses the
+    checkpoint folder, and the end-of-epoch check it repeats right after resuming from an
+    end-of-epoch checkpoint (before any validation) are noise in the demo's output."""
+    lightning_log = logging.getLogger("lightning.pytorch")
+    level = lightning_log.level
+    lightning_log.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*exists and is not empty")
+            warnings.filterwarnings("ignore", message=".*could not find the monitored key")
+            yield
+    finally:
+        lightning_log.setLevel(level)
 
 
 def _progress(progress: Any, total: int) -> Any:
@@ -54,34 +73,33 @@ def lightning_demo(ctx: Any) -> dict[str, Any]:
     from wandbkit_lightning.tiny import TinyRegressor, quiet_trainer_kwargs, synthetic_loader
 
     steps = 12 if ctx.quick else 60
-    every = steps // 3
+    every = steps // 3  # one epoch: validation and a checkpoint at its end
     pl.seed_everything(0, verbose=False)
 
     def fit(max_steps: int, logger: WandbkitLogger, ckpt_path: str | None = None) -> pl.Trainer:
         checkpoint = ModelCheckpoint(dirpath=ctx.work_dir / "lightning", monitor="val/loss",
-                                     save_top_k=2, every_n_train_steps=every, save_last=True)
+                                     save_top_k=2, save_last=True)
         callbacks: list[Any] = [checkpoint]
         if ctx.progress is not None:
             callbacks.append(_progress(ctx.progress, max_steps))
         trainer = pl.Trainer(max_steps=max_steps, logger=logger, callbacks=callbacks,
-                             log_every_n_steps=1, val_check_interval=every,
-                             check_val_every_n_epoch=None, limit_val_batches=2,
-                             **quiet_trainer_kwargs())
-        trainer.fit(TinyRegressor(width=32, lr=0.01), synthetic_loader(seed=0),
+                             log_every_n_steps=1, limit_val_batches=2, **quiet_trainer_kwargs())
+        trainer.fit(TinyRegressor(width=32, lr=0.01), synthetic_loader(16 * every, seed=0),
                     synthetic_loader(64, seed=1), ckpt_path=ckpt_path, weights_only=True)
         return trainer
 
-    first = WandbkitLogger(project=ctx.project, name="lightning-tiny", save_dir=ctx.store_dir,
-                           mode=ctx.mode, log_model="all", checkpoint_name=CHECKPOINT_NAME,
-                           tags=["demo", "lightning"])
-    trainer = fit(steps, first)
-    with _store(ctx.store_dir):  # references resolve in the demo's store
+    def logger(**kwargs: Any) -> WandbkitLogger:
+        return WandbkitLogger(project=ctx.project, name="lightning-tiny", save_dir=ctx.store_dir,
+                              mode=ctx.mode, log_model="all", checkpoint_name=CHECKPOINT_NAME,
+                              **kwargs)
+
+    with _quiet(), _store(ctx.store_dir):  # references resolve in the demo's store
+        first = logger(tags=["demo", "lightning"])
+        trainer = fit(steps, first)
+        loss = float(trainer.callback_metrics["train/loss"])
+        resumed_from = resolve(f"{CHECKPOINT_NAME}:best")
+        fit(steps + every, logger(id=first.version), ckpt_path=resumed_from)  # the same run
         best = resolve(f"{CHECKPOINT_NAME}:best")
-    second = WandbkitLogger(project=ctx.project, name="lightning-tiny", save_dir=ctx.store_dir,
-                            mode=ctx.mode, id=first.version, log_model="all",
-                            checkpoint_name=CHECKPOINT_NAME)
-    fit(steps + every, second, ckpt_path=best)
-    loss = float(trainer.callback_metrics["train/loss"])
     return {"headline": f"{steps} steps, train loss {loss:.3f}; resumed from best for {every} "
                         "more in the same run", "runs": [first.version],
-            "best_checkpoint": best}
+            "resumed_from": resumed_from, "best_checkpoint": best}
