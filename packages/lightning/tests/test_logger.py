@@ -178,3 +178,31 @@ def test_bad_arguments_say_what_is_allowed(offline_env: Path) -> None:
         logger.log_image("x", [np.zeros((2, 2))], caption=["a", "b"])
     logger.finalize("success")
     assert Store.open(offline_env).runs() == []  # bad input started no run
+
+
+def test_a_pytorch_lightning_trainer_takes_the_logger(tmp_path: Path, offline_env: Path) -> None:
+    import pytorch_lightning as ptl
+
+    class Linear(ptl.LightningModule):
+        def __init__(self, lr: float = 0.1) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = torch.nn.Linear(8, 1)
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            loss = torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
+            self.log("train/loss", loss)
+            return loss
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    logger = WandbkitLogger(project="lt", log_model="all", checkpoint_name="ptl")
+    trainer = ptl.Trainer(max_steps=3, logger=logger, log_every_n_steps=1, accelerator="cpu",
+                          enable_progress_bar=False, enable_model_summary=False,
+                          callbacks=[ptl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ck")])
+    trainer.fit(Linear(), synthetic_loader(48, seed=0))
+    [run] = Store.open(offline_env).runs()
+    assert run.state == "finished" and run.config == {"lr": 0.1}
+    assert "train/loss" in Store.open(offline_env).keys(run.id)
+    assert torch.load(resolve("ptl:latest"), weights_only=True)["global_step"] == 3
