@@ -6,6 +6,8 @@ batch 16, the same steps for every variant, ``self.log("train/loss")`` every ste
 validation and no checkpoints (so every variant does the same training work). Variants:
 
   none      ``Trainer(logger=False)``;
+  null      a logger whose ``log_metrics`` does nothing: what Lightning itself spends on having a
+            logger at all (its metric conversion and logger calls), for reference;
   wandb     Lightning's own ``WandbLogger(offline=True)``, plus the ``wandb.finish()`` it leaves
             to the user;
   wandbkit  ``WandbkitLogger`` (offline W&B sink + local store), which finishes its run in
@@ -48,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_env import CpuMeter, Quiet, offline_wandb_dirs  # noqa: E402
 from results import record  # noqa: E402
 
-VARIANTS = ("none", "wandb", "wandbkit")
+VARIANTS = ("none", "null", "wandb", "wandbkit")
 
 
 def _step_timer() -> Any:
@@ -70,14 +72,31 @@ def _step_timer() -> Any:
     return StepTimer()
 
 
+def _null_logger() -> Any:
+    from lightning.pytorch.loggers import Logger
+
+    class NullLogger(Logger):
+        name, version = "null", "0"
+
+        def log_metrics(self, metrics: Any, step: Any = None) -> None:
+            pass
+
+        def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    return NullLogger()
+
+
 def _logger(variant: str, work: Path, spent: list[float]) -> Any:
     """The variant's logger, its ``log_metrics`` timed into ``spent`` (False for none)."""
     if variant == "none":
         return False
-    if variant == "wandb":
+    if variant == "null":
+        logger: Any = _null_logger()
+    elif variant == "wandb":
         from lightning.pytorch.loggers import WandbLogger
 
-        logger: Any = WandbLogger(project="lightning-overhead", offline=True,
+        logger = WandbLogger(project="lightning-overhead", offline=True,
                                   save_dir=str(work / "wandb-logger"))
     else:
         from wandbkit_lightning import WandbkitLogger
@@ -190,6 +209,9 @@ def main() -> None:
           f"(rounds: {', '.join(f'{r:.3f}' for r in paired)})")
     print(f"fit() total overhead over none: wandbkit {over_kit:+.2f} s, built-in WandbLogger "
           f"{over_builtin:+.2f} s")
+    null_ratio = med["null"]["median_step"] / med["none"]["median_step"]
+    print(f"for reference, a logger that does nothing/none: {null_ratio:.3f} (Lightning's own "
+          "cost of having a logger)")
     for v in ("wandb", "wandbkit"):
         cost = med[v]["logger_per_step"]
         print(f"{v} log_metrics on the training thread: {cost * 1e6:.0f} us/step = "
@@ -206,6 +228,9 @@ def main() -> None:
            ratio=step_ratio, target="ratio <= 1.03", passed=step_ratio <= 1.03, note=note)
     record("lightning_overhead", "median step, Lightning's WandbLogger (offline), for comparison",
            med["wandb"]["median_step"] * 1e3, "ms/step", baseline=none_step, ratio=builtin_ratio,
+           note=note)
+    record("lightning_overhead", "median step, a logger that does nothing: Lightning's own cost",
+           med["null"]["median_step"] * 1e3, "ms/step", baseline=none_step, ratio=null_ratio,
            note=note)
     record("lightning_overhead", "fit() total overhead over logger=False, WandbkitLogger",
            over_kit, "s", baseline=f"WandbLogger: {over_builtin:+.2f} s", note=note)
