@@ -36,8 +36,9 @@ def _store(store_dir: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Lightning's start-up lines (devices, tips), its note that the second fit reuses the
-    checkpoint folder, and the end-of-epoch check it repeats right after resuming from an
-    end-of-epoch checkpoint (before any validation) are noise in the demo's output."""
+    checkpoint folder, the end-of-epoch check it repeats right after resuming from an
+    end-of-epoch checkpoint (before any validation) and its own use of a torch API that torch
+    deprecated (``LeafSpec``) are noise in the demo's output."""
     lightning_log = logging.getLogger("lightning.pytorch")
     level = lightning_log.level
     lightning_log.setLevel(logging.WARNING)
@@ -45,6 +46,7 @@ def _quiet() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*exists and is not empty")
             warnings.filterwarnings("ignore", message=".*could not find the monitored key")
+            warnings.filterwarnings("ignore", message=".*LeafSpec")
             yield
     finally:
         lightning_log.setLevel(level)
