@@ -206,3 +206,28 @@ def test_a_pytorch_lightning_trainer_takes_the_logger(tmp_path: Path, offline_en
     assert run.state == "finished" and run.config == {"lr": 0.1}
     assert "train/loss" in Store.open(offline_env).keys(run.id)
     assert torch.load(resolve("ptl:latest"), weights_only=True)["global_step"] == 3
+
+
+def test_a_name_rewritten_across_file_systems_leaves_versions_whole(
+        tmp_path: Path, offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lightning writes each save to a temp file, then moves it onto the name: across file
+    systems (the temp folder on tmpfs) the move copies *into* an existing file of that name,
+    which a hard link would share; every version must still hold its own step's weights."""
+    import tempfile
+
+    from wandbkit_artifacts.index import Index
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a temp folder on another file system (/dev/shm)")
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.mkdtemp(dir=shm))
+    logger = WandbkitLogger(project="lt", log_model="all", checkpoint_name="same")
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ck", filename="model", save_top_k=-1,
+                                 enable_version_counter=False, every_n_train_steps=2)
+    short_trainer(logger, [checkpoint], max_steps=6, limit_val_batches=0).fit(
+        TinyRegressor(width=16), synthetic_loader(64, seed=0))
+    versions = Index.open(offline_env).versions("same")
+    assert [v.step for v in versions] == [2, 4, 6]  # one file name, rewritten at each save
+    for v in versions:
+        assert torch.load(v.path / "model.ckpt", weights_only=True)["global_step"] == v.step
+    assert [p.name for p in (tmp_path / "ck").iterdir()] == ["model.ckpt"]  # no copies left

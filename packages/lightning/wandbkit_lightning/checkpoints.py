@@ -76,12 +76,13 @@ def _score(value: Any) -> float | None:
 
 
 def _may_be_rewritten_in_place(path: str) -> bool:
-    """Whether Lightning's next save of this name could write into the file's own inode.
+    """Whether Lightning's next save of this file's name could write into the file's own inode.
 
     Lightning saves through fsspec: a temp file in ``tempfile.gettempdir()``, then
-    ``shutil.move`` onto the name. On the same file system that is a rename (a new inode: our
-    hard link keeps the old bytes); across file systems it copies *into* the existing file, which
-    would change the version too.
+    ``shutil.move`` onto the name. On the same file system that is a rename (a new inode: the
+    version's hard link keeps the old bytes); across file systems (``/tmp`` on tmpfs) it copies
+    *into* the existing file, which would change the version too. Names do repeat: ``last.ckpt``,
+    and a top-k file whose name has no step in it (``filename="best"``).
     """
     try:
         return os.stat(tempfile.gettempdir()).st_dev != os.stat(os.path.dirname(path)).st_dev
@@ -146,7 +147,7 @@ class CheckpointVersions:
         value = _score(score)
         metrics = {str(monitor): value} if monitor and value is not None else {}
         source, temp = os.path.realpath(path), None  # save_last="link" writes a symlink
-        if path == getattr(callback, "last_model_path", None) and _may_be_rewritten_in_place(source):
+        if _may_be_rewritten_in_place(source):
             temp = os.path.join(os.path.dirname(source), f".wandbkit-{uuid.uuid4().hex[:8]}.ckpt")
             shutil.copyfile(source, temp)
             source = temp
