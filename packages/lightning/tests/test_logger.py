@@ -120,7 +120,7 @@ def test_resume_by_id_and_ckpt_path_continues_the_run(tmp_path: Path, offline_en
 
     second = WandbkitLogger(project="lt", id=first.version, log_model="all",
                             checkpoint_name="res")
-    trainer = short_trainer(second, [_checkpoint(tmp_path / "again")], max_steps=6)
+    trainer = short_trainer(second, [_checkpoint(tmp_path, save_top_k=-1)], max_steps=6)
     trainer.fit(TinyRegressor(width=16), synthetic_loader(64, seed=0), synthetic_loader(16, seed=1),
                 ckpt_path=best, weights_only=True)
     assert second.version == first.version
@@ -132,6 +132,11 @@ def test_resume_by_id_and_ckpt_path_continues_the_run(tmp_path: Path, offline_en
     assert steps[before] == best_step and steps[-1] > best_step and trainer.global_step == 6
     dirs = wandb_run_dirs(offline_env)
     assert len(dirs) == 2 and all(d.name.endswith(f"-{run.id}") for d in dirs)  # one W&B run
+    # versions: the first fit's two, then what the second wrote (not the first's best again)
+    from wandbkit_artifacts.index import Index
+
+    assert [v.step for v in Index.open(offline_env).versions("res")] == \
+        [2, 4, *range(best_step + 2, 7, 2)]
 
 
 def test_exception_in_training_step_fails_the_run(tmp_path: Path, offline_env: Path) -> None:

@@ -110,10 +110,17 @@ class CheckpointVersions:
     def saved(self, callback: Any, run: Any) -> None:
         """``after_save_checkpoint``: remember the step of the file just written; register it
         now (``"all"``, or ``True`` with ``save_top_k=-1``) or at :meth:`finish`."""
-        path = getattr(callback, "_last_checkpoint_saved", "")
+        from lightning.pytorch.loggers.utilities import _scan_checkpoints
+
+        path = getattr(callback, "_last_checkpoint_saved", None)
         step = getattr(callback, "_last_global_step_saved", None)
-        if path and step is not None:
-            self._steps[str(path)] = int(step)
+        if not path or step is None:  # a Lightning without them: the newest file is the new one
+            found = _scan_checkpoints(callback, {})
+            if not found:
+                return
+            path = found[-1][1]
+            step = _step_in_file(path)
+        self._steps[str(path)] = int(step)
         if self.log_model == "all" or int(getattr(callback, "save_top_k", 1)) == -1:
             self.register_new(callback, run, keep=keep_last(callback))
         else:
@@ -126,16 +133,15 @@ class CheckpointVersions:
         self._waiting.clear()
 
     def register_new(self, callback: Any, run: Any, keep: int | None) -> None:
-        """Register every checkpoint of ``callback`` not registered yet, oldest first."""
+        """Register, oldest first, the checkpoints of ``callback`` written during this training
+        and not registered yet (so the best file of a run resumed from is not listed twice)."""
         from lightning.pytorch.loggers.utilities import _scan_checkpoints
 
         for mtime, path, score, _tag in _scan_checkpoints(callback, self._logged):
-            self._logged[path] = mtime
-            if not self.enabled:
-                return
             step = self._steps.get(path)
-            if step is None:
-                step = _step_in_file(path)
+            if step is None or not self.enabled:
+                continue
+            self._logged[path] = mtime
             if step in self._steps_done:
                 continue  # last.ckpt of a step whose top-k file is a version already
             self._register(callback, run, path, step, score, keep)
