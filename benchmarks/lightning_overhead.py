@@ -31,7 +31,7 @@ the CPU per step of every thread and process (the training thread, wandbkit's fl
 processes) over the same steps: on a loaded machine wall time mostly measures the neighbours,
 CPU time much less so, so it carries the same 1.03 target.
 
-    python benchmarks/lightning_overhead.py            # 5 rounds x 200 steps, ~1-2 min on 2 cores
+    python benchmarks/lightning_overhead.py            # 7 rounds x 300 steps, ~2 min on 2 cores
     python benchmarks/lightning_overhead.py --quick    # 3 rounds x 40 steps: proves it runs
 """
 
@@ -159,8 +159,8 @@ def run_once(variant: str, steps: int, work: Path, data: Any, quiet: Quiet,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true",
                         help="3 rounds x 40 steps: checks that it runs, noisy figures")
