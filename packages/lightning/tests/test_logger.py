@@ -236,3 +236,27 @@ def test_a_name_rewritten_across_file_systems_leaves_versions_whole(
     for v in versions:
         assert torch.load(v.path / "model.ckpt", weights_only=True)["global_step"] == v.step
     assert [p.name for p in (tmp_path / "ck").iterdir()] == ["model.ckpt"]  # no copies left
+
+
+def test_a_failing_checkpoint_plugin_does_not_stop_training(
+        tmp_path: Path, offline_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wandbkit import hookimpl
+    from wandbkit.plugins import get_plugin_manager
+
+    class Broken:
+        @hookimpl(tryfirst=True)
+        def wandbkit_checkpoint_save(self, request: Any) -> Any:
+            raise OSError("disk full")
+
+    pm = get_plugin_manager()
+    plugin = Broken()
+    pm.register(plugin, name="broken-checkpoints")
+    try:
+        logger = WandbkitLogger(project="lt", log_model="all", checkpoint_name="broken")
+        trainer, _ = _fit(logger, tmp_path, max_steps=4)
+    finally:
+        pm.unregister(plugin)
+    assert trainer.global_step == 4
+    [run] = Store.open(offline_env).runs()
+    assert run.state == "finished" and "train/loss" in Store.open(offline_env).keys(run.id)
+    assert "registering epoch=0-step=2.ckpt (step 2) failed: OSError: disk full" in capsys.readouterr().err

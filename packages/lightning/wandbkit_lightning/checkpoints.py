@@ -153,11 +153,11 @@ class CheckpointVersions:
         value = _score(score)
         metrics = {str(monitor): value} if monitor and value is not None else {}
         source, temp = os.path.realpath(path), None  # save_last="link" writes a symlink
-        if _may_be_rewritten_in_place(source):
-            temp = os.path.join(os.path.dirname(source), f".wandbkit-{uuid.uuid4().hex[:8]}.ckpt")
-            shutil.copyfile(source, temp)
-            source = temp
         try:
+            if _may_be_rewritten_in_place(source):
+                temp = os.path.join(os.path.dirname(source), f".wandbkit-{uuid.uuid4().hex[:8]}.ckpt")
+                shutil.copyfile(source, temp)
+                source = temp
             save_checkpoint(step, files={FILE_NAME: source}, metrics=metrics, aliases=aliases,
                             name=self.name or f"model-{run.id}", run=run, force=True,
                             keep_last=keep)
@@ -169,5 +169,5 @@ class CheckpointVersions:
             _notice(f"registering {Path(path).name} (step {step}) failed: "
                     f"{type(exc).__name__}: {exc}")
         finally:
-            if temp is not None:
+            if temp is not None and os.path.exists(temp):
                 os.unlink(temp)  # the version holds its own link to the copy
