@@ -103,14 +103,17 @@ def test_two_processes_make_one_run_from_the_main_process(tmp_path: Path,
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          str(SCRIPT), str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    detail = proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, detail
     ranks = {r["rank"]: r for r in (json.loads(Path(f"{out}.{i}").read_text()) for i in (0, 1))}
-    assert ranks[0]["world_size"] == 2
-    assert ranks[0]["run_id"] is not None and ranks[1]["run_id"] is None  # rank 1 made no run
+    assert ranks[0]["world_size"] == 2, detail
+    assert ranks[0]["run_id"] is not None and ranks[1]["run_id"] is None, detail  # rank 1: no run
 
     store = Store.open(offline_env)
-    [run] = store.runs()
-    assert run.id == ranks[0]["run_id"] and run.name == "two" and run.config == {"lr": 0.1}
+    runs = store.runs()
+    assert [r.id for r in runs] == [ranks[0]["run_id"]], detail
+    run = runs[0]
+    assert run.name == "two" and run.config == {"lr": 0.1}, (run, detail)
     assert store.history(run.id, ["direct/value"])["direct/value"] == [(4, 0)]  # rank 0's only
     assert [m["key"] for m in store.media(run.id)] == ["direct/image"]
     [run_dir] = wandb_run_dirs(offline_env)
