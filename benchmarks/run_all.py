@@ -52,8 +52,10 @@ BENCHMARKS = [
     Bench("sweep_overhead"),
     Bench("vlm_metrics"),
     Bench("dashboard_load"),
+    Bench("store_write"),
     Bench("wandb_online_designs"),
     Bench("gpu_tracking", quick=("--cpu-dry-run",), needs_cuda=True),
+    Bench("gpu_system_stats", quick=("--seconds", "4"), needs_cuda=True),
 ]
 
 

@@ -20,8 +20,13 @@ What happens:
    a flag; the next ``ckpt.save(step, ...)`` — where the step is complete — saves that step with
    the alias ``preempt``, waits until it is on disk, marks the W&B run as preempting, ends the
    run in the state ``preempted``, runs ``scontrol requeue`` and exits with 138 (128 + SIGUSR1).
-3. The requeued job resumes the newest of ``model:preempt`` and ``model:latest`` (weights,
+3. The requeued job resumes the newest of its ``preempt`` and ``latest`` versions (weights,
    optimizer, scheduler and every RNG) and continues at the next step, in the same run.
+
+Checkpoint aliases belong to the run that saved them: other jobs saving ``--name`` in the same
+store (another array task, a colleague's run) never become this run's ``latest``, and their
+versions are never retired by this run's ``keep_last_k``. ``resume(name)`` inside the run takes
+only its own versions; ``NAME@RUN:ALIAS`` loads another run's on purpose.
 
 Try it without Slurm: start it, send ``kill -USR1 <pid>`` from another shell, then run it
 again: it continues where it stopped. ``wandbkit runs`` and ``wandbkit show <id>`` show
@@ -56,6 +61,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--every", type=int, default=50, help="regular checkpoint interval")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds of 'work' per step")
+    parser.add_argument("--name", default="preemptible-mlp",
+                        help="checkpoint name (versions and aliases are kept per run)")
     args = parser.parse_args()
 
     run = wandbkit.init(project="preemptible", resume="auto", config=vars(args))
@@ -63,11 +70,12 @@ def main() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(1, 64), torch.nn.Tanh(), torch.nn.Linear(64, 1))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps)
-    ckpt = CheckpointManager(run, "model", every_n_steps=args.every, keep_last_k=2, preempt=True)
+    ckpt = CheckpointManager(run, args.name, every_n_steps=args.every, keep_last_k=2,
+                             preempt=True)
 
     start = 0
     if run.resumed:  # a requeued job: continue from the newest checkpoint, if any was saved
-        state = resume("model", model, opt, sched, missing_ok=True)
+        state = resume(args.name, model, opt, sched, missing_ok=True)  # this run's own only
         start = state.step + 1 if state is not None else 0
         print(f"resumed run {run.id} at step {start}", flush=True)
 

@@ -185,7 +185,21 @@ def test_dashboard_shows_the_demo_in_chromium(tour: Tour, dashboard: Served, tmp
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
-            page.goto(dashboard.url, wait_until="load")
+            page.goto(dashboard.url, wait_until="domcontentloaded")
+            # the first page is the workspace: one chart per metric of the demo's runs
+            page.wait_for_function(
+                "() => document.querySelector('#wandbkit-workspace .wk-root')?.dataset.loads >= 1"
+                " && document.querySelectorAll('#wandbkit-workspace .wk-panel[data-drawn]')"
+                ".length > 3", timeout=90_000)
+            # the loss curves of every run, found with the workspace's search
+            page.get_by_placeholder("Search panels (text or regex)").fill("loss")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#wandbkit-workspace .wk-panel')]"
+                ".filter(p => p.offsetParent !== null).every(p => p.dataset.key.includes('loss'))",
+                timeout=30_000)
+            page.wait_for_timeout(500)  # image and histogram panels draw on the next frame
+            page.screenshot(path=str(shots / "demo-workspace.png"))
+            page.get_by_role("tab", name="Runs", exact=True).click()
             page.locator("#wandbkit-runs-table").get_by_text("arr-coc-toy", exact=True) \
                 .filter(visible=True).first.wait_for(timeout=60_000)
             page.screenshot(path=str(shots / "demo-runs.png"))

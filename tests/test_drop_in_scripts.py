@@ -80,7 +80,7 @@ def _read(run_dir: Path) -> dict[str, Any]:
         elif r.get("type") == "metric":
             metrics[r["metric"]["name"]] = r["metric"]
     config.pop("_wandb", None)
-    run = next(r["run"] for r in records if r.get("type") == "run")
+    run = [r["run"] for r in records if r.get("type") == "run"][-1]  # the latest, as W&B shows
     return {"history": history, "config": config, "summary": summary, "metrics": metrics,
             "run": run}
 
@@ -213,3 +213,55 @@ def test_example_drop_in(tmp_path: Path) -> None:
     assert record.summary["val/loss"] == {"min": min(v for _, v in history["val/loss"])}
     assert {m["key"] for m in store.media(record.id)} >= {"gradients/0.weight", "parameters/2.bias"}
     assert (tmp_path / "store" / "checkpoints" / "sine-model").is_dir()
+
+
+_HASHED = (".path", ".sha256", ".size", ".artifact_path", "._latest_artifact_path")
+
+
+def _media_types(row: dict[str, Any]) -> dict[str, Any]:
+    """A history row without the fields of its media that hold content hashes (file names,
+    digests, sizes): what is left is each media value's ``_type`` and shape."""
+    return {k: v for k, v in row.items() if not k.endswith(_HASHED)}
+
+
+def _table_file(both: dict[str, Any], variant: str, row: dict[str, Any], key: str) -> dict[str, Any]:
+    return json.loads((Path(both[variant]["run_dir"]) / "files" / row[f"{key}.path"]).read_text())
+
+
+def test_media_style_script(tmp_path: Path) -> None:
+    both = run_both("media_style.py", tmp_path, env={"MPLBACKEND": "Agg"})
+    real, kit = both[REAL]["history"], both[KIT]["history"]
+    assert [_media_types(r) for r in kit] == [_media_types(r) for r in real]
+    types = {k[:-6]: v for row in real for k, v in row.items() if k.endswith("._type")}
+    assert types["plotly"] == types["mpl_line"] == types["pyplot"] == "plotly-file"
+    assert types["mpl_image"] == "image-file" and types["page"] == "html-file"
+    assert types["charts/line_table"] == types["samples"] == "table-file"
+    # the charts' tables hold the same rows as wandb's, and their settings the same config
+    chart_row = next(i for i, r in enumerate(real) if "charts/line_table._type" in r)
+    for key in [k[:-6] for k in real[chart_row] if k.endswith("_table._type")]:
+        kit_table = _table_file(both, KIT, kit[chart_row], key)
+        real_table = _table_file(both, REAL, real[chart_row], key)
+        assert kit_table["columns"] == real_table["columns"], key
+        assert kit_table["data"] == real_table["data"], key
+    visualize = {k: v for k, v in both[REAL]["config"].items() if k.startswith("_wandb.visualize")}
+    assert len(visualize) == 8
+    assert {k: v for k, v in both[KIT]["config"].items() if k.startswith("_wandb.visualize")} == visualize
+    # the table with images: the run folder's copy names the cells as wandb does
+    samples_row = next(i for i, r in enumerate(real) if "samples._type" in r)
+    assert (_table_file(both, KIT, kit[samples_row], "samples")
+            == _table_file(both, REAL, real[samples_row], "samples"))
+    assert both[KIT]["run"]["display_name"] == both[REAL]["run"]["display_name"] == "media-run"
+    # the local store keeps every one of them, with the files to show
+    store = Store.open(both[KIT]["work"] / "store")
+    (record,) = store.runs()
+    kinds = {m["key"]: m["kind"] for m in store.media(record.id)}
+    assert kinds["plotly"] == kinds["mpl_line"] == kinds["pyplot"] == "plotly"
+    assert (kinds["mpl_image"], kinds["page"], kinds["samples"]) == ("image", "html", "table")
+    assert {kinds[f"charts/{c}"] for c in ("line", "scatter", "bar", "hist", "series", "cm", "pr",
+                                           "roc")} == {"chart"}
+    samples = next(m for m in store.media(record.id) if m["key"] == "samples")
+    cells = json.loads(Path(samples["path"]).read_text())["data"]
+    assert [c[0]["_type"] for c in cells] == ["image-file"] * 3
+    assert all((store.root / c[0]["path"]).is_file() for c in cells)
+    assert store.history(record.id)["acc"] == [(real[-1]["_step"], 0.5)]
+

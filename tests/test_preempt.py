@@ -103,7 +103,7 @@ def test_sigusr1_mid_training_then_restart_continues_bit_exactly_in_the_same_run
     assert [s for s, _ in history] == list(range(1, STEPS + 1))
     assert [float.hex(v) for _, v in history] == [reference[s] for s in range(1, STEPS + 1)]
     assert [(f["state"], f["exit_code"], f["start_step"]) for f in store.fragments("4242")] == [
-        ("preempted", 138, 0), ("finished", 0, stopped + 1)]
+        ("preempted", 138, 1), ("finished", 0, stopped + 1)]  # each process's first logged step
 
     # W&B's records: both fragments, same run id, in order; the first says it was preempted
     dirs = store.offline_dirs("4242")

@@ -163,6 +163,10 @@ def test_the_writer_writes_what_raw_wandb_writes(tmp_path: Path) -> None:
     shared = {"memory_percent", "proc.memory.rssMB", "proc.memory.availableMB",
               "proc.memory.percent", "proc.cpu.threads", "disk./.usagePercent"}
     assert shared <= kit_stats & raw_stats, (kit_stats, raw_stats)
+    # GPUs: the same gpu.N.* / gpu.process.N.* keys as wandb-core's (none on a machine without
+    # NVIDIA's driver; benchmarks/gpu_system_stats.py runs this comparison on a GPU machine)
+    assert ({k for k in kit_stats if k.startswith("gpu.")}
+            == {k for k in raw_stats if k.startswith("gpu.")})
 
     # run: config (with wandb's `_wandb` key), name, group, tags, project, resume
     rk, rr = kit[1]["run"], raw[1]["run"]

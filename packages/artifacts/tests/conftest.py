@@ -50,6 +50,16 @@ def tiny() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
     return model, opt
 
 
+def wandb_records(run_dir: Path) -> list[dict]:
+    """Every record of an offline W&B run folder, read by wandb itself (``wandb leet inspect``)."""
+    import json
+
+    wandb_cli = Path(sys.executable).parent / "wandb"
+    out = subprocess.run([str(wandb_cli), "leet", "inspect", "--json", str(run_dir)],
+                         capture_output=True, text=True, check=True, timeout=60)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
 def run_script(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``tests/scripts/NAME`` in a fresh interpreter with the test's environment."""
     return subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from wandbkit.cli import build_app
+from wandbkit.paths import safe_filename
 from wandbkit_artifacts import CheckpointManager
 
 
@@ -65,7 +67,9 @@ def test_pull_and_gc(tiny):
     res = cli("pull", "m:best", "--to", "export")
     assert res.exit_code == 0, res.output
     assert json.loads(Path("export/manifest.json").read_text())["step"] == 20
-    leftover = Path(json.loads(cli("ls", "--json").stdout)[0]["path"]).parent / ".tmp-999999-dead"
+    here = safe_filename(socket.gethostname())
+    parent = Path(json.loads(cli("ls", "--json").stdout)[0]["path"]).parent
+    leftover = parent / f".tmp-{here}-999999-deadbeef"  # a save of a pid that is gone, here
     leftover.mkdir()
     res = cli("gc", "--dry-run")
     assert res.exit_code == 0 and "would remove" in res.stdout and leftover.exists()

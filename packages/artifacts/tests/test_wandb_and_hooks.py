@@ -244,8 +244,8 @@ def test_gc_lists_again_a_complete_version_whose_index_row_was_lost(offline_env,
     db = Index.open().store.db_path
     with sqlite3.connect(db) as c:
         c.execute("DELETE FROM artifacts_versions WHERE name='lost' AND version=2")
-        c.execute("DELETE FROM artifacts_aliases WHERE name='lost' AND version=2")
-        c.execute("UPDATE artifacts_aliases SET version=1 WHERE name='lost' AND alias='latest'")
+        c.execute("DELETE FROM artifacts_run_aliases WHERE name='lost' AND version=2")
+        c.execute("UPDATE artifacts_run_aliases SET version=1 WHERE name='lost' AND alias='latest'")
         c.execute("UPDATE artifacts_counters SET next_version=2 WHERE name='lost'")
     # and a broken unlisted folder: a copy whose weights were cut short
     broken = v2.path.parent / "v7"

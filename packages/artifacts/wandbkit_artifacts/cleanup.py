@@ -1,24 +1,31 @@
 """Garbage collection: unlisted folders left by crashes, settled trash, wandb's artifact cache.
 
 Never touches a listed version, nor the temporary folder of a save still running (its name
-carries the writer's pid), nor trash kept for an offline W&B upload (until ``purge_unsynced``).
+carries the writer's host and pid, ``.tmp-<host>-<pid>-…``, and :func:`wandbkit.store.
+process_gone` decides: the pid on this host, the folder's last change on another), nor trash
+kept for an offline W&B upload (until ``purge_unsynced``).
 A complete version folder (``vN`` whose manifest and digests check out) that has no index row is
 listed again, never deleted. Deletes only inside the store: wandb's artifact cache is trimmed
 under the store root (where wandbkit's W&B worker puts it); a cache elsewhere — the user's
-``$WANDB_CACHE_DIR``, often shared — only when its folder is named (``cache_dir=``).
+``$WANDB_CACHE_DIR``, often shared — only when its folder is named (``cache_dir=``), and only
+when that folder has wandb's cache layout (``obj/``, ``tmp/``): a mistyped or empty path is
+refused, never trimmed.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wandbkit.paths import safe_filename
+from wandbkit.store import process_gone
+from wandbkit_artifacts.errors import CheckpointError
 from wandbkit_artifacts.index import Index, iter_version_dirs
-from wandbkit_artifacts.layout import TMP_PREFIX
+from wandbkit_artifacts.layout import TMP_PREFIX, tmp_owner
 
 DEFAULT_CACHE_CAP = 2 * 1024**3
 STALE_TMP_S = 24 * 3600
@@ -55,21 +62,54 @@ def tree_size(path: Path) -> int:
     return total
 
 
-def _age(path: Path) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
-    except OSError:
-        return 0.0
+def _newest_change(path: Path) -> float:
+    """The latest mtime of ``path`` and everything under it (a save in flight keeps writing)."""
+    newest = 0.0
+    for dirpath, _, files in os.walk(path):
+        for name in (".", *files):
+            try:
+                newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+            except OSError:
+                pass
+    return newest
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def tmp_abandoned(path: Path) -> bool:
+    """Whether the temporary folder ``path`` of a save belongs to no running save.
+
+    ``.tmp-<host>-<pid>-…``: :func:`wandbkit.store.process_gone` with the folder's latest change
+    as the heartbeat (on this host the pid, on another the age of that change). The older
+    ``.tmp-<pid>-…`` names do not say which host wrote them: only a day without change counts.
+    """
+    owner = tmp_owner(path.name)
+    heartbeat = _newest_change(path)
+    if owner is None:
+        return time.time() - heartbeat > STALE_TMP_S
+    host, pid = owner
+    here = socket.gethostname()
+    return process_gone(here if host == safe_filename(here) else host, pid, heartbeat)
+
+
+_CACHE_ENTRIES = ("obj", "tmp")
+
+
+def check_wandb_cache(cache: Path) -> None:
+    """Refuse a folder that is not wandb's artifact cache (``obj/`` and ``tmp/`` only).
+
+    :raises CheckpointError: one line naming the folder and what it holds instead.
+    """
+    if not cache.is_dir():
+        raise CheckpointError(f"{str(cache)!r} is not a folder: name wandb's artifact cache "
+                              "($WANDB_CACHE_DIR/artifacts); nothing trimmed")
+    strangers = sorted(p.name for p in cache.iterdir() if p.name not in _CACHE_ENTRIES
+                       or not p.is_dir())
+    if strangers:
+        hint = (f"; did you mean {cache / 'artifacts'}?" if (cache / "artifacts").is_dir()
+                else "")
+        raise CheckpointError(
+            f"{cache.resolve()} is not a wandb artifact cache (it holds "
+            f"{', '.join(strangers[:3])}{', …' if len(strangers) > 3 else ''} besides wandb's "
+            f"obj/ and tmp/); nothing trimmed{hint}")
 
 
 def wandb_cache_dir(root: Path) -> Path:
@@ -82,7 +122,12 @@ def wandb_cache_dir(root: Path) -> Path:
 
 
 def trim_cache(cache: Path, cap: int, dry_run: bool, report: GcReport) -> None:
-    """Delete the least recently used files under ``cache`` until it holds at most ``cap`` bytes."""
+    """Delete the least recently used files under ``cache`` until it holds at most ``cap`` bytes.
+
+    :raises CheckpointError: when ``cache`` is not wandb's artifact cache
+        (:func:`check_wandb_cache`): an empty or unset path means the working folder.
+    """
+    check_wandb_cache(cache)
     files = []
     for dirpath, _, names in os.walk(cache):
         for n in names:
@@ -107,10 +152,21 @@ def trim_cache(cache: Path, cap: int, dry_run: bool, report: GcReport) -> None:
 
 def trim_caches(root: Path, cap: int, dry_run: bool, report: GcReport,
                 cache_dir: str | Path | None = None) -> None:
-    """Trim the store's wandb artifact cache, and ``cache_dir`` only when one is named."""
+    """Trim the store's wandb artifact cache, and ``cache_dir`` only when one is named.
+
+    :raises CheckpointError: when ``cache_dir`` is empty or not a wandb artifact cache.
+    """
     if cache_dir is not None:
+        if not str(cache_dir).strip():
+            raise CheckpointError("the cache folder to trim is empty (an unset variable?): "
+                                  "name wandb's artifact cache; nothing trimmed")
         trim_cache(Path(cache_dir), cap, dry_run, report)
-    trim_cache(wandb_cache_dir(root), cap, dry_run, report)
+    own = wandb_cache_dir(root)
+    if own.is_dir():
+        trim_cache(own, cap, dry_run, report)
+    else:  # no W&B download has made it yet
+        report.cache_dir, report.cache_size = str(own), 0
+        report.caches[str(own)] = 0
 
 
 def gc(store_dir: str | Path | None = None, *, dry_run: bool = False,
@@ -123,6 +179,9 @@ def gc(store_dir: str | Path | None = None, *, dry_run: bool = False,
     :param cache_dir: also trim this folder (e.g. ``$WANDB_CACHE_DIR/artifacts``) to
         ``cache_cap``: an explicit opt-in, since a cache outside the store is not wandbkit's.
     """
+    if cache_dir is not None and not str(cache_dir).strip():
+        raise CheckpointError("--cache-dir is empty (an unset variable?): name wandb's "
+                              "artifact cache; nothing removed")
     index = Index.open(store_dir)
     report = GcReport()
     listed = index.listed_paths()
@@ -137,9 +196,7 @@ def gc(store_dir: str | Path | None = None, *, dry_run: bool = False,
         if not parent.is_dir():
             continue
         for p in parent.iterdir():
-            m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", p.name)
-            # a dead writer's folder; or one a day old (its pid may have been reused since)
-            if m and (not _pid_alive(int(m.group(1))) or _age(p) > STALE_TMP_S):
+            if p.name.startswith(TMP_PREFIX) and p.is_dir() and tmp_abandoned(p):
                 doomed.append(p)
         trash = parent / ".trash"
         if trash.is_dir():

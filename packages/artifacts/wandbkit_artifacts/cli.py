@@ -1,4 +1,9 @@
-"""``wandbkit ckpt``: ls, show, verify, gc, pull."""
+"""``wandbkit ckpt``: ls, show, verify, gc, pull.
+
+Reading commands (ls, show, verify, pull) open the store read-only: pointed at the wrong
+folder they say so in one line and create nothing. User text (names, aliases, metric keys) is
+printed as Rich ``Text``, never read as markup.
+"""
 
 from __future__ import annotations
 
@@ -35,14 +40,6 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def _parse_size(text: str) -> int:
     units = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2,
              "G": 1024**3, "GB": 1024**3, "T": 1024**4, "TB": 1024**4}
@@ -56,51 +53,60 @@ def _parse_size(text: str) -> int:
         raise UserError(f"--cache-cap {text!r}: use a size such as 500MB or 2GB") from None
 
 
-def _index(store: Path | None) -> Any:
+def _index(store: Path | None, readonly: bool = True) -> Any:
     from wandbkit_artifacts.index import Index
 
-    return Index.open(store)
+    return Index.open(store, readonly=readonly)
 
 
 def _lookup(index: Any, ref: str) -> Any:
-    """The listed version ``ref`` names; exit 2 listing what exists when it names nothing."""
+    """The listed version ``ref`` (``NAME[@RUN][:ALIAS]``) names; exit 2 listing what exists
+    when it names nothing. A bare name several runs saved means the newest run's, with a
+    notice naming the others (:func:`wandbkit_artifacts.loader.scope_for`)."""
     from wandbkit_artifacts.errors import UnknownReference
-    from wandbkit_artifacts.loader import describe_available, parse_ref
+    from wandbkit_artifacts.loader import describe_available, parse_scoped_ref, scope_for
 
-    name, alias = parse_ref(ref)
-    version = index.resolve(name, alias)
+    name, alias, run = parse_scoped_ref(ref)
+    version = index.resolve(name, alias, scope_for(index, name, run))
     if version is None:
-        raise UnknownReference(f"no checkpoint {name}:{alias}; {describe_available(index, name)}")
+        raise UnknownReference(f"no checkpoint {ref}; {describe_available(index, name)}")
     return version
 
 
 @app.command("ls")
 @_user_errors
-def ls(name: str | None = typer.Argument(None, help="only this checkpoint name"),
+def ls(name: str | None = typer.Argument(None, help="only this checkpoint name (NAME@RUN: "
+                                         "only that run's)"),
        as_json: bool = typer.Option(False, "--json", help="one JSON list"),
        store: Path | None = DirOption) -> None:
-    """List versions: aliases, step, metrics, size."""
-    from wandbkit_artifacts.errors import UnknownReference
-    from wandbkit_artifacts.loader import describe_available
-
-    index = _index(store)
-    if name is not None and name not in index.names():
-        raise UnknownReference(f"no checkpoint named {name!r}; {describe_available(index)}")
-    versions = index.versions(name)
-    if as_json:
-        typer.echo(json.dumps([v.to_dict() for v in versions], indent=1))
-        return
+    """List versions: the run that saved each, its aliases, step, metrics, size."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table("name", "version", "aliases", "step", "metrics", "size", "created")
+    from wandbkit.formatting import human_size
+    from wandbkit_artifacts.errors import UnknownReference
+    from wandbkit_artifacts.loader import describe_available, parse_scoped_ref
+
+    index = _index(store)
+    run = None
+    if name is not None:
+        name, _, run = parse_scoped_ref(name)
+        if name not in index.names():
+            raise UnknownReference(f"no checkpoint named {name!r}; {describe_available(index)}")
+    versions = index.versions(name, run)
+    if as_json:
+        typer.echo(json.dumps([v.to_dict() for v in versions], indent=1, default=repr))
+        return
+    table = Table("name", "version", "run", "aliases", "step", "metrics", "size", "created")
     for v in versions:
         metrics = ", ".join(f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
                             for k, val in v.metrics.items())
-        table.add_row(v.name, f"v{v.version}", ", ".join(v.aliases), str(v.step), metrics,
-                      _size(v.size),
-                      datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"))
-    Console().print(table if versions else f"no checkpoints in {index.root}")
+        cells = (v.name, f"v{v.version}", v.run_id or "", ", ".join(v.aliases), str(v.step),
+                 metrics, human_size(v.size),
+                 datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"))
+        table.add_row(*(Text(c) for c in cells))
+    Console().print(table if versions else Text(f"no checkpoints in {index.root}"))
 
 
 @app.command("show")
@@ -127,13 +133,14 @@ def verify(ref: str = typer.Argument(..., help="NAME (every version) or NAME:ALI
     from rich.progress import Progress
 
     from wandbkit_artifacts.errors import UnknownReference
-    from wandbkit_artifacts.loader import describe_available, verify_folder
+    from wandbkit_artifacts.loader import describe_available, parse_scoped_ref, verify_folder
 
     index = _index(store)
     if ":" in ref:
         versions = [_lookup(index, ref)]
     else:
-        versions = index.versions(ref)
+        name, _, run = parse_scoped_ref(ref)
+        versions = index.versions(name, run)
         if not versions:
             raise UnknownReference(f"no checkpoint named {ref!r}; {describe_available(index)}")
     results = {}
@@ -169,6 +176,7 @@ def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete n
            store: Path | None = DirOption) -> None:
     """Remove leftovers of crashed saves, retired versions and excess wandb cache; list again
     complete versions the index lost."""
+    from wandbkit.formatting import human_size
     from wandbkit_artifacts.cleanup import gc
 
     report = gc(store, dry_run=dry_run, cache_cap=_parse_size(cache_cap),
@@ -183,14 +191,14 @@ def gc_cmd(dry_run: bool = typer.Option(False, "--dry-run", help="list, delete n
         typer.echo(f"kept until `wandbkit sync` applies its W&B deletion: {p}")
     for p in report.reindexed:
         typer.echo(f"{'would list' if dry_run else 'listed'} again (complete, not in the index): {p}")
-    caches = ", ".join(f"{d}: {_size(n)}" for d, n in report.caches.items())
-    typer.echo(f"{verb} {len(report.removed)} item(s), {_size(report.freed)}; "
+    caches = ", ".join(f"{d}: {human_size(n)}" for d, n in report.caches.items())
+    typer.echo(f"{verb} {len(report.removed)} item(s), {human_size(report.freed)}; "
                f"wandb artifact cache {caches}")
 
 
 @app.command("pull")
 @_user_errors
-def pull(ref: str = typer.Argument(..., help="NAME:ALIAS or NAME:vN"),
+def pull(ref: str = typer.Argument(..., help="NAME:ALIAS, NAME@RUN:ALIAS or NAME:vN"),
          to: Path = typer.Option(..., "--to", help="destination folder"),
          hf_repo: str | None = typer.Option(None, "--hf-repo", help="HF Hub repo to try last"),
          store: Path | None = DirOption) -> None:

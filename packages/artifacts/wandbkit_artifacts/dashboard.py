@@ -10,17 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from wandbkit.formatting import human_size
 from wandbkit_artifacts.index import Index, Version
 
 COLUMNS = ["ref", "step", "aliases", "metrics", "size", "created", "run", "project", "wandb"]
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:
@@ -39,7 +32,7 @@ def list_versions(index: Index, name: str | None = None, project: str | None = N
 def versions_rows(versions: list[Version]) -> list[list[Any]]:
     """The table's rows (text and numbers; the table shows them as text, never HTML)."""
     return [[v.ref, v.step, ", ".join(sorted(v.aliases)), _metrics_text(v.metrics),
-             _size(v.size), dt.datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"),
+             human_size(v.size), dt.datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"),
              v.run_id or "", v.project or "", v.wandb_mode or ""] for v in versions]
 
 
@@ -79,7 +72,7 @@ def build_checkpoints_tab(ctx: Any) -> None:
     import gradio as gr
     import pandas as pd
 
-    index = Index(ctx.store)
+    index = Index(ctx.store, readonly=True)  # the dashboard only reads
 
     def table(name: str | None) -> tuple[Any, Any, Any]:
         versions = list_versions(index, name, ctx.project)

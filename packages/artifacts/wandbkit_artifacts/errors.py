@@ -7,6 +7,7 @@ import re
 from wandbkit.errors import UserError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ALIAS_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class CheckpointError(UserError):
@@ -25,8 +26,36 @@ class UnknownReference(CheckpointError):
     """A name or alias that is not in the index (the message lists what exists)."""
 
 
-def check_name(name: str) -> str:
-    """Validate a checkpoint name (letters, digits, ``_ . -``; what W&B accepts too)."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise CheckpointError(f"checkpoint name {name!r}: use letters, digits, '_', '.' or '-'")
+class AmbiguousReference(UnknownReference):
+    """A bare name that several runs saved: the reference must say which (``NAME@RUN``)."""
+
+
+def check_name(name: object) -> str:
+    """Validate a checkpoint name: a path-safe single component (:func:`wandbkit.paths.
+    safe_relative_path`) of letters, digits, ``_ . -`` (what W&B accepts too).
+
+    :raises CheckpointError: one line naming the value and the rule it broke.
+    """
+    from wandbkit.paths import safe_relative_path
+
+    try:
+        safe_relative_path(name, what="checkpoint name")
+    except UserError as exc:
+        raise CheckpointError(str(exc)) from None
+    assert isinstance(name, str)
+    if not NAME_RE.match(name):
+        raise CheckpointError(f"checkpoint name {name!r}: use letters, digits, '_', '.' or '-' "
+                              "(starting with a letter or digit)")
     return name
+
+
+def check_alias(alias: object) -> str:
+    """Validate a user alias (what ``NAME:ALIAS`` references can name).
+
+    :raises CheckpointError: for a non-string, an empty alias, other characters, or ``vN``.
+    """
+    if not isinstance(alias, str) or not ALIAS_RE.match(alias):
+        raise CheckpointError(f"alias {alias!r}: use letters, digits, '_', '.' or '-'")
+    if re.fullmatch(r"v\d+", alias):
+        raise CheckpointError(f"alias {alias!r} is reserved: vN names a version")
+    return alias

@@ -9,6 +9,11 @@ fsynced at every COMMIT), so a committed version stays listed after a power loss
 complete version folder that still ends up unlisted (power lost between the rename and the
 COMMIT reaching the disk) is listed again by ``gc`` (:meth:`Index.relist`), never deleted.
 Moving an alias is one ``INSERT OR REPLACE``.
+
+Version numbers (``NAME:vN``) are store-wide, as on W&B; aliases (``latest``, ``best``,
+``step-N``, ``preempt``, user aliases) belong to the run that saved the version, so two runs
+saving one name never move each other's aliases, and each run's retention and ``best`` see
+only its own versions. A run scope is the run id, or ``""`` for versions saved without a run.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import contextlib
 import json
 import os
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wandbkit_artifacts.layout import fsync_dir
+from wandbkit_artifacts.digest import fsync_path
+from wandbkit_artifacts.errors import AmbiguousReference, CheckpointError
 
 MIGRATIONS = [
     """
@@ -63,6 +68,20 @@ MIGRATIONS = [
         trash_path TEXT,
         created REAL NOT NULL
     )
+    """,
+    # aliases belong to the run that saved the version ('' for versions saved without a run)
+    """
+    CREATE TABLE artifacts_run_aliases (
+        name TEXT NOT NULL,
+        run TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, run, alias)
+    );
+    INSERT INTO artifacts_run_aliases
+        SELECT a.name, COALESCE(v.run_id, ''), a.alias, a.version FROM artifacts_aliases a
+        JOIN artifacts_versions v ON v.name = a.name AND v.version = a.version;
+    DROP TABLE artifacts_aliases
     """,
 ]
 
@@ -113,18 +132,25 @@ class PendingDeletion:
 
 
 class Index:
-    """The checkpoint index inside one wandbkit store."""
+    """The checkpoint index inside one wandbkit store.
 
-    def __init__(self, store: Any) -> None:
+    ``readonly=True`` (what reading commands use) never writes: no schema is created, and a
+    store without checkpoint tables reads as holding no checkpoints.
+    """
+
+    def __init__(self, store: Any, readonly: bool = False) -> None:
         self.store = store
         self.root: Path = store.root
-        self._conns: dict[tuple[int, int], sqlite3.Connection] = {}
-        store.ensure_schema("artifacts", MIGRATIONS)
+        self._conns: dict[tuple[int, int], Any] = {}
+        self._readonly = readonly
+        if not readonly:
+            store.ensure_schema("artifacts", MIGRATIONS)
 
     @classmethod
-    def open(cls, store_dir: str | Path | None = None) -> Index:
+    def open(cls, store_dir: str | Path | None = None, *, readonly: bool = False) -> Index:
         """The index of the store at ``store_dir``; by default the active run's store, else
-        ``$WANDBKIT_DIR`` or ./wandbkit-runs."""
+        ``$WANDBKIT_DIR`` or ./wandbkit-runs. ``readonly``: never create or change anything
+        (an error naming the folder when there is no store)."""
         from wandbkit.store import Store
 
         if store_dir is None:
@@ -132,7 +158,31 @@ class Index:
 
             run = wandbkit.get_run()
             store_dir = getattr(run, "store_dir", None) if run is not None else None
+        if readonly:
+            return cls(Store.open(store_dir, readonly=True), readonly=True)
         return cls(Store.open(store_dir))
+
+    def _missing(self) -> bool:
+        """A read-only index of a store that has no checkpoint tables (yet: a long-lived reader,
+        the dashboard, sees them once a save creates them)."""
+        return self._readonly and self._schema_version() == 0
+
+    @property
+    def _aliases(self) -> str:
+        """The alias table: a read-only index reads an older store's as it is (schema v1 kept
+        aliases per name; each still points at one version, whose run says whose it is)."""
+        if self._readonly and self._schema_version() == 1:
+            return "artifacts_aliases"
+        return "artifacts_run_aliases"
+
+    def _schema_version(self) -> int:
+        with self._conn() as c:
+            if not c.execute("SELECT 1 FROM sqlite_master WHERE type='table'"
+                             " AND name='schema_versions'").fetchone():
+                return 0
+            row = c.execute("SELECT version FROM schema_versions WHERE component='artifacts'"
+                            ).fetchone()
+        return int(row[0]) if row else 0
 
     def _conn(self) -> _Tx:
         # One connection per (process, thread), kept open: opening and closing one per query
@@ -150,29 +200,72 @@ class Index:
 
     def names(self) -> list[str]:
         """Checkpoint names that have at least one version, sorted."""
+        if self._missing():
+            return []
         with self._conn() as c:
             return [r[0] for r in c.execute(
                 "SELECT DISTINCT name FROM artifacts_versions ORDER BY name")]
 
-    def versions(self, name: str | None = None) -> list[Version]:
-        """Listed versions (of one name, or all), oldest first, with their aliases."""
+    def versions(self, name: str | None = None, run: str | None = None) -> list[Version]:
+        """Listed versions (of one name, or all; of one run scope, or all), oldest first, with
+        their aliases. ``run=""`` selects versions saved without a run."""
+        if self._missing():
+            return []
         with self._conn() as c:
-            sql = "SELECT * FROM artifacts_versions"
-            args: tuple = ()
+            sql = "SELECT * FROM artifacts_versions WHERE 1=1"
+            args: list[Any] = []
             if name is not None:
-                sql += " WHERE name=?"
-                args = (name,)
+                sql += " AND name=?"
+                args.append(name)
+            if run is not None:
+                sql += " AND COALESCE(run_id, '')=?"
+                args.append(run)
             rows = c.execute(sql + " ORDER BY name, version", args).fetchall()
             aliases: dict[tuple[str, int], list[str]] = {}
-            for r in c.execute("SELECT name, alias, version FROM artifacts_aliases ORDER BY alias"):
+            for r in c.execute(f"SELECT name, alias, version FROM {self._aliases}"
+                               " ORDER BY alias"):
                 aliases.setdefault((r[0], r[2]), []).append(r[1])
         return [_version(r, aliases.get((r["name"], r["version"]), [])) for r in rows]
 
-    def aliases(self, name: str) -> dict[str, int]:
-        """``{alias: version}`` for one name."""
+    def runs_of(self, name: str) -> list[str]:
+        """The run scopes that saved versions of ``name`` (``""``: saved without a run), by
+        their first version."""
+        if self._missing():
+            return []
+        with self._conn() as c:
+            return [r[0] for r in c.execute(
+                "SELECT COALESCE(run_id, '') AS run FROM artifacts_versions WHERE name=?"
+                " GROUP BY run ORDER BY MIN(version)", (name,))]
+
+    def scope_of(self, name: str, run: str | None = None) -> str:
+        """The run scope a reference to ``name`` means: ``run`` when given, else the only run
+        that saved ``name``.
+
+        :raises AmbiguousReference: when several runs saved ``name`` and ``run`` is None.
+        """
+        if run is not None:
+            return run
+        runs = self.runs_of(name)
+        if len(runs) > 1:
+            shown = ", ".join(r or "(no run)" for r in runs[:5])
+            example = next((r for r in reversed(runs) if r), runs[-1])
+            raise AmbiguousReference(
+                f"checkpoint {name!r} was saved by {len(runs)} runs ({shown}): name the run, "
+                f"e.g. '{name}@{example}:latest', or a version 'NAME:vN' "
+                f"(`wandbkit ckpt ls {name}` lists them)")
+        return runs[0] if runs else ""
+
+    def aliases(self, name: str, run: str | None = None) -> dict[str, int]:
+        """``{alias: version}`` for one name in one run scope (by default the only run that
+        saved it; :meth:`scope_of`)."""
+        if self._missing():
+            return {}
+        scope = self.scope_of(name, run)
         with self._conn() as c:
             return {r[0]: r[1] for r in c.execute(
-                "SELECT alias, version FROM artifacts_aliases WHERE name=?", (name,))}
+                f"SELECT a.alias, a.version FROM {self._aliases} a JOIN artifacts_versions v"
+                " ON v.name=a.name AND v.version=a.version"
+                " WHERE a.name=? AND COALESCE(v.run_id, '')=?", (name, scope))}
 
     def get(self, name: str, version: int) -> Version | None:
         """One version, or None when it is not listed."""
@@ -181,12 +274,19 @@ class Index:
                 return v
         return None
 
-    def resolve(self, name: str, alias: str) -> Version | None:
-        """The version ``alias`` (``vN``, ``latest``, ``best``, ``step-N``, user) points to."""
+    def resolve(self, name: str, alias: str, run: str | None = None) -> Version | None:
+        """The version ``alias`` (``vN``, ``latest``, ``best``, ``step-N``, user) points to.
+
+        ``vN`` is store-wide; other aliases are looked up in ``run``'s scope, by default the
+        only run that saved ``name`` (:meth:`scope_of` raises when several did).
+        """
         m = re.fullmatch(r"v(\d+)", alias)
         if m:
-            return self.get(name, int(m.group(1)))
-        target = self.aliases(name).get(alias)
+            found = self.get(name, int(m.group(1)))
+            if found is not None and run is not None and (found.run_id or "") != run:
+                return None
+            return found
+        target = self.aliases(name, run).get(alias)
         return None if target is None else self.get(name, target)
 
     # --- writing --------------------------------------------------------------------------
@@ -195,11 +295,13 @@ class Index:
                aliases: list[str], best: tuple[str, str] | None, wandb_mode: str | None) -> Version:
         """Rename ``tmp`` to ``parent/vN`` and list it, in one transaction; move the aliases.
 
+        Aliases move within the scope of the run that saved it (``manifest["run_id"]``).
         ``best`` is ``(metric, "min"|"max")``: the ``best`` alias moves here when this version's
-        metric beats the current best one's.
+        metric beats that run's current best one's.
         """
         step = int(manifest["step"])
         metrics = manifest.get("metrics") or {}
+        scope = manifest.get("run_id") or ""
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
             row = c.execute("SELECT next_version FROM artifacts_counters WHERE name=?",
@@ -209,18 +311,18 @@ class Index:
                 n += 1
             final = parent / f"v{n}"
             os.rename(tmp, final)
-            fsync_dir(parent)
+            fsync_path(parent)
             c.execute("INSERT INTO artifacts_versions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                       (name, n, str(final.resolve()), step, json.dumps(metrics, default=repr),
                        manifest["size"], manifest["created"], manifest["id"],
                        manifest.get("run_id"), manifest.get("project"), wandb_mode))
             c.execute("INSERT OR REPLACE INTO artifacts_counters VALUES (?, ?)", (name, n + 1))
             moved = ["latest", f"step-{step}", *aliases]
-            if best is not None and _beats(c, name, metrics, *best):
+            if best is not None and _beats(c, name, scope, metrics, *best):
                 moved.append("best")
             for alias in dict.fromkeys(moved):
-                c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)",
-                          (name, alias, n))
+                c.execute("INSERT OR REPLACE INTO artifacts_run_aliases VALUES (?,?,?,?)",
+                          (name, scope, alias, n))
             c.execute("COMMIT")
         version = self.get(name, n)
         assert version is not None
@@ -230,11 +332,13 @@ class Index:
         """List ``folder`` (``NAME/vN``, complete and verified by the caller) that has no index
         row, under its own version number; None when it got listed meanwhile.
 
-        It gets ``step-N`` (unless another version holds it) and ``latest`` when it is the
-        newest listed version; ``best`` and user aliases are not known and stay where they are.
+        It gets ``step-N`` (unless another version of its run holds it) and ``latest`` when it
+        is its run's newest listed version; ``best`` and user aliases are not known and stay
+        where they are.
         """
         name, n = folder.parent.name, int(folder.name[1:])
         step = int(manifest["step"])
+        scope = manifest.get("run_id") or ""
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
             if c.execute("SELECT 1 FROM artifacts_versions WHERE name=? AND version=?",
@@ -250,34 +354,39 @@ class Index:
                             (name,)).fetchone()
             if row is None or row[0] <= n:
                 c.execute("INSERT OR REPLACE INTO artifacts_counters VALUES (?, ?)", (name, n + 1))
-            c.execute("INSERT OR IGNORE INTO artifacts_aliases VALUES (?,?,?)",
-                      (name, f"step-{step}", n))
-            newest = c.execute("SELECT MAX(version) FROM artifacts_versions WHERE name=?",
-                               (name,)).fetchone()[0]
+            c.execute("INSERT OR IGNORE INTO artifacts_run_aliases VALUES (?,?,?,?)",
+                      (name, scope, f"step-{step}", n))
+            newest = c.execute("SELECT MAX(version) FROM artifacts_versions WHERE name=?"
+                               " AND COALESCE(run_id, '')=?", (name, scope)).fetchone()[0]
             if newest == n:
-                c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)",
-                          (name, "latest", n))
+                c.execute("INSERT OR REPLACE INTO artifacts_run_aliases VALUES (?,?,?,?)",
+                          (name, scope, "latest", n))
             c.execute("COMMIT")
         return self.get(name, n)
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
-        """Point ``alias`` at ``version`` (atomically replaces where it pointed before)."""
+        """Point ``alias`` at ``version`` in the scope of the run that saved it (atomically
+        replaces where it pointed before)."""
         if re.fullmatch(r"v\d+", alias):
             raise ValueError(f"alias {alias!r} is reserved: vN names a version")
+        found = self.get(name, version)
+        if found is None:
+            raise CheckpointError(f"no listed version {name}:v{version}")
         with self._conn() as c:
-            c.execute("INSERT OR REPLACE INTO artifacts_aliases VALUES (?,?,?)",
-                      (name, alias, version))
+            c.execute("INSERT OR REPLACE INTO artifacts_run_aliases VALUES (?,?,?,?)",
+                      (name, found.run_id or "", alias, version))
 
     def retention(self, name: str, keep_last_k: int | None, keep_best_k: int | None,
-                  metric: str | None, mode: str) -> list[Version]:
-        """Versions the policies no longer keep and no protected alias holds, oldest first.
+                  metric: str | None, mode: str, run: str = "") -> list[Version]:
+        """Versions of run scope ``run`` the policies no longer keep and no protected alias
+        holds, oldest first; another run's versions are never among them.
 
         Kept: the newest ``keep_last_k``, the best ``keep_best_k`` by ``metric``, and any version
         holding ``latest``, ``best`` or a user alias (``step-N`` aliases do not protect).
         """
         if keep_last_k is None and keep_best_k is None:
             return []
-        versions = self.versions(name)
+        versions = self.versions(name, run)
         keep: set[int] = set()
         if keep_last_k is not None:
             keep.update(v.version for v in versions[-keep_last_k:] if keep_last_k > 0)
@@ -298,7 +407,7 @@ class Index:
             c.execute("BEGIN IMMEDIATE")
             c.execute("DELETE FROM artifacts_versions WHERE name=? AND version=?",
                       (version.name, version.version))
-            c.execute("DELETE FROM artifacts_aliases WHERE name=? AND version=?",
+            c.execute("DELETE FROM artifacts_run_aliases WHERE name=? AND version=?",
                       (version.name, version.version))
             if pending:
                 c.execute("INSERT INTO artifacts_pending_deletions"
@@ -310,6 +419,8 @@ class Index:
 
     def pending_deletions(self) -> list[PendingDeletion]:
         """W&B deletions not yet applied, oldest first."""
+        if self._missing():
+            return []
         with self._conn() as c:
             return [PendingDeletion(r["id"], r["name"], r["version"], r["manifest_id"],
                                     r["project"], r["run_id"], r["trash_path"])
@@ -322,6 +433,8 @@ class Index:
 
     def listed_paths(self) -> set[Path]:
         """Folders of every listed version (``gc`` never touches these)."""
+        if self._missing():
+            return set()
         with self._conn() as c:
             return {Path(r[0]) for r in c.execute("SELECT path FROM artifacts_versions")}
 
@@ -337,6 +450,8 @@ class Index:
 
     def pending_trash(self) -> set[Path]:
         """Trash folders kept until their W&B upload/deletion is settled."""
+        if self._missing():
+            return set()
         with self._conn() as c:
             return {Path(r[0]) for r in c.execute(
                 "SELECT trash_path FROM artifacts_pending_deletions WHERE trash_path IS NOT NULL")}
@@ -350,14 +465,14 @@ def _number(value: Any) -> float | None:
     return None if out != out else out  # NaN never ranks
 
 
-def _beats(c: sqlite3.Connection, name: str, metrics: dict[str, Any], metric: str,
+def _beats(c: Any, name: str, scope: str, metrics: dict[str, Any], metric: str,
            mode: str) -> bool:
     new = _number(metrics.get(metric))
     if new is None:
         return False
-    row = c.execute("SELECT v.metrics FROM artifacts_aliases a JOIN artifacts_versions v"
-                    " ON a.name=v.name AND a.version=v.version WHERE a.name=? AND a.alias='best'",
-                    (name,)).fetchone()
+    row = c.execute("SELECT v.metrics FROM artifacts_run_aliases a JOIN artifacts_versions v"
+                    " ON a.name=v.name AND a.version=v.version"
+                    " WHERE a.name=? AND a.run=? AND a.alias='best'", (name, scope)).fetchone()
     if row is None:
         return True
     old = _number(json.loads(row[0]).get(metric))
@@ -366,7 +481,7 @@ def _beats(c: sqlite3.Connection, name: str, metrics: dict[str, Any], metric: st
     return new < old if mode == "min" else new > old
 
 
-def _version(r: sqlite3.Row, aliases: list[str]) -> Version:
+def _version(r: Any, aliases: list[str]) -> Version:
     return Version(name=r["name"], version=r["version"], path=Path(r["path"]), step=r["step"],
                    metrics=json.loads(r["metrics"]), size=r["size"], created=r["created"],
                    manifest_id=r["manifest_id"], run_id=r["run_id"], project=r["project"],
@@ -376,10 +491,10 @@ def _version(r: sqlite3.Row, aliases: list[str]) -> Version:
 class _Tx:
     """``with index._conn() as c``: the thread's connection; a failed transaction rolls back."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Any) -> None:
         self.conn = conn
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> Any:
         return self.conn
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

@@ -15,12 +15,14 @@ import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from wandbkit_artifacts.digest import digest_files, fsync_files
+from wandbkit.errors import UserError
+from wandbkit.paths import safe_relative_path
+from wandbkit_artifacts.digest import digest_files, fsync_files, fsync_path
 from wandbkit_artifacts.errors import CheckpointError
-from wandbkit_artifacts.layout import MANIFEST, fsync_dir, write_manifest
+from wandbkit_artifacts.layout import MANIFEST, write_manifest
 
 
 @dataclass
@@ -36,11 +38,18 @@ _LINK_FAILURES = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.E
 def files_to_register(files: Any) -> dict[str, Path]:
     """``{name in the version: source path}`` from a folder or a mapping.
 
-    :raises CheckpointError: for a missing source, a name that escapes the version folder,
-        or the reserved name ``manifest.json``.
+    :raises CheckpointError: for a missing source, a name that is not a string or escapes the
+        version folder (:func:`wandbkit.paths.safe_relative_path`), or the reserved name
+        ``manifest.json``.
     """
     if isinstance(files, Mapping):
-        out = {str(k): Path(v) for k, v in files.items()}
+        out = {}
+        for k, v in files.items():
+            try:
+                out[safe_relative_path(k, what="checkpoint file entry").as_posix()] = Path(v)
+            except UserError as exc:
+                raise CheckpointError(f"files: each name must be a relative path inside the "
+                                      f"version: {exc}") from None
     else:
         root = Path(files)
         if not root.is_dir():
@@ -49,9 +58,6 @@ def files_to_register(files: Any) -> dict[str, Path]:
     if not out:
         raise CheckpointError(f"files={files!r}: nothing to register")
     for name, src in out.items():
-        pure = PurePosixPath(name)
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-            raise CheckpointError(f"files: name {name!r} must be a relative path inside the version")
         if name == MANIFEST:
             raise CheckpointError(f"files: {MANIFEST!r} is reserved for the version's manifest")
         if not src.is_file():
@@ -87,7 +93,7 @@ def register_version(tmp: Path, info: dict[str, Any], algorithm: str,
     manifest = write_manifest(tmp, info, algorithm, files, tied={}, registered_in_place=True,
                               copied=copied)
     for folder in {p.parent for p in paths} | {tmp}:
-        fsync_dir(folder)
+        fsync_path(folder)
     return manifest
 
 
@@ -109,7 +115,8 @@ def locate(ref: str, fallback: bool = False, store_dir: str | Path | None = None
     path, version = resolve(ref, index)
     candidates = [(path, version)]
     if fallback and version is not None and index is not None:
-        candidates += [(v.path, v) for v in reversed(index.versions(version.name))
+        candidates += [(v.path, v) for v in reversed(index.versions(version.name,
+                                                                    version.run_id or ""))
                        if v.version < version.version]
     failures = []
     for folder, found in candidates:

@@ -19,6 +19,8 @@ import functools
 import json
 import os
 import platform
+import re
+import socket
 import subprocess
 import threading
 import time
@@ -28,6 +30,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wandbkit.paths import safe_filename
 from wandbkit_artifacts.digest import HashingWriter, fsync_files, fsync_path
 from wandbkit_artifacts.tensorfile import write_tensors
 
@@ -39,19 +42,27 @@ MANIFEST = "manifest.json"
 MODEL_FILE = "model.safetensors"
 STATE_FILES = ("optimizer", "scheduler", "scaler", "extra")
 TMP_PREFIX = ".tmp-"
+# .tmp-<host>-<pid>-<8 hex>: the host may hold '-', the pid and the tag do not
+TMP_RE = re.compile(re.escape(TMP_PREFIX) + r"(?P<host>.+)-(?P<pid>\d+)-(?P<tag>[0-9a-f]{8})$")
 
 
 def tmp_dir_for(parent: Path) -> Path:
-    """A fresh temporary folder under ``parent``, named with our pid so ``gc`` knows its owner."""
+    """A fresh temporary folder under ``parent``, named ``.tmp-<host>-<pid>-<tag>`` so ``gc``
+    (on any host sharing the store) knows which process is writing it."""
     parent.mkdir(parents=True, exist_ok=True)
-    path = parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    host = safe_filename(socket.gethostname())
+    path = parent / f"{TMP_PREFIX}{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     path.mkdir()
     return path
 
 
-def fsync_dir(path: Path) -> None:
-    """fsync a folder so a rename or new entry inside it survives a crash."""
-    fsync_path(path)
+def tmp_owner(folder_name: str) -> tuple[str, int] | None:
+    """``(host, pid)`` of the save writing a temporary folder, None when the name is not one
+    (or is the older ``.tmp-<pid>-…`` form, which does not say which host)."""
+    m = TMP_RE.match(folder_name)
+    if m is None:
+        return None
+    return m.group("host"), int(m.group("pid"))
 
 
 _writer_pool: ThreadPoolExecutor | None = None
@@ -110,7 +121,7 @@ def write_version(tmp: Path, snap: Snapshot, info: dict[str, Any],
     # is written only once they are durable, and the rename (in index.commit) comes after it.
     fsync_files([tmp / name for name in files])
     manifest = write_manifest(tmp, info, algorithm, files, tied=snap.tied)
-    fsync_dir(tmp)
+    fsync_path(tmp)
     return manifest
 
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wandbkit.formatting import first_line
 from wandbkit_artifacts import rng
 from wandbkit_artifacts.cleanup import DEFAULT_CACHE_CAP, GcReport, trim_caches
 from wandbkit_artifacts.digest import ALGORITHMS, DEFAULT_ALGORITHM
-from wandbkit_artifacts.errors import CheckpointError, check_name
+from wandbkit_artifacts.errors import CheckpointError, check_alias, check_name
 from wandbkit_artifacts.index import Index, Version
 from wandbkit_artifacts.inplace import LinkedFiles, files_to_register, link_files, register_version
 from wandbkit_artifacts.layout import tmp_dir_for, write_version
@@ -55,6 +56,11 @@ class SaveResult:
 
 class CheckpointManager:
     """Saves checkpoints of one name for one run according to a policy.
+
+    Versions are numbered store-wide (``NAME:vN``), but aliases, ``best`` and retention belong
+    to the run: two runs saving the same name in one store never move each other's ``latest``
+    or ``best`` nor delete each other's versions, and :func:`wandbkit_artifacts.resume` inside
+    a run continues from that run's own versions. ``NAME@RUN:ALIAS`` names another run's.
 
     :param run: a wandbkit run (or a ``wandb`` run, or None for local-only checkpoints).
     :param name: checkpoint name; versions are ``NAME:v0``, ``NAME:v1``, ...
@@ -114,6 +120,7 @@ class CheckpointManager:
                 run = None
         self.run = run
         self.name = name
+        self.scope = _run_id(run) or ""  # the run scope of this manager's versions and aliases
         self.every_n_steps = every_n_steps
         self.keep_last_k = keep_last_k
         self.metric = metric
@@ -138,6 +145,7 @@ class CheckpointManager:
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._errors: list[BaseException] = []
+        self._last_failure: BaseException | None = None  # the newest write failed: not on disk
         self._pending: list[Future] = []
         self._last: dict[str, Any] | None = None
         self._last_saved_step: int | None = None
@@ -209,6 +217,7 @@ class CheckpointManager:
             raise CheckpointError(f"checkpoint manager {self.name!r} is finished")
         if extra is not None:
             check_safe_extra(extra)
+        aliases = tuple(check_alias(a) for a in aliases)
         metrics = {k: _scalar(v) for k, v in (metrics or {}).items() if v is not None}
         self._last = dict(step=step, model=model, optimizer=optimizer, scheduler=scheduler,
                           scaler=scaler, extra=extra, metrics=metrics, aliases=tuple(aliases))
@@ -255,6 +264,7 @@ class CheckpointManager:
         if self._finished:
             raise CheckpointError(f"checkpoint manager {self.name!r} is finished")
         sources = files_to_register(files)
+        aliases = tuple(check_alias(a) for a in aliases)
         metrics = {k: _scalar(v) for k, v in (metrics or {}).items() if v is not None}
         self._last = None  # nothing to save at finish: the files may be gone by then
         ok, reason = self._admit(step, metrics, force)
@@ -339,8 +349,10 @@ class CheckpointManager:
             version = self._write(snap, info, aliases)
         except BaseException as exc:
             self._errors.append(exc)
+            self._last_failure = exc
             future.set_exception(exc)
         else:
+            self._last_failure = None
             future.set_result(version)
         finally:
             if self.async_save:
@@ -368,12 +380,12 @@ class CheckpointManager:
             try:
                 log_version(self.run, version, manifest, wandb_aliases)
             except Exception as exc:
-                _warn(f"logging {version.ref} to W&B failed: {type(exc).__name__}: {exc}")
+                _warn(f"logging {version.ref} to W&B failed: {type(exc).__name__}: {first_line(exc)}")
         try:
             self.apply_retention()
         except Exception as exc:
             _warn(f"retention for {self.name!r} failed (run `wandbkit ckpt gc`): "
-                  f"{type(exc).__name__}: {exc}")
+                  f"{type(exc).__name__}: {first_line(exc)}")
         return version
 
     def apply_retention(self) -> list[Version]:
@@ -386,7 +398,7 @@ class CheckpointManager:
         sync, or at the end of an online run), or with ``gc --purge-unsynced``.
         """
         doomed = self.index.retention(self.name, self.keep_last_k, self.keep_best_k,
-                                      self.metric, self.mode)
+                                      self.metric, self.mode, run=self.scope)
         for v in doomed:
             remember = v.wandb_mode is not None
             self.index.unlist(v, remember, v.path if remember else None)
@@ -400,12 +412,18 @@ class CheckpointManager:
     # --- finishing --------------------------------------------------------------------------
 
     def wait(self) -> None:
-        """Block until every queued save is written; raise the first background failure."""
+        """Block until every queued save is written; raise the first background failure.
+
+        Ctrl-C while waiting is let through: the save in flight goes on on the writer thread
+        and is finished (written and listed, or left as an unlisted temporary folder) before
+        the interpreter exits, so it never leaves a listed version that fails to load.
+        """
         for future in list(self._pending):
             try:
                 future.result()
-            except BaseException:
-                pass
+            except BaseException as exc:
+                if not (future.done() and future.exception() is exc):
+                    raise  # raised here (KeyboardInterrupt), not the save's own failure
         self._pending = [f for f in self._pending if not f.done()]
         self._raise_deferred()
 
@@ -413,7 +431,9 @@ class CheckpointManager:
         """Save the last state if the policy skipped it (``save_on_finish``), wait, stop the writer.
 
         Returns the version saved at finish, if any.
-        :raises CheckpointError: when a background save failed.
+        :raises CheckpointError: when a background save failed, or when the newest save failed
+            (even if that was raised and caught before) and no save after it was written: the
+            run's last checkpoint is not on disk.
         """
         if self._finished:
             return None
@@ -424,11 +444,21 @@ class CheckpointManager:
             if (self.save_on_finish and last is not None
                     and last["step"] != self._last_saved_step):
                 result = self.save(**last, force=True)
-                saved = result.wait()
+                try:
+                    saved = result.wait()
+                except Exception:
+                    pass  # the writer's failure is raised just below, as a CheckpointError
             self.wait()
+            if self._last_failure is not None:  # raised to the caller before, and caught there
+                exc = self._last_failure
+                raise CheckpointError(f"the last save of {self.name!r} failed and none after it "
+                                      f"was written: {type(exc).__name__}: {first_line(exc)}")
             if self.wandb_cache_cap is not None:
-                trim_caches(self.index.root, self.wandb_cache_cap, False, GcReport(),
-                            self.trim_cache_dir)
+                try:
+                    trim_caches(self.index.root, self.wandb_cache_cap, False, GcReport(),
+                                self.trim_cache_dir)
+                except CheckpointError as exc:  # housekeeping: the checkpoints are saved
+                    _warn(str(exc))
         finally:
             self._finished = True
             if self._thread is not None:
@@ -449,7 +479,7 @@ class CheckpointManager:
             exc = self._errors.pop(0)
             self._errors.clear()
             raise CheckpointError(f"a background save of {self.name!r} failed: "
-                                  f"{type(exc).__name__}: {exc}") from exc
+                                  f"{type(exc).__name__}: {first_line(exc)}") from exc
 
     def _atexit(self) -> None:
         if not self._finished and self._thread is not None:

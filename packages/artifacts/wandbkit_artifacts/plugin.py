@@ -44,12 +44,25 @@ def wandbkit_checkpoint_load(request: Any) -> Any:
 
 @hookimpl
 def wandbkit_run_finishing(run: Any) -> None:
-    """Finish this run's managers while its sinks are open, so the last versions reach W&B."""
+    """Finish this run's managers while its sinks are open, so the last versions reach W&B.
+
+    A save that could not be written (a full disk, a folder that cannot be made) fails the run:
+    :class:`wandbkit.errors.RunFailure` names the checkpoint and the error.
+    """
     manager_module = sys.modules.get("wandbkit_artifacts.manager")
     if manager_module is None:
         return  # no checkpoint was saved in this process: nothing to finish (and no torch import)
+    from wandbkit.errors import RunFailure
+    from wandbkit.formatting import first_line
+
+    failures = []
     for manager in manager_module.managers_of(run):
-        manager.finish()
+        try:
+            manager.finish()
+        except Exception as exc:  # every manager finishes; the run then fails with the reasons
+            failures.append(f"checkpoint {manager.name!r}: {first_line(exc)}")
+    if failures:
+        raise RunFailure("; ".join(failures))
 
 
 @hookimpl

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from wandbkit.formatting import first_line
 from wandbkit_artifacts.errors import CheckpointError
 
 HF_REPO_ENV = "WANDBKIT_CKPT_HF_REPO"
@@ -76,7 +77,7 @@ def fetch_wandb(name: str, alias: str, root: Path, hf_repo: str | None = None) -
             dest = root / "checkpoints" / ".remote" / "wandb" / name / art.version
             art.download(root=str(dest))
     except Exception as exc:  # wandb raises CommError/ValueError/HTTP errors
-        raise CheckpointError(f"W&B has no {ref}: {type(exc).__name__}: {exc}") from None
+        raise CheckpointError(f"W&B has no {ref}: {type(exc).__name__}: {first_line(exc)}") from None
     return dest
 
 
@@ -97,7 +98,7 @@ def fetch_hf(name: str, alias: str, root: Path, hf_repo: str | None = None) -> P
     try:
         snapshot_download(repo_id=repo, allow_patterns=[f"{name}/{alias}/*"], local_dir=str(dest))
     except Exception as exc:  # network, auth, missing repo
-        raise CheckpointError(f"HF Hub repo {repo}: {type(exc).__name__}: {exc}") from None
+        raise CheckpointError(f"HF Hub repo {repo}: {type(exc).__name__}: {first_line(exc)}") from None
     folder = dest / name / alias
     if not (folder / "manifest.json").is_file():
         raise CheckpointError(f"HF Hub repo {repo} has no {name}/{alias}/manifest.json")
@@ -105,13 +106,38 @@ def fetch_hf(name: str, alias: str, root: Path, hf_repo: str | None = None) -> P
 
 
 def pull(ref_path: Path, to: Path) -> Path:
-    """Copy a version folder to ``to`` (created); returns the destination folder."""
+    """Copy a version folder to ``to`` (created): its manifest and every file it lists, nested
+    ones included (DeepSpeed's ``global_stepN/``); returns the destination folder.
+
+    :raises CheckpointError: one line when ``to`` cannot be written, or when the manifest lists
+        an entry that would land outside ``to``.
+    """
     import shutil
 
-    to.mkdir(parents=True, exist_ok=True)
-    for f in ref_path.iterdir():
-        if f.is_file():
-            shutil.copy2(f, to / f.name)
+    from wandbkit.errors import UserError
+    from wandbkit.paths import join_inside
+    from wandbkit_artifacts.layout import MANIFEST, read_manifest
+
+    try:
+        manifest = read_manifest(ref_path)
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+    try:
+        to.mkdir(parents=True, exist_ok=True)
+        for name in manifest["files"]:
+            src = join_inside(ref_path, name, what=f"file entry of {ref_path / MANIFEST}")
+            if not src.is_file():
+                continue  # verification names it as missing
+            dest = join_inside(to, name, what=f"file entry of {ref_path / MANIFEST}")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+        shutil.copy2(ref_path / MANIFEST, to / MANIFEST)
+    except UserError as exc:
+        raise CheckpointError(str(exc)) from None
+    except OSError as exc:
+        where = exc.filename or to
+        raise CheckpointError(f"cannot write the copy to {to}: {exc.strerror or exc} "
+                              f"({where})") from None
     return to
 
 

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from wandbkit.formatting import first_line
 from wandbkit_artifacts.index import Index, Version
 
 
@@ -85,7 +86,7 @@ def apply_pending_deletions(store_dir: str | Path | None = None,
         try:
             delete_remote(p.project, p.name, p.manifest_id)
         except Exception as exc:  # offline / no key / network: keep them all for next time
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {first_line(exc)}"
             break
         if p.trash_path:
             shutil.rmtree(p.trash_path, ignore_errors=True)

@@ -22,6 +22,7 @@ from wandbkit import lifecycle as _lifecycle
 from wandbkit.dropin import (
     AlertLevel,
     Settings,
+    agent,
     alert,
     config,
     define_metric,
@@ -31,13 +32,14 @@ from wandbkit.dropin import (
     login,
     save,
     summary,
+    sweep,
     unwatch,
     watch,
 )
 from wandbkit.dropin_artifacts import Artifact, log_artifact, use_artifact
 from wandbkit.errors import WandbkitError as Error
 from wandbkit.hookspecs import hookimpl
-from wandbkit.media import Audio, Histogram, Image, Table, Video
+from wandbkit.media import Audio, Histogram, Html, Image, Plotly, Table, Video
 from wandbkit.metrics import compute_metrics
 from wandbkit.preempt import check_preempt, on_preempt, preempted
 from wandbkit.run import Run, get_run
@@ -52,13 +54,19 @@ del run  # noqa: F821 (the submodule binding the import above created)
 def __getattr__(name: str) -> _Any:
     if name == "run":
         return _lifecycle.current()
+    if name in ("plot", "plot_table"):  # wandb.plot.line(...), wandb.plot_table(...): on first use
+        import importlib
+
+        plot = importlib.import_module("wandbkit.plot")
+        return plot if name == "plot" else plot.plot_table
     if name in _dropin.UNSUPPORTED:
         return _dropin.Unsupported(name)
     raise AttributeError(f"module 'wandbkit' has no attribute {name!r}")
 
 
-__all__ = ["AlertLevel", "Artifact", "Audio", "Error", "Histogram", "Image", "Run", "Settings",
-           "Table", "Video", "__version__", "alert", "check_preempt", "compute_metrics", "config",
+__all__ = ["AlertLevel", "Artifact", "Audio", "Error", "Histogram", "Html", "Image", "Plotly", "Run",
+           "Settings", "Table", "Video", "__version__", "agent", "alert", "check_preempt",
+           "compute_metrics", "config",
            "define_metric",
            "finish", "get_run", "hookimpl", "init", "log", "log_artifact", "login", "on_preempt",
-           "preempted", "save", "summary", "unwatch", "use_artifact", "watch"]
+           "preempted", "save", "summary", "sweep", "unwatch", "use_artifact", "watch"]

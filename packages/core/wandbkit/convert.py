@@ -15,14 +15,20 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
+from wandbkit import log_checks
 from wandbkit.console import warn_once
-from wandbkit.media import MEDIA_TYPES, Histogram
+from wandbkit.errors import UserError
+from wandbkit.media import MEDIA_TYPES, Histogram, from_log_value
 from wandbkit.rows import Row
 
 PLAIN = frozenset((float, int, bool, str))
+# Raw plots that wandb.log converts (a plotly or matplotlib figure, or matplotlib.pyplot itself).
+_PLOT_MODULES = ("plotly.", "matplotlib.")
 MEDIA = MEDIA_TYPES
 
 
@@ -34,33 +40,61 @@ class DeviceValue:
     version: int
 
 
-def prepare(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Copy ``metrics`` for the queue; the caller may reuse its dict right away."""
+def prepare(metrics: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+    """Copy ``metrics`` for the queue; the caller may reuse its dict right away.
+
+    Keys that :mod:`wandbkit.log_checks` refuses are dropped here, each reported once for
+    ``run_id``; the rest of the row is kept.
+
+    :raises UserError: when ``metrics`` is not a dict (``wandb.log`` raises too).
+    """
+    if not isinstance(metrics, Mapping):
+        raise UserError(f"log() takes a dict of metric names to values, got "
+                        f"{type(metrics).__name__}")
     values = dict(metrics)
+    if log_checks.needs_checking(values):
+        return _prepare_slow(values, run_id)
     for value in values.values():
         if value.__class__ not in PLAIN:
-            return _prepare_slow(values)
+            return _prepare_slow(values, run_id)
     return values
 
 
-def _prepare_slow(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _prepare_slow(values: dict[Any, Any], run_id: str | None, prefix: str = "",
+                  out: dict[str, Any] | None = None) -> dict[str, Any]:
+    if out is None:
+        out = {}
     for key, value in values.items():
+        problem = log_checks.key_problem(key)
+        if problem == log_checks.RESERVED and prefix:
+            problem = None  # "a/_step" is an ordinary key
+        if problem is not None:
+            log_checks.report_rejected(run_id, f"{prefix}{key}" if prefix else key, problem)
+            continue
         key = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            _prepare_slow(value, run_id, prefix=f"{key}/", out=out)
+            continue
+        if key in out:
+            log_checks.report_rejected(run_id, key, log_checks.TWICE)
+            continue
         cls = value.__class__
         if cls in PLAIN:
             out[key] = value
-        elif isinstance(value, dict):
-            out.update(_prepare_slow(value, prefix=f"{key}/"))
         elif _is_tensor(value):
             tensor = value.detach()
             if tensor.device.type == "cpu":
                 # Reading a CPU tensor costs no device sync; doing it now also protects the
                 # value from later in-place edits.
-                out[key] = (tensor.item() if tensor.numel() == 1
-                            else Histogram(tensor.float().numpy()))
+                try:
+                    out[key] = (tensor.item() if tensor.numel() == 1
+                                else Histogram(tensor.float().numpy()))
+                except Exception as exc:  # a complex or empty tensor: this value only
+                    log_checks.report_dropped(key, None, "log()", exc, scope=run_id)
             else:
                 out[key] = DeviceValue(tensor, tensor._version)
+        elif cls.__module__.startswith(_PLOT_MODULES) or cls is ModuleType:
+            out[key] = from_log_value(value)  # a figure may change after log(): convert now
         else:
             out[key] = value  # numpy scalars/arrays, media: converted by the flusher
     return out
@@ -72,10 +106,16 @@ def _is_tensor(value: Any) -> bool:
 
 
 class Converter:
-    """Flusher-side conversion, with NaN/Inf counting and one-time warnings."""
+    """Flusher-side conversion, with NaN/Inf counting and one-time warnings.
+
+    A value that cannot be read (a tensor on a device that fails, an array of strings) is
+    dropped alone and reported once by key and step; every other value of its row and batch is
+    kept.
+    """
 
     def __init__(self) -> None:
         self.nonfinite = 0
+        self.dropped = 0
 
     def convert(self, raw: list[tuple[int, float, dict[str, Any]]]) -> list[Row]:
         """Rows with every value a Python scalar, a string or a media object."""
@@ -92,7 +132,11 @@ class Converter:
                 elif cls is DeviceValue:
                     pending.append((row.values, key, value, row.step))
                 else:
-                    converted = _convert_other(key, value)
+                    try:
+                        converted = _convert_other(key, value)
+                    except Exception as exc:
+                        converted = None
+                        self._drop(key, row.step, exc)
                     if converted is None:
                         del row.values[key]
                     else:
@@ -103,6 +147,10 @@ class Converter:
             self._read_device_values(pending)
         return rows
 
+    def _drop(self, key: str, step: int, exc: BaseException) -> None:
+        self.dropped += 1
+        log_checks.report_dropped(key, step, "reading a logged value", exc)
+
     def _nonfinite(self, key: str, value: float, step: int) -> None:
         self.nonfinite += 1
         warn_once(f"nonfinite:{key}", f"{key} is {value} at step {step} (kept and counted; "
@@ -110,35 +158,79 @@ class Converter:
 
     def _read_device_values(self, pending: list[tuple[dict[str, Any], str, DeviceValue, int]]
                             ) -> None:
+        groups: dict[Any, list[tuple[dict[str, Any], str, DeviceValue, int]]] = {}
+        for item in pending:
+            tensor = item[2].tensor
+            groups.setdefault((tensor.device, transfer_dtype(tensor)), []).append(item)
+        for (device, dtype), items in groups.items():
+            try:
+                host = read_group([dv.tensor for _, _, dv, _ in items], device, dtype)
+            except Exception:
+                # One bad tensor fails the whole copy: read this group's values one by one,
+                # so only the bad one is lost.
+                for item in items:
+                    try:
+                        self._store([item], read_group([item[2].tensor], device, dtype))
+                    except Exception as exc:
+                        del item[0][item[1]]
+                        self._drop(item[1], item[3], exc)
+                continue
+            self._store(items, host)
+
+    def _store(self, items: list[tuple[dict[str, Any], str, DeviceValue, int]], host: Any) -> None:
         import torch
 
-        by_device: dict[Any, list[tuple[dict[str, Any], str, DeviceValue, int]]] = {}
-        for item in pending:
-            by_device.setdefault(item[2].tensor.device, []).append(item)
-        for device, items in by_device.items():
-            flat = torch.cat([dv.tensor.reshape(-1).to(torch.float64) for _, _, dv, _ in items])
-            host = _copy_to_host(flat, device)
-            offset = 0
-            for values, key, dv, step in items:
-                n = dv.tensor.numel()
-                if dv.tensor._version != dv.version:
-                    warn_once(f"inplace:{key}", f"{key}: the tensor was modified in place after "
-                              "run.log(), so the value logged may be the later one; log "
-                              "x.detach().clone() instead")
-                chunk = host[offset:offset + n]
-                offset += n
-                if n == 1:
-                    value = chunk[0].item()
-                    if dv.tensor.dtype == torch.bool:
-                        values[key] = bool(value)
-                    elif not dv.tensor.is_floating_point():
-                        values[key] = int(value)
-                    else:
-                        values[key] = value
-                        if not math.isfinite(value):
-                            self._nonfinite(key, value, step)
+        offset = 0
+        for values, key, dv, step in items:
+            n = dv.tensor.numel()
+            if dv.tensor._version != dv.version:
+                warn_once(f"inplace:{key}", f"{key}: the tensor was modified in place after "
+                          "run.log(), so the value logged may be the later one; log "
+                          "x.detach().clone() instead")
+            chunk = host[offset:offset + n]
+            offset += n
+            if n == 1:
+                value = chunk[0].item()
+                if dv.tensor.dtype == torch.bool:
+                    values[key] = bool(value)
+                elif not dv.tensor.is_floating_point():
+                    values[key] = int(value)
                 else:
-                    values[key] = Histogram(chunk.numpy())
+                    values[key] = float(value)
+                    if not math.isfinite(value):
+                        self._nonfinite(key, value, step)
+            else:
+                values[key] = Histogram(chunk.numpy())
+
+
+# Devices whose kernels have no float64: Apple's MPS (``.to(torch.float64)`` raises there).
+NO_FLOAT64_DEVICES = frozenset({"mps"})
+
+
+def transfer_dtype(tensor: Any) -> Any:
+    """The dtype a device tensor is cast to, on its device, before the one copy to the host.
+
+    float64 where the device has it (exact for every float and for integers up to 2**53);
+    on a device without float64, floats travel as float32 and integers and bools as int64,
+    and are widened on the host.
+    """
+    import torch
+
+    if tensor.device.type not in NO_FLOAT64_DEVICES:
+        return torch.float64
+    if tensor.is_floating_point() or tensor.is_complex():
+        return torch.float32
+    return torch.int64
+
+
+def read_group(tensors: list[Any], device: Any, dtype: Any) -> Any:
+    """The values of ``tensors`` (all on ``device``) as one flat float64 host tensor: cast to
+    ``dtype`` and joined on the device, copied once, widened on the host."""
+    import torch
+
+    flat = torch.cat([t.reshape(-1).to(dtype) for t in tensors])
+    host = _copy_to_host(flat, device)
+    return host if host.dtype == torch.float64 else host.to(torch.float64)
 
 
 def _copy_to_host(flat: Any, device: Any) -> Any:

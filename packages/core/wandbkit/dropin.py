@@ -14,13 +14,15 @@ import enum
 import inspect
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wandbkit import lifecycle
 from wandbkit.console import warn_once
 from wandbkit.errors import UserError
+from wandbkit.formatting import first_line
 from wandbkit.report import RunReport
 from wandbkit.run import Run, _config_dict
 from wandbkit.run import init as run_init
@@ -164,7 +166,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except Exception as exc:  # yaml.YAMLError, json.JSONDecodeError
         raise UserError(f"config file {path}: not valid {path.suffix.lstrip('.') or 'YAML'}: "
-                        f"{str(exc).splitlines()[0]}") from exc
+                        f"{first_line(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -190,9 +192,13 @@ def sweep_parameters() -> dict[str, Any]:
 # --- the hot path and run data ---------------------------------------------------------------
 
 
-def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None,
+def log(data: dict[str, Any] | None = None, step: int | None = None, commit: bool | None = None,
         sync: bool | None = None) -> None:
     """``wandb.log``: record ``data`` with W&B's step rules.
+
+    ``log()`` with no data is ``log({})``: it commits the values gathered with
+    ``commit=False`` as one step (wandb 0.31 itself requires the argument and raises
+    ``TypeError``; older wandb and its examples call it bare).
 
     Without ``step`` the values are committed as the next step. ``commit=False`` keeps them
     in the current step until a committing call. With ``step`` (and no ``commit``) they are
@@ -200,6 +206,8 @@ def log(data: dict[str, Any], step: int | None = None, commit: bool | None = Non
     ignored with a notice, exactly as wandb does.
     """
     run = _require_run("wandbkit.log()")
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise UserError(f"wandbkit.log() takes a dict of values, got {type(data).__name__}")
     if step is None and commit is None and run._pending is None:
@@ -352,26 +360,85 @@ class Settings:
 
 
 def save(glob_str: str | os.PathLike[str] | None = None, base_path: str | None = None,
-         policy: str = "live") -> bool:
-    """``wandb.save``: files are not uploaded (one-line notice); wandbkit logs artifacts
-    instead (``log_artifact``). Returns False."""
-    notice("wandb.save()", "not uploaded by wandbkit; log files with wandbkit.log_artifact(path, "
-           "name=..., type=...)")
-    return False
+         policy: str = "live", glob: bool = True) -> list[str]:
+    """``wandb.save``: keep files with the active run (see :meth:`wandbkit.Run.save`)."""
+    run = _require_run("wandbkit.save()")
+    if glob_str is None:
+        raise UserError("wandbkit.save() needs a file name or glob")
+    return run.save(glob_str, base_path=base_path, policy=policy, glob=glob)
+
+
+# --- sweeps ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """A drop-in ``wandb.sweep`` or ``wandb.agent`` call, for the ``wandbkit_sweep_call`` hook."""
+
+    call: str  # "sweep" or "agent"
+    config: dict[str, Any] | None = None
+    sweep_id: str | None = None
+    function: Callable[[], Any] | None = None
+    count: int | None = None
+    project: str | None = None
+    entity: str | None = None
+
+
+SWEEPS_MISSING = ("{call}: running a sweep needs the wandbkit-sweeps plugin: "
+                  "pip install wandbkit-sweeps")
+
+
+def _sweep_call(request: SweepRequest) -> Any:
+    from wandbkit.plugins import get_plugin_manager
+
+    result = get_plugin_manager().hook.wandbkit_sweep_call(request=request)
+    if result is None:
+        # wandb would run the sweep: ending here beats a script that exits 0 having trained
+        # nothing (SystemExit with a message: one line on stderr, exit status 1)
+        raise SystemExit(SWEEPS_MISSING.format(call=f"wandb.{request.call}()"))
+    return result
+
+
+def sweep(sweep: dict[str, Any] | Callable[[], dict[str, Any]], entity: str | None = None,
+          project: str | None = None, prior_runs: list[str] | None = None) -> str:
+    """``wandb.sweep``: create a sweep from its configuration and return its id, through the
+    ``wandbkit_sweep_call`` hook (``wandbkit-sweeps`` runs it locally, or on W&B when asked).
+    Without such a plugin the script ends with a one-line error."""
+    config = sweep() if callable(sweep) else sweep
+    if not isinstance(config, dict):
+        raise UserError(f"wandb.sweep(): the sweep configuration must be a dict, got "
+                        f"{type(config).__name__}")
+    if prior_runs:
+        notice("wandb.sweep(prior_runs=)", "prior runs are not added to a wandbkit sweep")
+    return str(_sweep_call(SweepRequest("sweep", config=dict(config), project=project,
+                                        entity=entity)))
+
+
+def agent(sweep_id: str, function: Callable[[], Any] | None = None, entity: str | None = None,
+          project: str | None = None, count: int | None = None) -> None:
+    """``wandb.agent``: run ``count`` trials of the sweep (default: until it is done), each
+    calling ``function()``, whose ``wandb.init()`` gets the trial's values; without a
+    function, the sweep file's ``program``. Through the ``wandbkit_sweep_call`` hook."""
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+        raise UserError(f"wandb.agent(count={count!r}): must be a whole number of at least 1")
+    if function is not None and not callable(function):
+        raise UserError(f"wandb.agent(function=...): must be callable, got {type(function).__name__}")
+    _sweep_call(SweepRequest("agent", sweep_id=str(sweep_id), function=function, count=count,
+                             project=project, entity=entity))
 
 
 # wandb's public names that wandbkit does not implement: each is a stand-in that prints one line
 # and returns None (attribute access gives further stand-ins: ``wandb.plot.line(...)``).
-UNSUPPORTED = ("Api", "Graph", "Html", "Molecule", "Object3D", "Plotly", "agent", "controller",
+UNSUPPORTED = ("Api", "Graph", "Molecule", "Object3D", "controller",
                "jupyter", "link_artifact", "link_model", "log_code", "log_model",
-               "mark_preempting", "plot", "plot_table", "require", "restore", "setup", "sweep",
+               "mark_preempting", "require", "restore", "setup",
                "teardown", "tensorboard", "termerror", "termlog", "termwarn", "use_model",
                "visualize")
 
 
 # Methods of wandb's Run that wandbkit's Run does not have: stand-ins, as above.
 RUN_UNSUPPORTED = ("link_artifact", "link_model", "log_code", "log_model", "mark_preempting",
-                   "restore", "save", "status", "to_html", "upsert_artifact",
+                   "restore", "status", "to_html", "upsert_artifact",
                    "use_model", "display", "plot_table")
 
 

@@ -26,6 +26,8 @@ from typing import IO, Any
 from wandbkit import lifecycle
 from wandbkit.dropin import notice
 from wandbkit.errors import UserError
+from wandbkit.formatting import first_line
+from wandbkit.paths import join_inside, safe_relative_path
 from wandbkit.store import Store
 
 SCHEMA_COMPONENT = "dropin_artifacts"
@@ -56,8 +58,9 @@ class Artifact:
     def __init__(self, name: str, type: str, description: str | None = None,
                  metadata: dict[str, Any] | None = None, incremental: bool = False,
                  use_as: str | None = None) -> None:
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise UserError(f"Artifact name {name!r}: use letters, digits, '_', '-' and '.'")
+        if not isinstance(name, str) or not _NAME.match(name) or not name.strip("."):
+            raise UserError(f"Artifact name {name!r}: use letters, digits, '_', '-' and '.' "
+                            "(not only dots)")
         self.name = name
         self.type = type
         self.description = description
@@ -78,7 +81,7 @@ class Artifact:
         path = Path(local_path)
         if not path.is_file():
             raise UserError(f"Artifact {self.name}: add_file: no file at {path}")
-        self.entries.append((name or path.name, path))
+        self.entries.append((self._entry_name(name if name is not None else path.name), path))
 
     def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None,
                 **kwargs: Any) -> None:
@@ -86,14 +89,19 @@ class Artifact:
         path = Path(local_path)
         if not path.is_dir():
             raise UserError(f"Artifact {self.name}: add_dir: no folder at {path}")
-        self.entries.append((name or "", path))
+        self.entries.append((self._entry_name(name) if name else "", path))
+
+    def _entry_name(self, name: object) -> str:
+        """An entry's name, checked to stay inside the artifact's folder."""
+        return safe_relative_path(name, what=f"Artifact {self.name} entry").as_posix()
 
     @contextmanager
     def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO[Any]]:
         """Write a new file into the artifact: ``with art.new_file("labels.txt") as f: ...``."""
+        name = self._entry_name(name)
         if self._scratch is None:
             self._scratch = Path(tempfile.mkdtemp(prefix="wandbkit-artifact-"))
-        path = self._scratch / name
+        path = join_inside(self._scratch, name, what=f"Artifact {self.name} entry")
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, mode, encoding=None if "b" in mode else encoding or "utf-8") as f:
             yield f
@@ -131,7 +139,7 @@ class Artifact:
 
     def get_path(self, name: str) -> Any:
         """An entry's local file (``entry.download()`` returns its path)."""
-        path = Path(self.download()) / name
+        path = join_inside(Path(self.download()), name, what=f"Artifact {self.name} entry")
         if not path.exists():
             raise UserError(f"Artifact {self.name}: no entry {name!r}")
         return _Entry(path)
@@ -157,7 +165,7 @@ def _lay_out(artifact: Artifact, target: Path) -> None:
     target.mkdir(parents=True)
     scratch = artifact._scratch
     for name, source in artifact.entries:
-        dest = target / name if name else target
+        dest = join_inside(target, name, what=f"Artifact {artifact.name} entry") if name else target
         if source.is_dir():
             shutil.copytree(source, dest, dirs_exist_ok=True)
         else:
@@ -204,7 +212,7 @@ def log_artifact(artifact_or_path: Artifact | str | os.PathLike[str], name: str 
         row = conn.execute("SELECT MAX(version) FROM dropin_artifacts WHERE name=?",
                            (artifact.name,)).fetchone()
         version = 0 if row[0] is None else row[0] + 1
-        target = run.store_dir / "artifacts" / artifact.name / f"v{version}"
+        target = _version_folder(run.store_dir, artifact.name, version)
         if target.exists():
             shutil.rmtree(target)  # left by an earlier attempt that did not commit
         _lay_out(artifact, target)
@@ -226,6 +234,17 @@ def log_artifact(artifact_or_path: Artifact | str | os.PathLike[str], name: str 
     run.log_artifact(target, name=artifact.name, type=artifact.type, aliases=user_aliases,
                      metadata=artifact.metadata)
     return artifact
+
+
+def _version_folder(store_dir: Path, name: str, version: int) -> Path:
+    """``<store>/artifacts/<name>/v<version>``, checked to be exactly that folder (no dots-only
+    name, no symbolic link out), so clearing a failed attempt's folder only ever removes this
+    artifact's own version."""
+    root = store_dir / "artifacts"
+    target = join_inside(root, f"{name}/v{version}", what="artifact name")
+    if target.parent.name != name or target.parent.parent != root:
+        raise UserError(f"artifact name {name!r} does not name one folder under {root}")
+    return target
 
 
 def _save_model(run: Any, artifact: Artifact, folder: Path, aliases: list[str]) -> bool:
@@ -277,7 +296,7 @@ def use_artifact(artifact_or_name: Artifact | str, type: str | None = None,
         used.version, used._path = which, Path(path)
         return used
     if run.settings.wandb_mode == "online":
-        return _from_wandb(artifact_or_name, type)
+        return _from_wandb(artifact_or_name, kind=type)
     known = ", ".join(_local_names(run.store_dir)) or "none"
     raise UserError(f"use_artifact({artifact_or_name!r}): not in the local store "
                     f"{run.store_dir} (artifacts there: {known}) and W&B is offline")
@@ -323,15 +342,14 @@ def _resolve_model(ref: str) -> str | None:
     return str(path) if path is not None else None
 
 
-def _from_wandb(ref: str, type: str | None) -> Artifact:
+def _from_wandb(ref: str, kind: str | None) -> Artifact:
     import wandb
 
     try:
-        remote = wandb.Api().artifact(ref, type=type)
+        remote = wandb.Api().artifact(ref, type=kind)
         folder = remote.download()
     except Exception as exc:
-        raise UserError(f"use_artifact({ref!r}): W&B could not give it: "
-                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        raise UserError(f"use_artifact({ref!r}): W&B could not give it: {first_line(exc)}") from exc
     name, _ = _parse(ref)
     used = Artifact(name, remote.type, metadata=dict(remote.metadata or {}))
     used.version, used._path = remote.version, Path(folder)

@@ -18,3 +18,10 @@ class SinkError(WandbkitError):
 
 class PluginError(WandbkitError):
     """A plugin failed to load or raised in a hook, under ``WANDBKIT_STRICT=1``."""
+
+
+class RunFailure(WandbkitError):
+    """Raised by a ``wandbkit_run_finishing`` implementation when the run did not end well
+    (e.g. its last checkpoint could not be written): the run ends ``failed`` with a non-zero
+    exit code in the store and in W&B's exit record, and the message is printed as the reason.
+    """

@@ -15,10 +15,12 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.console import set_thread_scope
-from wandbkit.convert import Converter
+from wandbkit.convert import PLAIN, Converter
 from wandbkit.lifecycle import block_signals_in_this_thread
+from wandbkit.media import MEDIA_TYPES
 from wandbkit.plugins import call_each, get_plugin_manager, report_failure
 from wandbkit.report import SinkReport
+from wandbkit.rows import Row
 from wandbkit.sinks.base import AlertRecord, Sink
 from wandbkit.store import HEARTBEAT_S
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 
 ROW, SUMMARY, CONFIG, ALERT, ARTIFACT = "row", "summary", "config", "alert", "artifact"
 METRIC = "metric"  # a MetricDefinition from run.define_metric
+RUN_INFO = "run_info"  # run.name / tags / notes set after init
+SAVE = "save"  # a SavedFiles from run.save
 PREEMPTING = "preempting"  # the run is being preempted (wandbkit.preempt)
 MAX_BATCH = 5_000
 
@@ -145,12 +149,11 @@ class Flusher(threading.Thread):
     def _deliver_rows(self, raw: list[tuple[int, float, dict[str, Any]]]) -> None:
         try:
             rows = self.converter.convert(raw)
-        except Exception as exc:  # a value we could not read: keep what we can, say so
+        except Exception as exc:  # the converter isolates values; this is its last resort
             report_failure("converting logged values", exc)
-            from wandbkit.rows import Row
-
             rows = [Row(step, t, {k: v for k, v in values.items()
-                                  if isinstance(v, (int, float, str))}) for step, t, values in raw]
+                                  if v.__class__ in PLAIN or isinstance(v, MEDIA_TYPES)})
+                    for step, t, values in raw]
         first_step = rows[0].step if rows else None
         if self.first_step is None:
             self.first_step = first_step
@@ -202,7 +205,7 @@ class Flusher(threading.Thread):
 _FAILED = object()
 _METHODS = {SUMMARY: "update_summary", CONFIG: "update_config", ALERT: "alert",
             ARTIFACT: "log_artifact", METRIC: "define_metric",
-            PREEMPTING: "mark_preempting"}
+            PREEMPTING: "mark_preempting", RUN_INFO: "update_run", SAVE: "save_files"}
 
 
 def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRecord:
@@ -210,5 +213,6 @@ def alert_record(title: str, text: str, level: str, step: int | None) -> AlertRe
     return AlertRecord(title=title, text=text, level=level, step=step, time=time.time())
 
 
-__all__ = ["ALERT", "ARTIFACT", "CONFIG", "METRIC", "PREEMPTING", "ROW", "SUMMARY", "Flusher",
+__all__ = ["ALERT", "ARTIFACT", "CONFIG", "METRIC", "PREEMPTING", "ROW", "RUN_INFO", "SAVE",
+           "SUMMARY", "Flusher",
            "alert_record"]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from wandbkit.checkpointing import CheckpointRequest, LoadRequest
     from wandbkit.demo import DemoStage
+    from wandbkit.dropin import SweepRequest
     from wandbkit.metrics import Metric
     from wandbkit.panels import Panel
     from wandbkit.report import RunReport
@@ -77,6 +78,10 @@ def wandbkit_run_finishing(run: Run) -> None:
     :param run: the run; ``run.log``, ``run.log_artifact`` and ``run.summary`` still reach every
         sink. Called once, at the start of ``run.finish()``, on the thread that finishes the run.
         Finish per-run work here (flush async checkpoint saves, log a last artifact).
+        Raise :class:`wandbkit.errors.RunFailure` when that work failed in a way that means the
+        run did not end well (its last checkpoint could not be written): the run then ends
+        ``failed`` (exit code 1 in the store and W&B's exit record) with that reason; any other
+        exception is reported once and the run ends as it would have.
     """
 
 
@@ -114,6 +119,20 @@ def wandbkit_watch(run: Run, model: Any, log: str | None, log_freq: int) -> Any:
     :param log_freq: log every this many training steps (backward passes).
         Called on the caller's thread. Return a handle with a ``remove()`` method, which
         ``wandbkit.unwatch()`` calls to stop watching.
+    """
+
+
+@hookspec(firstresult=True)
+def wandbkit_sweep_call(request: SweepRequest) -> Any:
+    """Run the drop-in's ``wandb.sweep`` or ``wandb.agent``; the first non-None result wins.
+
+    :param request: the call (``request.call`` is ``"sweep"`` or ``"agent"``) and its
+        arguments: ``config`` (the sweep configuration, a dict) for ``sweep``; ``sweep_id``,
+        ``function`` (called with no arguments; it starts its run with ``wandb.init()``, which
+        must see the trial's values) and ``count`` for ``agent``; ``project`` and ``entity``
+        for both. Called on the caller's thread. Return the new sweep's id for ``sweep``, any
+        non-None value once the agent's trials ran for ``agent``, or ``None`` to leave the call
+        to another plugin. With no plugin, the call ends the script with a one-line error.
     """
 
 

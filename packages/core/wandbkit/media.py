@@ -1,4 +1,4 @@
-"""Media values for ``run.log``: images, histograms, tables, audio and video.
+"""Media values for ``run.log``: images, histograms, tables, audio, video, HTML and plotly charts.
 
 They are plain, picklable containers of numpy data, so they travel through the same queue as
 scalars and reach every sink (the W&B sink turns them into ``wandb.Image`` and friends; the
@@ -115,7 +115,8 @@ class Histogram:
 
 @dataclass
 class Table:
-    """A table of rows under named columns; cells are numbers or strings.
+    """A table of rows under named columns; cells are numbers, strings, or media (images,
+    audio, video, HTML, plotly charts), as in ``wandb.Table``.
 
     Also built as W&B's is: ``Table(columns=[...])`` then ``add_data(...)`` per row, or
     ``Table(dataframe=df)`` from a pandas DataFrame.
@@ -247,4 +248,161 @@ def _gif_bytes(frames: np.ndarray, fps: int) -> bytes:
     return out.getvalue()
 
 
-MEDIA_TYPES = (Image, Histogram, Table, Audio, Video)
+@dataclass
+class Html:
+    """An HTML page (a string, an open file, or the path of an ``.html`` file), as ``wandb.Html``.
+
+    W&B shows it in an iframe; wandbkit's dashboard shows it sandboxed (no scripts run).
+    ``inject`` adds wandb's ``<base target="_blank">`` and stylesheet to the copy W&B gets, as
+    wandb does; the local store keeps the page as given.
+    """
+
+    data: Any
+    inject: bool = True
+    data_is_not_path: bool = False
+    html: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        data = self.data
+        is_path = (isinstance(data, (str, os.PathLike)) and not self.data_is_not_path
+                   and os.path.isfile(data) and str(data).endswith(".html"))
+        if is_path:
+            self.html = Path(data).read_text(encoding="utf-8")
+        elif isinstance(data, str):
+            self.html = data
+        elif hasattr(data, "read"):
+            if hasattr(data, "seek"):
+                data.seek(0)
+            self.html = data.read()
+        else:
+            raise ValueError(f"Html takes a string, a file or an .html path, got {type(data).__name__}")
+        self.data = None
+
+    def for_wandb(self) -> str:
+        """The page as wandb writes it (its head injected when ``inject``)."""
+        if not self.inject:
+            return self.html
+        head = ('<base target="_blank"><link rel="stylesheet" type="text/css" '
+                'href="https://app.wandb.ai/normalize.css" />')
+        if "<head>" in self.html:
+            before, after = self.html.split("<head>", 1)
+            return (before + "<head>" + head + after).strip()
+        if "<html>" in self.html:
+            before, after = self.html.split("<html>", 1)
+            return (before + "<html><head>" + head + "</head>" + after).strip()
+        return (head + self.html).strip()
+
+
+@dataclass
+class Plotly:
+    """A plotly figure (or a matplotlib figure, converted to plotly as wandb converts it), kept
+    as plotly's JSON (``spec``: ``{"data": [...], "layout": {...}}``)."""
+
+    figure: Any
+    spec: dict[str, Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        figure, self.figure = self.figure, None
+        if isinstance(figure, dict) and "data" in figure:
+            self.spec = figure
+            return
+        name = type(figure).__module__ + "." + type(figure).__name__
+        if is_matplotlib(figure):
+            if matplotlib_has_images(figure):
+                raise ValueError("Plotly: a matplotlib figure holding images cannot become a "
+                                 "plotly chart; log it as Image(fig)")
+            figure = matplotlib_to_plotly(figure)
+            name = "plotly.Figure"
+        if not name.startswith("plotly.") or not hasattr(figure, "to_json"):
+            raise ValueError(f"Plotly takes a plotly or matplotlib figure, got {type(figure).__name__}")
+        import json
+
+        self.spec = json.loads(figure.to_json())  # plotly's own encoder: numpy arrays as lists
+
+
+def is_matplotlib(value: Any) -> bool:
+    """A matplotlib figure, axes or the ``pyplot`` module (what ``wandb.log`` converts)."""
+    module = value.__name__ if isinstance(value, type(io)) else type(value).__module__
+    return module.startswith("matplotlib.")
+
+
+def _figure(value: Any) -> Any:
+    """The figure of a matplotlib object (the current one for ``pyplot``), as wandb takes it."""
+    from matplotlib.figure import Figure
+
+    if isinstance(value, type(io)):  # matplotlib.pyplot itself
+        return value.gcf()
+    if not isinstance(value, Figure) and hasattr(value, "figure"):
+        value = value.figure
+    if not isinstance(value, Figure):
+        raise ValueError("only matplotlib.pyplot or a matplotlib Figure (or Axes) can be logged")
+    return value
+
+
+def matplotlib_has_images(value: Any) -> bool:
+    """True when any axes of the figure shows an image (``imshow``): wandb logs those as images."""
+    return any(len(ax.images) > 0 for ax in _figure(value).axes)
+
+
+def matplotlib_to_plotly(value: Any) -> Any:
+    """plotly's conversion of a matplotlib figure (``plotly.tools.mpl_to_plotly``)."""
+    try:
+        import plotly.tools
+    except ImportError as exc:
+        raise ValueError("logging a matplotlib figure as a chart needs plotly (pip install "
+                         "plotly), or log Image(fig)") from exc
+    return plotly.tools.mpl_to_plotly(_figure(value))
+
+
+def from_log_value(value: Any) -> Any:
+    """What ``wandb.log`` makes of a raw plot: a plotly figure becomes :class:`Plotly`; a
+    matplotlib figure (or ``pyplot``) becomes :class:`Plotly`, or an :class:`Image` when it
+    shows images or plotly cannot convert it (one notice); anything else is returned as is."""
+    module = value.__name__ if isinstance(value, type(io)) else type(value).__module__
+    if module.startswith("plotly.") and hasattr(value, "to_json"):
+        return Plotly(value)
+    if not module.startswith("matplotlib."):
+        return value
+    figure = _figure(value)
+    if matplotlib_has_images(figure):
+        return Image(figure)
+    try:
+        return Plotly(matplotlib_to_plotly(figure))
+    except Exception as exc:  # plotly's converter lags matplotlib: keep the picture
+        from wandbkit.console import warn_once
+
+        warn_once("mpl-to-plotly", f"a matplotlib figure could not become a plotly chart "
+                  f"({type(exc).__name__}: {exc}); logged as an image instead")
+        return Image(figure)
+
+
+@dataclass
+class CustomChart:
+    """A table and the W&B chart preset (``spec_name``) that draws it, as ``wandb.plot_table``
+    returns. ``fields`` maps the preset's fields to the table's columns."""
+
+    table: Table
+    spec_name: str
+    fields: dict[str, Any]
+    string_fields: dict[str, Any] = field(default_factory=dict)
+    split_table: bool = False
+
+    def table_key(self, key: str) -> str:
+        """The history key the table goes under on W&B."""
+        return f"Custom Chart Tables/{key}_table" if self.split_table else f"{key}_table"
+
+    def config_value(self, key: str) -> dict[str, Any]:
+        """What wandb puts in the config at ``_wandb.visualize.<key>`` for this chart."""
+        return {"panel_type": "Vega2", "panel_config": {
+            "panelDefId": self.spec_name, "fieldSettings": self.fields,
+            "stringSettings": self.string_fields, "transform": {"name": "tableWithLeafColNames"},
+            "userQuery": {"queryFields": [{
+                "name": "runSets", "args": [{"name": "runSets", "value": "${runSets}"}],
+                "fields": [{"name": "id", "fields": []}, {"name": "name", "fields": []},
+                           {"name": "_defaultColorIndex", "fields": []},
+                           {"name": "summaryTable",
+                            "args": [{"name": "tableKey", "value": self.table_key(key)}],
+                            "fields": []}]}]}}}
+
+
+MEDIA_TYPES = (Image, Histogram, Table, Audio, Video, Html, Plotly, CustomChart)

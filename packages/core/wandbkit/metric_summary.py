@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.sinks.base import MetricDefinition
@@ -91,6 +92,28 @@ class MetricSummaries:
             self._aggregates[key] = _Aggregate(float(value))
         else:
             aggregate.add(float(value))
+
+    def seed(self, key: str, values: Iterable[float]) -> None:
+        """Continue ``key``'s aggregates from values an earlier process of the run logged
+        (a resumed run), in the order they were logged, before the values observed here."""
+        if self.definition(key) is None:
+            return
+        earlier: _Aggregate | None = None
+        for value in values:
+            if earlier is None:
+                earlier = _Aggregate(float(value))
+            else:
+                earlier.add(float(value))
+        if earlier is None:
+            return
+        later = self._aggregates.get(key)
+        if later is not None:  # values of this process came first: append them
+            earlier.last = later.last
+            earlier.min = min(earlier.min, later.min)
+            earlier.max = max(earlier.max, later.max)
+            earlier.total += later.total
+            earlier.count += later.count
+        self._aggregates[key] = earlier
 
     def apply(self, summary: dict[str, Any]) -> dict[str, Any]:
         """``summary`` (key -> last value) with defined keys replaced by their aggregates."""

@@ -23,8 +23,8 @@ from typing import Any
 import pluggy
 
 from wandbkit import hookspecs
-from wandbkit.console import warn_once
-from wandbkit.errors import PluginError
+from wandbkit.console import warn, warn_once
+from wandbkit.errors import PluginError, RunFailure
 
 GROUP = "wandbkit"
 DEFAULT_PLUGINS = {
@@ -207,6 +207,9 @@ def call_each(hook_name: str, **kwargs: Any) -> list[Any]:
             print(f"wandbkit trace: {hook_name} -> {impl.plugin_name}", file=sys.stderr)
         try:
             result = impl.function(*(kwargs[arg] for arg in impl.argnames))
+        except RunFailure as exc:  # the plugin says the run failed: not a plugin failure
+            _fail_run(kwargs.get("run"), impl.plugin_name, exc)
+            continue
         except Exception as exc:
             report_failure(f"plugin {impl.plugin_name} in {hook_name}", exc,
                            getattr(kwargs.get("run"), "id", None))
@@ -214,6 +217,13 @@ def call_each(hook_name: str, **kwargs: Any) -> list[Any]:
         if result is not None:
             results.append(result)
     return results
+
+
+def _fail_run(run: Any, plugin: str, exc: RunFailure) -> None:
+    """Record on ``run`` that it failed, and why (the first reason wins), in one line."""
+    if run is not None and getattr(run, "failure_reason", None) is None:
+        run.failure_reason = f"{exc} (plugin {plugin})"
+    warn(f"run {getattr(run, 'id', '?')} failed: {exc}")
 
 
 def collect(hook_name: str, **kwargs: Any) -> list[Any]:

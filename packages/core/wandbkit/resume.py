@@ -28,9 +28,12 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wandbkit.errors import UserError
+
+if TYPE_CHECKING:
+    from wandbkit.store import Claim
 
 RESUME_MODES = ("allow", "must", "never", "auto")
 RUN_ID_FILE = ".wandbkit-run-id"
@@ -56,9 +59,9 @@ def check_resume(resume: Any) -> str | None:
 
     :raises UserError: for any other value.
     """
-    if resume is None:
-        resume = os.environ.get("WANDBKIT_RESUME") or None
-        where = "WANDBKIT_RESUME"
+    if resume is None:  # wandb's own variable too, so a job script written for wandb works
+        where = "WANDBKIT_RESUME" if os.environ.get("WANDBKIT_RESUME") else "WANDB_RESUME"
+        resume = os.environ.get(where) or None
     else:
         where = "resume"
     if resume is True:
@@ -95,12 +98,16 @@ def run_id_file() -> Path:
     return Path(os.environ.get("WANDBKIT_RUN_ID_FILE") or Path.cwd() / RUN_ID_FILE)
 
 
+ENV_ID_VARIABLES = ("WANDBKIT_RUN_ID", "WANDB_RUN_ID")
+
+
 def id_from_environment() -> tuple[str | None, str]:
-    """``(id, source)`` from ``$WANDBKIT_RUN_ID``, Slurm, or the run-id file; ``(None, "file")``
-    when none is there (the new run's id then goes to the file)."""
-    explicit = os.environ.get("WANDBKIT_RUN_ID", "").strip()
-    if explicit:
-        return check_run_id(explicit, "WANDBKIT_RUN_ID"), "WANDBKIT_RUN_ID"
+    """``(id, source)`` from ``$WANDBKIT_RUN_ID``, ``$WANDB_RUN_ID``, Slurm, or the run-id file;
+    ``(None, "file")`` when none is there (the new run's id then goes to the file)."""
+    for variable in ENV_ID_VARIABLES:
+        explicit = os.environ.get(variable, "").strip()
+        if explicit:
+            return check_run_id(explicit, variable), variable
     slurm = slurm_run_id()
     if slurm:
         return check_run_id(slurm, "Slurm job id"), "slurm"
@@ -168,10 +175,16 @@ class ResumePlan:
     fragment: int = 0
     start_step: int = 0
     stored_config: dict[str, Any] = field(default_factory=dict)
+    claim: Claim | None = None  # the store's claim on the id (see Store.claim_run)
 
 
-def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], str]) -> ResumePlan:
+def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], str],
+         project: str | None = None) -> ResumePlan:
     """Decide the run's id and whether it resumes one in the store at ``store_dir``.
+
+    With a ``project`` (the store sink will write the run), a given id is claimed in the store
+    atomically with the check (:meth:`wandbkit.store.Store.claim_run`): of two processes that
+    start one id at the same moment, the second is refused while the first runs.
 
     :raises UserError: for a bad ``resume`` value or id, or a resume the mode forbids.
     """
@@ -181,6 +194,11 @@ def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], 
     source = "argument"
     if run_id is None and mode == "auto":
         run_id, source = id_from_environment()
+    elif run_id is None:  # as wandb: $WANDB_RUN_ID names the run whatever the resume mode
+        for variable in ENV_ID_VARIABLES:
+            if os.environ.get(variable, "").strip():
+                run_id, source = check_run_id(os.environ[variable].strip(), variable), variable
+                break
     if run_id is None and mode == "must":
         raise UserError("resume='must' needs the id of the run to continue: pass id=...")
     if run_id is None:
@@ -190,9 +208,29 @@ def plan(run_id: str | None, resume: Any, store_dir: Path, new_id: Callable[[], 
             return ResumePlan(fresh, mode, "file")
         return ResumePlan(fresh, mode, "new")
     check_run_id(run_id)
-    found = Store.open(store_dir).resume_info(run_id) if (store_dir / DB_NAME).exists() else None
-    if not decide(mode, run_id, found):
-        return ResumePlan(run_id, mode, source)
+    resumed: list[bool] = []
+
+    def rule(found: ResumeInfo | None) -> bool:
+        resumed.append(decide(mode, run_id, found))
+        return resumed[-1]
+
+    claim = None
+    if project is not None:
+        found, claim = Store.open(store_dir).claim_run(run_id, project, rule)
+    else:
+        found = Store.open(store_dir, readonly=True).resume_info(run_id) \
+            if (store_dir / DB_NAME).exists() else None
+        rule(found)
+    if not resumed[-1]:
+        return ResumePlan(run_id, mode, source, claim=claim)
     assert found is not None
     return ResumePlan(run_id, mode, source, fragment=found.fragments,
-                      start_step=found.last_step + 1, stored_config=found.config)
+                      start_step=found.last_step + 1, stored_config=found.config, claim=claim)
+
+
+def release(plan: ResumePlan, store_dir: Path) -> None:
+    """Give back the store's claim on a planned run that then failed to start."""
+    from wandbkit.store import Store
+
+    if plan.claim is not None:
+        Store.open(store_dir).release_claim(plan.claim)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 import os
 import secrets
 import string
@@ -14,20 +15,52 @@ from pathlib import Path
 from typing import Any
 
 from wandbkit import lifecycle, preempt
+from wandbkit.config_values import config_values
 from wandbkit.console import warn, warn_once
 from wandbkit.convert import prepare
 from wandbkit.errors import UserError
-from wandbkit.flusher import ALERT, ARTIFACT, CONFIG, METRIC, PREEMPTING, ROW, SUMMARY, Flusher, alert_record
+from wandbkit.flusher import (
+    ALERT,
+    ARTIFACT,
+    CONFIG,
+    METRIC,
+    PREEMPTING,
+    ROW,
+    RUN_INFO,
+    SAVE,
+    SUMMARY,
+    Flusher,
+    alert_record,
+)
 from wandbkit.plugins import call_each, collect
 from wandbkit.report import RunReport
 from wandbkit.resume import forget_run_id_file
 from wandbkit.resume import plan as plan_resume
+from wandbkit.resume import release as release_claim
 from wandbkit.settings import RunSettings, check_mode, resolve_wandb_mode
 from wandbkit.sinks.base import ArtifactRecord, MetricDefinition, Sink
 from wandbkit.store import default_root
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _RUNNING, _FINISHED, _FORKED = "running", "finished", "forked"
+
+
+def as_step(step: Any) -> int:
+    """``log(step=...)`` as an int: ints, numpy integers, integer 0-d tensors and whole floats.
+
+    :raises UserError: for a fractional or non-numeric step (``wandb.log`` raises TypeError).
+    """
+    try:
+        return operator.index(step)
+    except TypeError:
+        pass
+    if isinstance(step, float) and step.is_integer():
+        return int(step)
+    item = getattr(step, "item", None)  # a 0-d float tensor or numpy float
+    if callable(item) and getattr(step, "ndim", 1) == 0:
+        return as_step(item())
+    raise UserError(f"log(step={step!r}): a step must be a whole number (W&B's steps are "
+                    f"integers; wandb.log refuses it)")
 
 
 def new_run_id() -> str:
@@ -42,9 +75,14 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
     _locked: frozenset[str] = frozenset()
 
     def __init__(self, run: Run, kind: str, initial: dict[str, Any]) -> None:
-        super().__init__(initial)
         self._run = run
         self._kind = kind
+        super().__init__(self._values(initial))
+
+    def _values(self, changes: dict[str, Any]) -> dict[str, Any]:
+        # Config values are kept as wandb keeps them (numbers, lists, dicts, text), so the
+        # store, W&B's config record and ``run.config`` read back the same thing.
+        return config_values(changes) if self._kind == CONFIG else changes
 
     def _unlocked(self, changes: dict[str, Any]) -> dict[str, Any]:
         for key in self._locked.intersection(changes):
@@ -55,6 +93,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
     def __setitem__(self, key: str, value: Any) -> None:
         if self._locked and not self._unlocked({key: value}):
             return
+        value = self._values({key: value})[key]
         super().__setitem__(key, value)
         self._run._enqueue((self._kind, {key: value}))
 
@@ -68,6 +107,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
             changes = {**_config_dict(other), **kwargs}
         if self._locked:
             changes = self._unlocked(changes)
+        changes = self._values(changes)
         super().update(changes)
         self._run._enqueue((self._kind, changes))
 
@@ -90,7 +130,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
 
         self._run.flush()
         try:
-            stored = Store.open(self._run.store_dir, create=False).get_run(self._run.id).summary
+            stored = Store.open(self._run.store_dir, readonly=True).get_run(self._run.id).summary
         except UserError:
             raise KeyError(key) from None
         if key not in stored:
@@ -153,6 +193,8 @@ class Run:
         self._pending_lock = threading.RLock()
         # How the run ended (finished, failed, preempted): set by finish() before the sinks close.
         self.final_state: str | None = None
+        # Why a plugin failed the run at finish (wandbkit.errors.RunFailure), if one did.
+        self.failure_reason: str | None = None
         # A resumed run continues after the steps already stored (see wandbkit.resume).
         self._floor = settings.start_step - 1
         if settings.fragment:
@@ -173,8 +215,8 @@ class Run:
 
     @name.setter
     def name(self, value: str | None) -> None:
-        self._renamed("name")
-        self.settings.name = value
+        self.settings.name = None if value is None else str(value)
+        self._run_info_changed({"name": self.settings.name})
 
     @property
     def store_dir(self) -> Path:
@@ -222,12 +264,16 @@ class Run:
 
     @tags.setter
     def tags(self, value: Any) -> None:
-        self._renamed("tags")
-        self.settings.tags = tuple(value or ())
+        if isinstance(value, str):
+            raise UserError(f"run.tags takes a list or tuple of strings, got the string {value!r}")
+        self.settings.tags = tuple(str(t) for t in (value or ()))
+        self._run_info_changed({"tags": list(self.settings.tags)})
 
-    def _renamed(self, what: str) -> None:
-        warn_once(f"renamed:{self.id}:{what}", f"run.{what} set after init: kept on this run "
-                  f"object only; the store and W&B keep the {what} given to init")
+    def _run_info_changed(self, info: dict[str, Any]) -> None:
+        """Send a name/tags/notes change to the sinks, in order with the rows (W&B's run page
+        and the store show the new value, as ``wandb`` does for ``run.name = ...``)."""
+        if self._queue is not None and self._state is _RUNNING:
+            self._enqueue((RUN_INFO, info))
 
     @property
     def group(self) -> str | None:
@@ -236,8 +282,30 @@ class Run:
 
     @property
     def notes(self) -> str | None:
-        """The notes passed to ``init``, if any."""
+        """The run's notes (from ``init``, or set since)."""
         return self.settings.wandb_init.get("notes")
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self.settings.wandb_init["notes"] = None if value is None else str(value)
+        self._run_info_changed({"notes": self.settings.wandb_init["notes"]})
+
+    def save(self, glob_str: Any, base_path: Any = None, policy: str = "live",
+             glob: bool = True) -> list[str]:
+        """``wandb.save``: keep files with the run, in the store (``<store>/files/<run id>/``)
+        and in W&B's run ``files/`` (uploaded by ``wandbkit sync``), folders kept by wandb's
+        rules (see :mod:`wandbkit.saved_files`). Returns the files' paths in the run folder.
+
+        :raises UserError: for an unknown policy or a glob outside ``base_path``.
+        """
+        from wandbkit.saved_files import resolve_save
+
+        saved = resolve_save(glob_str, base_path, policy, glob)
+        if not saved.files:
+            warn(f"save({os.fspath(glob_str)!r}): no file matches; nothing saved")
+            return []
+        self._enqueue((SAVE, saved))
+        return [str(Path(self.dir) / name) for _, name in saved.files]
 
     @property
     def job_type(self) -> str | None:
@@ -276,7 +344,7 @@ class Run:
 
     # --- hot path ----------------------------------------------------------------------------
 
-    def log(self, metrics: dict[str, Any], step: int | None = None,
+    def log(self, metrics: dict[str, Any] | None = None, step: int | None = None,
             commit: bool | None = None) -> None:
         """Record ``metrics`` at ``step`` (default: the next step) and return at once.
 
@@ -286,8 +354,11 @@ class Run:
         ``Audio``, ``Video``. Blocks only when the bounded queue is full, so nothing is ever dropped.
 
         ``commit=False`` accumulates the values into the current step until a committing call
-        (``commit=True``, a call without ``commit``, or a later ``step``), as ``wandb.log`` does.
+        (``commit=True``, a call without ``commit``, or a later ``step``), as ``wandb.log`` does;
+        ``log()`` with no values is such a committing call.
         """
+        if metrics is None:
+            metrics = {}
         if commit is not None or self._pending is not None:
             self._log_accumulating(metrics, step, commit)
             return
@@ -297,15 +368,15 @@ class Run:
         if self._pending_error is not None:
             error, self._pending_error = self._pending_error, None
             raise error
-        values = prepare(metrics)
+        values = prepare(metrics, self.id)
         queue = self._queue
         with self._step_lock:  # threads logging at once: steps reach the queue in order
             if step is None:
                 step = next(self._counter)
             else:
-                step = int(step)  # a numpy or 0-d tensor step would not reach SQLite/JSON as is
+                step = as_step(step)
                 self._counter = itertools.count(step + 1)
-                if step <= self._floor:
+                if step <= self._floor or step < self._last_step:
                     self._warn_step_back(step)
             self._last_step = step
             self._rows += 1
@@ -324,11 +395,21 @@ class Run:
         self._pending_error = error
 
     def _warn_step_back(self, step: int) -> None:
-        warn_once(f"resume-step:{self.id}", (
-            f"run {self.id} was resumed after step {self._floor}, but step {step} was logged: "
-            "the local store keeps such rows, W&B ignores them (its steps only increase). "
-            f"Restart training from a checkpoint of step {self._floor} (e.g. the 'preempt' one) "
-            "to continue the curves without a gap or overlap."))
+        # What happens is what the store sink and the W&B sinks do: the store keeps every row,
+        # W&B drops a row below its last step (wandb 0.31: "Tried to log to step 3 that is less
+        # than the current step 5 ... this data will be ignored") and the report counts it.
+        if self.resumed and step <= self._floor:
+            message = (f"run {self.id} was resumed after step {self._floor}, but step {step} was "
+                       "logged: W&B's steps only increase, so W&B ignores them (rows at or below "
+                       f"step {self._floor}); the local store keeps them and the run's report "
+                       f"counts them. Restart training from a checkpoint of step {self._floor} "
+                       "(e.g. the 'preempt' one) to continue the curves without a gap or overlap.")
+        else:
+            below = "negative" if step < 0 else f"below step {self._last_step}, the last one logged"
+            message = (f"log(step={step}): the step is {below}; W&B's steps start at 0 and only "
+                       "increase, so W&B ignores this row (and any later one below its last "
+                       "step), the local store keeps them and the run's report counts them")
+        warn_once(f"step-back:{self.id}", message)
 
     # --- resuming and preemption ---------------------------------------------------------------
 
@@ -356,8 +437,8 @@ class Run:
         if self._state is not _RUNNING:
             self._log_after_end()
             return
-        values = prepare(metrics)
-        step = None if step is None else int(step)
+        values = prepare(metrics, self.id)
+        step = None if step is None else as_step(step)
         with self._pending_lock:
             current = self._pending_step if self._pending is not None else self._last_step + 1
             if step is not None and step != current:
@@ -501,6 +582,8 @@ class Run:
             if not self._finishing:
                 self._finishing = True  # a plugin may log here; it must not finish twice
                 call_each("wandbkit_run_finishing", run=self)
+                if self.failure_reason is not None and exit_code == 0 and state is None:
+                    exit_code = 1  # e.g. the last checkpoint never reached the disk
             if self._pending is not None and self._state is _RUNNING:
                 self._commit_pending()  # a last commit=False row, as wandb.finish commits it
             started = time.monotonic()
@@ -565,6 +648,10 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         job_type, save_code).
     """
     check_mode(mode)
+    for what, value in (("project", project), ("name", name), ("group", group)):
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"init({what}=...) must be a string, got {type(value).__name__} "
+                            f"{value!r}")
     if queue_size < 2:
         raise UserError(f"queue_size must be at least 2, got {queue_size}")
     previous = lifecycle.current()
@@ -572,18 +659,25 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         warn(f"finishing run {previous.id} before starting a new one")
         previous.finish()
     store_dir = Path(dir).expanduser().resolve() if dir else default_root().resolve()
-    chosen_id = plan_resume(id, resume, store_dir, new_run_id)
-    settings = RunSettings(
-        project=project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit",
-        name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
-        tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
-        store_dir=store_dir,
-        sinks=tuple(sinks) if sinks is not None else None,
-        queue_size=queue_size, flush_interval=flush_interval, resume=chosen_id.resume,
-        id_source=chosen_id.id_source, fragment=chosen_id.fragment,
-        start_step=chosen_id.start_step, wandb_init=dict(wandb_init or {}))
-    run = Run(settings, {**chosen_id.stored_config, **_config_dict(config)}, chosen_id.run_id)
-    chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
+    project = project or os.environ.get("WANDBKIT_PROJECT") or "wandbkit"
+    writes_store = sinks is None or "store" in sinks
+    chosen_id = plan_resume(id, resume, store_dir, new_run_id,
+                            project=project if writes_store else None)
+    try:
+        settings = RunSettings(
+            project=project,
+            name=name, group=group or os.environ.get("WANDBKIT_RUN_GROUP") or None,
+            tags=tuple(tags or ()), mode=mode, wandb_mode=resolve_wandb_mode(mode),
+            store_dir=store_dir,
+            sinks=tuple(sinks) if sinks is not None else None,
+            queue_size=queue_size, flush_interval=flush_interval, resume=chosen_id.resume,
+            id_source=chosen_id.id_source, fragment=chosen_id.fragment,
+            start_step=chosen_id.start_step, wandb_init=dict(wandb_init or {}))
+        run = Run(settings, {**chosen_id.stored_config, **_config_dict(config)}, chosen_id.run_id)
+        chosen = _choose_sinks(collect("wandbkit_register_sinks", run=run), settings.sinks)
+    except BaseException:
+        release_claim(chosen_id, store_dir)  # e.g. an unknown sink name: the id is free again
+        raise
     run._start(chosen)
     lifecycle.remember(run)
     call_each("wandbkit_run_started", run=run)

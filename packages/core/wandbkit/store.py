@@ -10,20 +10,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.errors import UserError
+from wandbkit.settings import env_seconds
 
 if TYPE_CHECKING:
     import numpy as np
 
     from wandbkit.resume import ResumeInfo
+
+__all__ = ["DB_NAME", "HEARTBEAT_S", "Connection", "Row", "RunRecord", "Series", "Store", "default_root",
+           "dumps", "now", "process_gone"]
+
+# What Store.connect() returns and what its rows are, for plugins that keep their own tables
+# (Store.ensure_schema) and type their code: they need not import sqlite3.
+Connection = sqlite3.Connection
+Row = sqlite3.Row
 
 DB_NAME = "wandbkit.db"
 DEFAULT_DIRNAME = "wandbkit-runs"
@@ -127,7 +138,45 @@ CORE_MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, fragment)
     )
     """,
+    # v5: numeric history as columns only (writing 100 scalars a row cost 164 us of JSON and
+    # per-value Python; packed by numpy it costs a tenth). Each written batch adds one
+    # row-count chunk to history_columns (key '', seq = the run-wide number of the batch's
+    # first row, step_max, vals = the batch's keys in order as JSON) and one chunk per key and
+    # value type (kind 'f' float64, 'i' int64, 'b' bool as uint8, so values read back as the
+    # type logged; rows = uint32 indices into the batch, NULL when every row; steps and times
+    # empty: the batch's). history keeps, per row holding values that are not numbers
+    # (strings, ints beyond 64 bits), those values only, with the row's seq (see
+    # wandbkit.history_columns). Rows and chunks written before v5 have seq NULL and are read
+    # as written (wandbkit.history_tables): nothing is rewritten, and a store still at v4
+    # (opened read-only, unmigrated) reads the same. run_fragments.first_row: the number of
+    # the fragment's first history row (where `wandbkit export` applies W&B's step rule anew),
+    # for fragments written before v5 the rows logged before the fragment started.
+    """
+    ALTER TABLE history ADD COLUMN seq INTEGER;
+    ALTER TABLE history_columns ADD COLUMN seq INTEGER;
+    ALTER TABLE history_columns ADD COLUMN kind TEXT;
+    ALTER TABLE history_columns ADD COLUMN rows BLOB;
+    ALTER TABLE history_columns ADD COLUMN step_max INTEGER;
+    CREATE INDEX history_run_seq ON history(run_id, seq) WHERE seq IS NOT NULL;
+    CREATE INDEX history_columns_run_seq ON history_columns(run_id, seq) WHERE seq IS NOT NULL;
+    ALTER TABLE run_fragments ADD COLUMN first_row INTEGER;
+    UPDATE run_fragments SET first_row = (SELECT COUNT(*) FROM history
+        WHERE history.run_id = run_fragments.run_id AND history.time < run_fragments.started_at)
+        WHERE fragment > 0
+    """,
 ]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One key's numeric history (NaN and ±inf kept)."""
+
+    steps: np.ndarray  # int64: each point's step (downsampled: the bucket's last step)
+    times: np.ndarray  # float64: wall time, unix seconds (downsampled: the bucket's last time)
+    # float64: the value (downsampled: the mean of the bucket's finite values, NaN if none)
+    values: np.ndarray
+    lo: np.ndarray  # float64: bucket minimum of finite values (== values when not downsampled)
+    hi: np.ndarray  # float64: bucket maximum of finite values (== values when not downsampled)
 
 
 def default_root() -> Path:
@@ -185,8 +234,8 @@ def _decode_run(row: sqlite3.Row) -> RunRecord:
 
 # A run's writer refreshes runs.heartbeat_at at least this often; a run on another host whose
 # heartbeat is older than HEARTBEAT_STALE_S is shown as crashed.
-HEARTBEAT_S = float(os.environ.get("WANDBKIT_HEARTBEAT_S", "30"))
-HEARTBEAT_STALE_S = float(os.environ.get("WANDBKIT_HEARTBEAT_STALE_S", str(10 * HEARTBEAT_S)))
+HEARTBEAT_S = env_seconds("WANDBKIT_HEARTBEAT_S", 30.0)
+HEARTBEAT_STALE_S = env_seconds("WANDBKIT_HEARTBEAT_STALE_S", 10 * HEARTBEAT_S)
 
 
 def process_gone(host: str | None, pid: int | None, heartbeat: float | None) -> bool:
@@ -237,77 +286,31 @@ def dumps(obj: Any) -> str:
 HISTORY_ROWS_KEY = ""  # the history_columns key whose chunks count the rows they cover
 
 
-def _as_float(value: int | float) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        return float("inf") if value > 0 else float("-inf")
-
-
-def history_column_rows(run_id: str,
-                        entries: list[tuple[int, float, dict[str, Any]]]) -> list[tuple[Any, ...]]:
-    """The ``history_columns`` rows for one batch of history rows ``(step, time, scalars)``:
-    one row counting the batch, then one per key with its numeric values packed.
-
-    Insert them in the same transaction as the batch's JSON rows, so the columns always cover
-    exactly the rows written (:meth:`Store.series` checks).
-    """
-    import numpy as np
-
-    steps = np.fromiter((e[0] for e in entries), dtype="<i8", count=len(entries))
-    times = np.fromiter((e[1] for e in entries), dtype="<f8", count=len(entries))
-    out: list[tuple[Any, ...]] = [(run_id, HISTORY_ROWS_KEY, len(entries), steps.tobytes(),
-                                   times.tobytes(), b"")]
-    # Fast path (the usual batch: every row logs the same numeric keys): one float matrix
-    # built in C, about 0.5 us a row for 3 keys against ~3 us for the row's JSON.
-    keys = tuple(entries[0][2])
-    if HISTORY_ROWS_KEY not in keys and all(tuple(e[2]) == keys for e in entries):
-        try:
-            # numpy picks the dtype: numbers only give an int/float/bool matrix; a str, a
-            # None or an int beyond 64 bits gives another kind (the general path below).
-            matrix = np.array([list(e[2].values()) for e in entries])
-        except (TypeError, ValueError, OverflowError):
-            matrix = None
-        if matrix is not None and matrix.ndim == 2 and matrix.dtype.kind in "biuf":
-            matrix = matrix.astype("<f8")
-            steps_b, times_b = steps.tobytes(), times.tobytes()
-            return out + [(run_id, key, len(entries), steps_b, times_b,
-                           np.ascontiguousarray(matrix[:, j]).tobytes())
-                          for j, key in enumerate(keys)]
-    columns: dict[str, tuple[list[int], list[float]]] = {}
-    for i, (_, _, scalars) in enumerate(entries):
-        for key, value in scalars.items():
-            if isinstance(value, (int, float)) and key != HISTORY_ROWS_KEY:
-                col = columns.get(key)
-                if col is None:
-                    col = columns[key] = ([], [])
-                col[0].append(i)
-                col[1].append(value)
-    for key, (index, values) in columns.items():
-        at = np.asarray(index, dtype=np.intp)
-        try:
-            packed = np.asarray(values, dtype="<f8")
-        except OverflowError:  # an int beyond float range
-            packed = np.asarray([_as_float(v) for v in values], dtype="<f8")
-        out.append((run_id, key, len(index), steps[at].tobytes(), times[at].tobytes(),
-                    packed.tobytes()))
-    return out
-
-
 class Store:
     """A local store rooted at one folder. Cheap to create; opens connections on demand."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, readonly: bool = False) -> None:
         self.root = root
         self.db_path = root / DB_NAME
+        self.readonly = readonly
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, create: bool = True) -> Store:
+    def open(cls, path: str | Path | None = None, *, create: bool = True,
+             readonly: bool = False) -> Store:
         """Open (and by default create) the store at ``path`` or :func:`default_root`.
 
-        :raises UserError: when the folder cannot be created or the database cannot be read.
+        ``readonly=True`` is for commands that only read (``wandbkit runs``, ``show``,
+        ``export``, the dashboard, ``ckpt ls``): it never creates a folder or a database, never
+        writes a schema or migrates one, and works on a folder mounted read-only. Its
+        connections are SQLite ``mode=ro`` connections: a write through them fails.
+
+        :raises UserError: when the folder cannot be created or the database cannot be read;
+            read-only, also when there is no store, the file is empty (not a store), or its
+            schema is newer than this wandbkit knows.
         """
         root = Path(path).expanduser() if path else default_root()
+        if readonly:
+            return cls._open_readonly(root)
         if not create and not (root / DB_NAME).exists():
             raise UserError(f"no wandbkit store at {root} (set WANDBKIT_DIR or pass --dir)")
         try:
@@ -318,19 +321,62 @@ class Store:
         store.ensure_schema("core", CORE_MIGRATIONS)
         return store
 
+    @classmethod
+    def _open_readonly(cls, root: Path) -> Store:
+        db = root / DB_NAME
+        if not db.is_file():
+            raise UserError(f"no wandbkit store at {root} (set WANDBKIT_DIR or pass --dir)")
+        if db.stat().st_size == 0:
+            raise UserError(f"{db} is empty: not a wandbkit store (nothing was ever written to it)")
+        store = cls(root, readonly=True)
+        with store._reader() as conn:
+            known = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND"
+                                 " name='schema_versions'").fetchone()
+            if not known:
+                raise UserError(f"{db} is not a wandbkit store (no schema_versions table)")
+            version = cls._version(conn, "core")
+        _check_not_newer(db, "core", version, len(CORE_MIGRATIONS))
+        return store
+
     def connect(self) -> sqlite3.Connection:
-        """A new connection in WAL mode with a busy timeout; one per thread.
+        """A new connection with a busy timeout; one per thread. Writable stores use WAL mode,
+        or a rollback journal on a network filesystem (see :func:`network_filesystem`);
+        read-only stores get a ``mode=ro`` connection.
 
         :raises UserError: when the file is not a readable SQLite database.
         """
+        if self.readonly:
+            return self._connect_readonly()
         try:
             conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            _enable_wal(conn)
+            fs = store_filesystem(self.root)
+            if fs is None:
+                _enable_wal(conn)
+            else:
+                _use_rollback_journal(conn, self.root, fs)
             # NORMAL is durable across process crashes in WAL mode (only an OS crash can lose
             # the last transactions) and avoids an fsync per batch.
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA synchronous=NORMAL" if fs is None else "PRAGMA synchronous=FULL")
+            return conn
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot read the wandbkit store {self.db_path}: {exc}") from exc
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        base = f"file:{urllib.parse.quote(str(self.db_path.resolve()))}?mode=ro"
+        try:
+            try:
+                conn = sqlite3.connect(base, uri=True, timeout=BUSY_TIMEOUT_S,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                # A WAL database in a folder we cannot write (a read-only mount) cannot get
+                # its -shm file: read it as an immutable file, which nobody here can change.
+                conn = sqlite3.connect(base + "&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            conn.row_factory = sqlite3.Row
             return conn
         except sqlite3.DatabaseError as exc:
             raise UserError(f"cannot read the wandbkit store {self.db_path}: {exc}") from exc
@@ -342,17 +388,27 @@ class Store:
         migration runs in one transaction with its version bump, so concurrent processes apply
         it exactly once. Returns the component's schema version.
 
+        A read-only store never migrates: it returns the recorded version.
+
         :raises UserError: when the database was written by a newer wandbkit.
         """
         conn = self.connect()
+        if self.readonly:
+            try:
+                exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND"
+                                      " name='schema_versions'").fetchone()
+                version = self._version(conn, component) if exists else 0
+            except sqlite3.DatabaseError as exc:
+                raise UserError(f"cannot read the wandbkit store {self.db_path}: {exc}") from exc
+            finally:
+                conn.close()
+            _check_not_newer(self.db_path, component, version, len(migrations))
+            return version
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_versions"
                          " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
             version = self._version(conn, component)
-            if version > len(migrations):
-                raise UserError(
-                    f"{self.db_path} has {component} schema v{version}, newer than this "
-                    f"wandbkit knows (v{len(migrations)}): upgrade wandbkit")
+            _check_not_newer(self.db_path, component, version, len(migrations))
             while version < len(migrations):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -403,8 +459,9 @@ class Store:
         with self._reader() as conn:
             rows = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchall()
             if not rows:
-                rows = conn.execute("SELECT * FROM runs WHERE id LIKE ? OR name=?",
-                                    (run_id + "%", run_id)).fetchall()
+                # The prefix compared literally: LIKE would read "_" and "%" in it as wildcards.
+                rows = conn.execute("SELECT * FROM runs WHERE substr(id, 1, ?)=? OR name=?",
+                                    (len(run_id), run_id, run_id)).fetchall()
         if len(rows) == 1:
             return _decode_run(rows[0])
         if not rows:
@@ -420,11 +477,12 @@ class Store:
                 "SELECT key FROM run_keys WHERE run_id=? ORDER BY key", (run_id,))]
 
     def rows(self, run_id: str) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Every logged row as ``(step, {key: value})``, in logging order."""
+        """Every logged row as ``(step, {key: value})``, in logging order, each value of the
+        type it was logged with (NaN and ±inf kept)."""
+        from wandbkit import history_tables as tables
+
         with self._reader() as conn:
-            for step, data in conn.execute(
-                    "SELECT step, data FROM history WHERE run_id=? ORDER BY rowid", (run_id,)):
-                yield step, json.loads(data)
+            yield from tables.iter_rows(conn, run_id, tables.is_legacy(conn))
 
     def history(self, run_id: str, keys: Iterable[str] | None = None) -> dict[str, list[tuple[int, Any]]]:
         """``{key: [(step, value), ...]}`` in logging order (NaN and Inf restored)."""
@@ -440,59 +498,85 @@ class Store:
                keys: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``{key: (steps, times, values)}`` as ``int64``/``float64``/``float64`` arrays in
         logging order: numeric values only (bools as 0/1, NaN and Inf kept); keys the run never
-        logged as numbers are left out.
+        logged as numbers are left out. (:meth:`columns` adds step ranges, downsampling and
+        cursors.)"""
+        return self._numeric_since(run_id, [k for k in dict.fromkeys(keys)], 0)[0]
 
-        Reads the packed per-key columns (schema v3) when they cover every history row of the
-        run; otherwise (a run written by an older wandbkit) parses the JSON rows.
+    def rows_since(self, run_id: str, cursor: int = 0, *, limit: int | None = None
+                   ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+        """Rows logged after ``cursor`` as ``(step, {key: value})`` in logging order, every key as
+        logged (numbers and non-numbers together), and the cursor to pass next time.
+        ``cursor=0`` starts at the beginning; cursors are opaque ints.
+
+        (A cursor counts the run's rows read so far; at most ``limit`` rows are returned.)
+
+        :raises UserError: for a negative cursor or limit.
         """
-        import numpy as np
+        from wandbkit import history_tables as tables
 
-        wanted = [k for k in dict.fromkeys(keys) if k != HISTORY_ROWS_KEY]
+        cursor = _check_count(cursor, "cursor")
+        if limit is not None:
+            limit = _check_count(limit, "limit")
         with self._reader() as conn:
-            conn.execute("BEGIN")  # one snapshot for the coverage check and the columns
-            covered = conn.execute("SELECT total(n) FROM history_columns WHERE run_id=? AND key=?",
-                                   (run_id, HISTORY_ROWS_KEY)).fetchone()[0]
-            logged = conn.execute("SELECT COUNT(*) FROM history WHERE run_id=?",
-                                  (run_id,)).fetchone()[0]
-            if covered == logged:
-                out = {}
-                for key in wanted:
-                    chunks = conn.execute(
-                        "SELECT steps, times, vals FROM history_columns WHERE run_id=? AND key=?"
-                        " ORDER BY rowid", (run_id, key)).fetchall()
-                    if chunks:
-                        out[key] = (np.frombuffer(b"".join(c[0] for c in chunks), dtype="<i8"),
-                                    np.frombuffer(b"".join(c[1] for c in chunks), dtype="<f8"),
-                                    np.frombuffer(b"".join(c[2] for c in chunks), dtype="<f8"))
+            conn.execute("BEGIN")  # one snapshot: both layouts, every batch whole
+            try:
+                rows = list(tables.iter_rows(conn, run_id, tables.is_legacy(conn), cursor, limit))
+            finally:
                 conn.execute("COMMIT")
-                return out
-            conn.execute("COMMIT")
-        found: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        return rows, cursor + len(rows)
+
+    def columns(self, run_id: str, keys: Iterable[str], *, step_min: int | None = None,
+                step_max: int | None = None, max_points: int | None = None, since: int = 0
+                ) -> tuple[dict[str, Series], int]:
+        """Numeric columns of ``keys`` (keys never logged as numbers are absent), optionally in a
+        step range and downsampled to at most ``max_points`` buckets by step, each bucket keeping
+        its min and max; only points written after the ``since`` cursor; plus the cursor for the
+        next call (for live views: pass it back to get only new points).
+
+        Bools read as 0/1. Without ``max_points`` (or with no more points than it) every point
+        comes in logging order; downsampled, buckets come in step order (see
+        :func:`wandbkit.history_columns.bucket_by_step`). ``since`` takes the cursors of this
+        method and of :meth:`rows_since` alike.
+
+        :raises UserError: for a negative cursor or a ``max_points`` below 1.
+        """
+        from wandbkit.history_columns import shape_series
+
+        since = _check_count(since, "since")
+        if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int)
+                                       or max_points < 1):
+            raise UserError(f"max_points={max_points!r}: give a whole number of points, 1 or more")
+        raw, cursor = self._numeric_since(run_id, list(dict.fromkeys(keys)), since)
+        return {key: shape_series(*arrays, step_min=step_min, step_max=step_max,
+                                  max_points=max_points) for key, arrays in raw.items()}, cursor
+
+    def _numeric_since(self, run_id: str, wanted: list[str], since: int
+                       ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], int]:
+        """``{key: (steps, times, values)}`` of the rows from number ``since`` on, and the
+        run's row count, from one snapshot."""
+        from wandbkit import history_tables as tables
+
+        wanted = [k for k in wanted if k != HISTORY_ROWS_KEY]
         with self._reader() as conn:
-            for step, t, data in conn.execute(
-                    "SELECT step, time, data FROM history WHERE run_id=? ORDER BY rowid", (run_id,)):
-                values = json.loads(data)
-                for key in wanted:
-                    value = values.get(key)
-                    if isinstance(value, (int, float)):
-                        col = found.setdefault(key, ([], [], []))
-                        col[0].append(step)
-                        col[1].append(t)
-                        col[2].append(float(value))
-        return {key: (np.asarray(s, dtype=np.int64), np.asarray(t, dtype=np.float64),
-                      np.asarray(v, dtype=np.float64)) for key, (s, t, v) in found.items()}
+            conn.execute("BEGIN")
+            try:
+                return tables.numeric_since(conn, run_id, wanted, since, tables.is_legacy(conn))
+            finally:
+                conn.execute("COMMIT")
 
     def row_count(self, run_id: str) -> int:
         """Number of rows logged (one per ``run.log`` call that carried scalars)."""
+        from wandbkit import history_tables as tables
+
         with self._reader() as conn:
-            return conn.execute("SELECT COUNT(*) FROM history WHERE run_id=?",
-                                (run_id,)).fetchone()[0]
+            return tables.row_total(conn, run_id, tables.is_legacy(conn))
 
     def step_count(self, run_id: str) -> int:
         """Number of distinct steps with logged scalars."""
+        from wandbkit import history_tables as tables
+
         with self._reader() as conn:
-            return conn.execute("SELECT COUNT(DISTINCT step) FROM history WHERE run_id=?",
-                                (run_id,)).fetchone()[0]
+            return tables.distinct_steps(conn, run_id, tables.is_legacy(conn))
 
     def media(self, run_id: str) -> list[dict[str, Any]]:
         """Media entries of a run: step, key, kind, absolute path, meta."""
@@ -518,31 +602,81 @@ class Store:
 
     def resume_info(self, run_id: str) -> ResumeInfo | None:
         """What a resume of ``run_id`` continues from (exact id), or None when it is unknown."""
-        from wandbkit.resume import ResumeInfo
-
         with self._reader() as conn:
-            row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None:
-                return None
-            last = conn.execute(
-                "SELECT MAX(m) FROM (SELECT MAX(step) AS m FROM history WHERE run_id=?"
-                " UNION ALL SELECT MAX(step) FROM media WHERE run_id=?)",
-                (run_id, run_id)).fetchone()[0]
-            fragments = conn.execute("SELECT COUNT(*) FROM run_fragments WHERE run_id=?",
-                                     (run_id,)).fetchone()[0]
-        record = _decode_run(row)
-        return ResumeInfo(run_id=run_id, state=record.state,
-                          last_step=-1 if last is None else int(last),
-                          fragments=max(fragments, 1), config=record.config, host=record.host,
-                          pid=record.pid)
+            return _resume_info(conn, run_id)
+
+    def claim_run(self, run_id: str, project: str,
+                  decide: Callable[[ResumeInfo | None], bool]) -> tuple[ResumeInfo | None, Claim]:
+        """Make this process the one writing ``run_id``, atomically with the check.
+
+        In one SQLite write transaction (``BEGIN IMMEDIATE``: a second process waits for the
+        first to commit): read what the store holds of the run, let ``decide`` rule on it
+        (it raises to refuse, e.g. while the run's process is alive), then mark the run
+        ``running`` with this host and pid, creating its record when it is new. So two
+        processes that start one id at the same moment never both write it: the second sees
+        the first's claim.
+
+        :returns: what the store held before the claim (None for a new run), and the
+            :class:`Claim` that :meth:`release_claim` undoes if the run then fails to start.
+        :raises UserError: whatever ``decide`` raises, or when the store cannot be written.
+        """
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = _resume_info(conn, run_id)
+                decide(found)
+                host, pid, when = socket.gethostname(), os.getpid(), now()
+                before = conn.execute("SELECT state, host, pid, heartbeat_at FROM runs WHERE"
+                                      " id=?", (run_id,)).fetchone()
+                claim = Claim(run_id, host, pid, None if before is None else tuple(before))
+                if found is None:
+                    conn.execute("INSERT INTO runs (id, project, state, started_at, host, pid,"
+                                 " heartbeat_at) VALUES (?,?,?,?,?,?,?)",
+                                 (run_id, project, "running", when, host, pid, when))
+                else:
+                    conn.execute("UPDATE runs SET state='running', host=?, pid=?, heartbeat_at=?"
+                                 " WHERE id=?", (host, pid, when, run_id))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return found, claim
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot write the wandbkit store {self.db_path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def release_claim(self, claim: Claim) -> None:
+        """Undo :meth:`claim_run` for a run that failed to start (a bad argument after the
+        claim): a new run's record goes, a stored run gets its earlier state back. Only while
+        the claim is still this process's and nothing was written under it."""
+        conn = self.connect()
+        try:
+            mine = "id=? AND host=? AND pid=? AND state='running'"
+            args = (claim.run_id, claim.host, claim.pid)
+            if claim.before is None:
+                conn.execute(f"DELETE FROM runs WHERE {mine} AND NOT EXISTS (SELECT 1 FROM"
+                             " run_fragments WHERE run_id=?)", (*args, claim.run_id))
+            else:
+                conn.execute(f"UPDATE runs SET state=?, host=?, pid=?, heartbeat_at=? WHERE {mine}",
+                             (*claim.before, *args))
+        finally:
+            conn.close()
 
     def fragments(self, run_id: str) -> list[dict[str, Any]]:
         """The processes that ran a run, first to last: fragment, started_at, finished_at, state
         (``crashed`` when its process is gone without finishing), exit_code, host, pid,
-        start_step, wandb_mode, wandb_dir. Runs written before fragments were kept have none."""
+        start_step, wandb_mode, wandb_dir, first_row (the number of its first history row; None
+        when written before v5). Runs written before fragments were kept have none."""
         with self._reader() as conn:
             rows = [dict(r) for r in conn.execute(
                 "SELECT * FROM run_fragments WHERE run_id=? ORDER BY fragment", (run_id,))]
+            for frag in rows:
+                if "first_row" not in frag:  # a v4 store read unmigrated: as v5's migration counts
+                    frag["first_row"] = None if frag["fragment"] == 0 else conn.execute(
+                        "SELECT COUNT(*) FROM history WHERE run_id=? AND time < ?",
+                        (run_id, frag["started_at"])).fetchone()[0]
             heartbeat = conn.execute("SELECT heartbeat_at FROM runs WHERE id=?",
                                      (run_id,)).fetchone()
         for i, frag in enumerate(rows):
@@ -572,8 +706,125 @@ class Store:
                 "SELECT step, level, title, text, time FROM alerts WHERE run_id=? ORDER BY time",
                 (run_id,))]
 
+    def notes(self, run_id: str) -> str | None:
+        """The run's notes (``init(notes=)`` or ``run.notes = ...``), if any."""
+        with self._reader() as conn:
+            try:
+                row = conn.execute("SELECT notes FROM run_notes WHERE run_id=?", (run_id,)).fetchone()
+            except sqlite3.OperationalError:  # a store no run with notes has written to
+                return None
+        return row[0] if row else None
+
     def _reader(self) -> _Closing:
         return _Closing(self.connect(), self.db_path)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run claimed by :meth:`Store.claim_run`: who holds it, and the record's earlier
+    ``(state, host, pid, heartbeat_at)`` (None when the claim created it)."""
+
+    run_id: str
+    host: str
+    pid: int
+    before: tuple[Any, ...] | None
+
+
+def _resume_info(conn: sqlite3.Connection, run_id: str) -> ResumeInfo | None:
+    from wandbkit.resume import ResumeInfo
+
+    row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+    if row is None:
+        return None
+    from wandbkit import history_tables as tables
+
+    last = tables.last_step(conn, run_id, tables.is_legacy(conn))
+    fragments = conn.execute("SELECT COUNT(*) FROM run_fragments WHERE run_id=?",
+                             (run_id,)).fetchone()[0]
+    record = _decode_run(row)
+    return ResumeInfo(run_id=run_id, state=record.state,
+                      last_step=-1 if last is None else int(last),
+                      fragments=max(fragments, 1), config=record.config, host=record.host,
+                      pid=record.pid)
+
+
+def _check_not_newer(db: Path, component: str, version: int, known: int) -> None:
+    if version > known:
+        raise UserError(f"{db} has {component} schema v{version}, newer than this wandbkit "
+                        f"knows (v{known}): upgrade wandbkit")
+
+
+# Filesystems whose locks or shared memory do not reach across hosts the way SQLite's WAL
+# needs (its -shm index is memory-mapped: each host would see its own).
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "beegfs",
+    "afs", "panfs", "wekafs", "9p", "ocfs2", "gfs2", "fuse.sshfs", "fuse.glusterfs",
+    "fuse.ceph", "fuse.cephfs", "fuse.juicefs", "fuse.s3fs", "fuse.gcsfuse", "fuse.rclone",
+    "fuse.lustre", "fuse.beegfs"})
+
+
+def network_filesystem(path: str | Path, mounts: str) -> str | None:
+    """The type of the network filesystem holding ``path``, or None for a local one.
+
+    ``mounts`` is the text of ``/proc/mounts`` (``device mountpoint type options 0 0``, with
+    spaces in paths written ``\\040``); the longest mount point containing ``path`` decides.
+    """
+    target = os.path.abspath(path)
+    best, best_type = "", ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = _unescape_mount(fields[1])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, best_type = point, fields[2]
+    if best_type in NETWORK_FILESYSTEMS or best_type.startswith("nfs"):
+        return best_type
+    return None
+
+
+def _unescape_mount(text: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+_filesystems: dict[str, str | None] = {}
+
+
+def store_filesystem(root: Path) -> str | None:
+    """:func:`network_filesystem` for a store folder on this machine (``/proc/mounts``;
+    None where there is none), remembered per folder. ``WANDBKIT_NETWORK_FS=1`` forces the
+    network-filesystem behaviour, ``0`` the local one."""
+    forced = os.environ.get("WANDBKIT_NETWORK_FS", "").strip()
+    if forced:
+        return "forced" if forced not in ("0", "false", "no") else None
+    key = os.path.realpath(root)
+    if key not in _filesystems:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            mounts = ""
+        _filesystems[key] = network_filesystem(key, mounts)
+    return _filesystems[key]
+
+
+def _use_rollback_journal(conn: sqlite3.Connection, root: Path, fs: str) -> None:
+    """On a network filesystem: SQLite's rollback journal (its locks are the filesystem's,
+    with no shared memory), said once per store."""
+    from wandbkit.console import warn_once
+
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
+    if mode == "wal":
+        conn.execute("PRAGMA journal_mode=DELETE")
+    warn_once(f"network-fs:{root}", f"the store {root} is on a network filesystem ({fs}): "
+              "using SQLite's rollback journal instead of WAL; write to it from one host at a "
+              "time", scope="process")
+
+
+def _check_count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UserError(f"{what}={value!r}: give a whole number, 0 or more")
+    return value
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:

@@ -25,7 +25,8 @@ def served(dashboard_store: DashboardStore) -> Iterator[tuple[Any, Any]]:
     from wandbkit_gradio.app import build_app, launch
 
     panels = [*collect_panels(), Panel(title="Broken", build=_broken, order=99)]
-    assert {"Runs", "Curves", "Media", "W&B", "Checkpoints"} <= {p.title for p in panels}
+    assert {"Workspace", "Runs", "Run", "Compare", "Media", "W&B", "Checkpoints"} <= {
+        p.title for p in panels}
     dashboard = build_app(dashboard_store.root, project="vision", refresh_s=0.5, panels=panels)
     url = launch(dashboard, block=False, quiet=True)
     try:
@@ -49,42 +50,85 @@ def test_runs_table_filters_and_csv(served: tuple[Any, Any], dashboard_store: Da
                                 api_name="/history_csv")
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0][:4] == ["run_id", "run_name", "step", "time"]
+    assert rows[0][:3] == ["run_id", "run_name", "step"]
     assert "train/loss" in rows[0] and "val/acc" in rows[0]
     assert len(rows) == 1 + 300 + 50
     assert note == ""
 
 
-def test_curves_downsampled_and_smoothed(served: tuple[Any, Any],
-                                         dashboard_store: DashboardStore) -> None:
+def _get(url: str, host: str | None = None) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_file_route_serves_media_only(served: tuple[Any, Any], dashboard_store: DashboardStore) -> None:
+    """The database, a checkpoint's weights and the store's other folders are refused; a
+    logged image is served (as the workspace's image panels load it)."""
     dashboard, client = served
-    plot, note = client.predict([dashboard_store.baseline, dashboard_store.hostile], ["train/loss"],
-                                0.6, "step", True, api_name="/curves")
-    series = {row[2] for row in plot["value"]["data"]} if "value" in plot else set()
-    assert "300 points" not in note
-    assert note.startswith("700 points in 4 line(s)")  # 300 + 50, smoothed and raw
-    assert "baseline · train/loss" in series and f"{XSS_NAME} · train/loss (raw)" in series
-    # a context with a tiny point budget downsamples and keeps the spike at step 150
-    from wandbkit_gradio.downsample import minmax_lttb
+    base = dashboard.blocks.local_url.rstrip("/")
+    root = dashboard_store.root.resolve()
+    weights = next(root.glob("**/*.safetensors"))
+    image = next((root / "media").glob("**/*.png"))
+    from urllib.parse import quote
 
-    ctx = dashboard.context
-    small = type(ctx)(store=ctx.store, max_points=40, downsample=minmax_lttb)
-    frame, text = views.curves_frame(small, [dashboard_store.baseline], ["train/loss"])
-    assert len(frame) <= 40 and frame["value"].max() == 25.0
-    assert "40 of 300 points" in text
+    for secret in (root / "wandbkit.db", weights):
+        status, body = _get(f"{base}/gradio_api/file={quote(str(secret))}")
+        assert status in (403, 404) and b"SQLite format" not in body and len(body) < 1000, secret
+    status, body = _get(f"{base}/gradio_api/file={quote(str(image))}")
+    assert status == 200 and body[:4] == b"\x89PNG"
 
 
-def test_curves_follow_a_live_run(served: tuple[Any, Any], dashboard_store: DashboardStore) -> None:
+def test_requests_for_another_host_are_refused(served: tuple[Any, Any]) -> None:
+    """A DNS-rebinding page reaches 127.0.0.1 under its own name: refused."""
+    dashboard, _ = served
+    base = dashboard.blocks.local_url.rstrip("/")
+    status, _ = _get(f"{base}/config")
+    assert status == 200
+    status, body = _get(f"{base}/config", host="evil.example:7860")
+    assert status == 421 and b"Host not allowed" in body
+    status, _ = _get(f"{base}/config", host="localhost")
+    assert status == 200
+
+
+def test_workspace_data_through_the_page_route(served: tuple[Any, Any],
+                                               dashboard_store: DashboardStore) -> None:
+    """The function the workspace page calls, through gradio's component route."""
+    import json
+    import urllib.request
+
+    dashboard, client = served
+    config = dashboard.blocks.config
+    comp = next(c for c in config["components"] if c["props"].get("elem_id") == "wandbkit-workspace")
+    body = json.dumps({"data": {"width": 50}, "component_id": comp["id"], "session_hash": "t1",
+                       "fn_name": "workspace_data"}).encode()
+    request = urllib.request.Request(dashboard.blocks.local_url + "gradio_api/component_server",
+                                     data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        data = json.loads(answer.read())
+    names = [s[0] for s in data["sections"]]
+    assert names[0] == "Charts" and "train" in names and "val" in names
+    assert set(data["lines"]["train/loss"]) >= {dashboard_store.baseline, dashboard_store.hostile}
+    assert data["media"]["samples/pred"]["runs"][dashboard_store.baseline][0]["url"].startswith(
+        "gradio_api/file=")
+    assert any(r["name"] == XSS_NAME for r in data["runs"])  # text; the page sets textContent
+
+
+def test_compare_and_run_page(served: tuple[Any, Any], dashboard_store: DashboardStore) -> None:
     _, client = served
-    _, before = client.predict([dashboard_store.live], ["train/loss"], 0.0, "step", False,
-                               api_name="/curves")
-    live = dashboard_store.live_run
-    for step in range(10, 25):
-        live.log({"train/loss": 0.3}, step=step)
-    live.flush()
-    _, after = client.predict([dashboard_store.live], ["train/loss"], 0.0, "relative time (s)",
-                              False, api_name="/curves")
-    assert before.startswith("10 points") and after.startswith("25 points")
+    table, note = client.predict([dashboard_store.baseline, dashboard_store.hostile],
+                                 api_name="/compare")
+    keys = [row[0] for row in table["data"]]
+    assert keys == ["batch", "lr", "note"] and "3 of 3 config keys differ" in note
+    summary, system, page = client.predict(dashboard_store.baseline, api_name="/run_page")
+    assert ["config", "lr", "0.0003"] in summary["data"]
+    assert any(row[0] == "host" for row in system["data"])
 
 
 def _value(output: Any) -> Any:
@@ -145,3 +189,12 @@ def test_broken_tab_is_contained(served: tuple[Any, Any]) -> None:
     boxes = [c["props"].get("value", "") for c in config["components"]
              if c.get("type") == "html" and "failed to build" in str(c["props"].get("value", ""))]
     assert any("The Broken tab failed to build" in b and "&lt;on purpose&gt;" in b for b in boxes)
+
+
+def test_pickers_accept_only_existing_runs(served: tuple[Any, Any]) -> None:
+    """A typed run id that does not exist is refused, not kept as a silent chip."""
+    _, client = served
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict("no-such-run", "", 600, True, api_name="/wandb_view")
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict(["no-such-run"], api_name="/compare")

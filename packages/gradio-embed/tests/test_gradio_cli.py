@@ -79,3 +79,16 @@ def test_cli_serves_with_auth(offline_env: Path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert f"open http://0.0.0.0:{port}" in out or f":{port}" in out
+
+
+def test_cli_port_in_use_is_one_line(offline_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--port`` that another program holds: one line naming the port, exit 2."""
+    with wandbkit.init(project="cli", name="r", mode="disabled") as run:
+        run.log({"loss": 1.0})
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["dashboard", "--port", str(port), "--project", "cli"]) == 2
+    err = capsys.readouterr().err
+    assert f"port {port}" in err and "--port" in err and "Traceback" not in err

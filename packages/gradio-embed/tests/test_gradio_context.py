@@ -39,15 +39,6 @@ def test_series_reads_columns_the_sink_wrote(offline_env: Path) -> None:
     assert [s for s, _ in history] == steps.tolist()
 
 
-def test_series_falls_back_to_json_rows_when_columns_do_not_cover_the_run(offline_env: Path) -> None:
-    run_id = _log_run("b", 20)
-    store = Store.open(offline_env)
-    with store._reader() as conn:  # as if an older wandbkit had written this run
-        conn.execute("DELETE FROM history_columns WHERE run_id=?", (run_id,))
-    steps, _, values = store.series(run_id, ["train/loss"])["train/loss"]
-    assert steps.tolist() == list(range(21)) and values[1] == 0.5 and math.isnan(values[-1])
-
-
 def test_context_filters_downsamples_and_guards_paths(offline_env: Path, tmp_path: Path) -> None:
     kept = _log_run("kept", 300, project="p1")
     _log_run("other", 5, project="p2")

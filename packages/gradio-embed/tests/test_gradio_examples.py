@@ -54,6 +54,6 @@ def test_demo_stage_serves_the_demo_store(offline_env: Path) -> None:
             run.log({"train/loss": 1 / (step + 1)}, step=step)
     stage = next(s for s in collect_demo_stages() if s.name == "dashboard")
     facts = stage.run(DemoContext(store_dir=offline_env, quick=True))
-    assert {"Runs", "Curves", "Media", "W&B"} <= set(facts["tabs"])
-    assert facts["runs"] == 1 and facts["curves"].startswith("40 points in 1 line(s)")
+    assert facts["tabs"][0] == "Workspace" and {"Runs", "Media", "W&B"} <= set(facts["tabs"])
+    assert facts["runs"] == 1 and facts["workspace"] == "1 charts in 1 sections, 40 points for 1 runs"
     assert facts["open"].startswith("wandbkit dashboard --dir ")

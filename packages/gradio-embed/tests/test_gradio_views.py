@@ -1,5 +1,5 @@
-"""The dashboard's data functions, without a browser: downsampling, smoothing, filters, CSV,
-curves and media lookups on real runs."""
+"""The dashboard's data functions, without a browser: downsampling, smoothing, filters, CSV
+and media lookups on real runs."""
 
 from __future__ import annotations
 
@@ -72,29 +72,47 @@ def test_filters_table_and_csv(offline_env: Path) -> None:
     frame = views.runs_frame(runs)
     assert list(frame.columns[:8]) == views.RUN_COLUMNS
     assert frame.columns[8:].tolist()[:2] == ["train/loss", "val/acc"]  # loss first
-    path = views.history_csv(store, [ids["a"], ids["c"]], offline_env / "csv")
+    folder = offline_env / "csv"
+    path = views.history_csv(store, [ids["a"], ids["c"]], folder)
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 60 and rows[0]["run_id"] == ids["a"] and rows[0]["train/loss"] == "1.0"
     assert rows[0]["note"].startswith("'=")  # a spreadsheet formula is quoted, not run
     with pytest.raises(UserError, match="select one or more runs"):
-        views.history_csv(store, [])
+        views.history_csv(store, [], folder)
 
 
-def test_curves_axes_and_media_guard(offline_env: Path, tmp_path: Path) -> None:
+def test_csv_downloads_share_one_folder(offline_env: Path) -> None:
+    """Each download used to leave its own temp folder behind; now one folder per dashboard
+    holds only the latest file, and it goes with the dashboard."""
+    import gc
+    import tempfile
+
+    ids = _runs(offline_env)
+    ctx = DashboardContext(store=Store.open(offline_env))
+    before = set(Path(tempfile.gettempdir()).glob("wandbkit-csv-*"))
+    first = views.history_csv(ctx.store, [ids["a"]], views.csv_folder(ctx))
+    second = views.history_csv(ctx.store, [ids["b"], ids["c"]], views.csv_folder(ctx))
+    made = set(Path(tempfile.gettempdir()).glob("wandbkit-csv-*")) - before
+    assert len(made) == 1 and first.parent == second.parent == made.pop()
+    assert not first.exists() and [p.name for p in second.parent.iterdir()] == [second.name]
+    folder = second.parent
+    del ctx
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_media_slider_moves_between_logged_steps() -> None:
+    assert views.step_slider([0, 100, 200]) == {"minimum": 0, "maximum": 200, "value": 200,
+                                                "step": 100}
+    assert views.step_slider([10, 40, 100])["step"] == 30
+    assert views.step_slider([5]) == {"minimum": 5, "maximum": 6, "value": 5, "step": 1}
+    assert views.step_slider([])["maximum"] == 1
+
+
+def test_media_guard(offline_env: Path, tmp_path: Path) -> None:
     ids = _runs(offline_env)
     ctx = DashboardContext(store=Store.open(offline_env), downsample=minmax_lttb)
-    frame, note = views.curves_frame(ctx, [ids["a"], ids["b"]], ["train/loss"], smoothing=0.9,
-                                     x_axis="relative time (s)")
-    assert set(frame["series"]) == {"a · train/loss", "a · train/loss (raw)", "b · train/loss",
-                                    "b · train/loss (raw)"}
-    assert frame["x"].min() == 0.0 and note.startswith("120 points in 4 line(s)")
-    wall, _ = views.curves_frame(ctx, [ids["a"]], ["val/acc"], x_axis="wall time")
-    assert str(wall["x"].dtype).startswith("datetime64")
-    with pytest.raises(UserError, match="x-axis"):
-        views.curves_frame(ctx, [ids["a"]], ["val/acc"], x_axis="epoch")
-    assert views.default_metrics(views.metric_choices(ctx.store, [ids["a"]])) == ["train/loss",
-                                                                                  "val/acc"]
     # a media row pointing outside the store (a tampered database) is refused, not served
     outside = tmp_path / "secret.png"
     outside.write_bytes(b"\x89PNG")

@@ -1,8 +1,9 @@
 """``wandbkit dashboard``: a Gradio app assembled from every installed plugin's panels.
 
 Offline and private by default: analytics off, no share links, bound to 127.0.0.1; a host
-other than loopback needs ``--auth`` (or ``--insecure``). Files are served from the store's
-folder only.
+other than loopback needs ``--auth`` (or ``--insecure``). The file route serves the store's
+media files only (never its database, checkpoints or W&B folders), and a request whose ``Host``
+is not the address the dashboard is bound to is refused (a DNS-rebinding page cannot read it).
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from wandbkit.errors import UserError  # noqa: E402
+from wandbkit.formatting import first_line  # noqa: E402
 from wandbkit.panels import DashboardContext, Panel, collect_panels  # noqa: E402
-from wandbkit.store import Store  # noqa: E402
+from wandbkit.store import DB_NAME, Store  # noqa: E402
 from wandbkit_gradio.downsample import DEFAULT_MAX_POINTS, minmax_lttb  # noqa: E402
 from wandbkit_gradio.embed import escape, message_html  # noqa: E402
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 CSS = """
 .wandbkit-error pre { white-space: pre-wrap; font-size: 0.8em }
-#wandbkit-curves-plot { overflow: visible !important; margin-bottom: 3.5em }
 #wandbkit-media-image img { width: 100%; height: 100%; object-fit: contain;
                             image-rendering: pixelated }
 """
@@ -74,6 +75,64 @@ def check_exposure(host: str, auth: tuple[str, str] | None, insecure: bool) -> s
             "who can reach this port can read every run in the store")
 
 
+def allowed_hosts(host: str) -> set[str] | None:
+    """The ``Host`` names a request may carry for a dashboard bound to ``host``: for loopback,
+    the loopback names only (a page on another site that rebinds its DNS name to 127.0.0.1
+    sends its own name and is refused); for one address, that address and this machine's
+    names; None (any) for a wildcard bind (0.0.0.0, ::), which needs ``--auth`` anyway."""
+    if host in ("0.0.0.0", "::", ""):
+        return None
+    if is_local_host(host):
+        return {"127.0.0.1", "localhost", "::1", host.lower()}
+    import socket
+
+    return {host.lower(), socket.gethostname().lower(), socket.getfqdn().lower(), "127.0.0.1",
+            "localhost"}
+
+
+def host_of(header: str) -> str:
+    """The name in a ``Host`` header, without its port (``[::1]:7860`` -> ``::1``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class HostCheck:
+    """ASGI middleware: answer 421 to a request whose ``Host`` is not one of ``allowed``."""
+
+    def __init__(self, app: Any, allowed: set[str] | None) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.allowed is not None and scope["type"] in ("http", "websocket"):
+            headers = dict(scope.get("headers") or [])
+            name = host_of(headers.get(b"host", b"").decode("latin-1"))
+            if name not in self.allowed:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                body = b"Host not allowed: open the dashboard at the address it printed\n"
+                await send({"type": "http.response.start", "status": 421,
+                            "headers": [(b"content-type", b"text/plain"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def served_paths(store_root: Path) -> tuple[list[str], list[str]]:
+    """``(allowed, blocked)`` for gradio's file route: the store's media folder only; the
+    database (and its WAL files), checkpoints, W&B folders and everything else in the store
+    are blocked, blocking winning over allowing."""
+    root = store_root.resolve()
+    media = root / "media"
+    blocked = [str(p) for p in sorted(root.iterdir()) if p.name != "media"] if root.is_dir() else []
+    blocked += [str(root / f"{DB_NAME}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+    return [str(media)], sorted(set(blocked))
+
+
 def error_box(panel: Panel, exc: BaseException) -> str:
     """The HTML shown in a tab whose build raised: what failed and the traceback's tail."""
     tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
@@ -106,7 +165,7 @@ def build_app(store_dir: str | Path | None = None, *, project: str | None = None
     :param panels: the tabs (default: every installed plugin's, :func:`collect_panels`).
     :raises UserError: when there is no store at ``store_dir``.
     """
-    store = Store.open(store_dir, create=False)
+    store = Store.open(store_dir, readonly=True)  # the dashboard only reads: never a write
     ctx = DashboardContext(store=store, project=project, refresh_s=refresh_s,
                            max_points=max_points, downsample=minmax_lttb)
     panels = collect_panels() if panels is None else panels
@@ -141,18 +200,28 @@ def launch(dashboard: Dashboard, *, host: str = "127.0.0.1", port: int | None = 
     :param auth: ``(user, password)`` asked by the browser.
     :param insecure: allow a non-local host without ``auth`` (a warning is printed).
     :param block: wait until interrupted (the CLI) or return at once (tests, notebooks).
-    :raises UserError: for a non-local host without auth or insecure.
+    :raises UserError: for a non-local host without auth or insecure, or a port in use.
     """
+    from starlette.middleware import Middleware
+
+    from wandbkit_gradio.workspace_tab import workspace_css
+
     message = check_exposure(host, auth, insecure)
     if message:
         warnings.warn(message, stacklevel=2)
-    store_root = str(dashboard.context.store_dir.resolve())
+    allowed, blocked = served_paths(dashboard.context.store_dir)
     dashboard.blocks.queue(default_concurrency_limit=4)
-    dashboard.blocks.launch(server_name=host, server_port=port, auth=auth, share=False,
-                            prevent_thread_lock=True, quiet=quiet, inbrowser=False,
-                            show_error=True, allowed_paths=[store_root], css=CSS,
-                            enable_monitoring=False, ssr_mode=False, pwa=False,
-                            mcp_server=False)
+    try:
+        dashboard.blocks.launch(
+            server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=True,
+            quiet=quiet, inbrowser=False, show_error=True, allowed_paths=allowed,
+            blocked_paths=blocked, css=CSS + workspace_css(), enable_monitoring=False,
+            ssr_mode=False, pwa=False, mcp_server=False,
+            app_kwargs={"middleware": [Middleware(HostCheck, allowed=allowed_hosts(host))]})
+    except OSError as exc:
+        where = f"port {port}" if port else "a free port from 7860"
+        raise UserError(f"cannot serve the dashboard on {host} at {where}: "
+                        f"{first_line(exc)} (pick another with --port)") from None
     url = dashboard.blocks.local_url or f"http://{host}:{port}/"
     if block:
         try:

@@ -24,7 +24,7 @@ def dashboard(
     refresh: float = typer.Option(5.0, "--refresh", min=0.0,
                                   help="Seconds between refreshes of live runs (0: off)."),
 ) -> None:
-    """Open the local dashboard: runs, curves, media, W&B and every plugin's tabs."""
+    """Open the local dashboard: the workspace, runs, compare, media, W&B and every plugin's tabs."""
     from wandbkit_gradio.app import build_app, check_exposure, launch, parse_auth
 
     credentials = parse_auth(auth)

@@ -12,22 +12,24 @@ from wandbkit import hookimpl
 from wandbkit.panels import Panel
 
 
-def _tab(name: str) -> Any:
+def _tab(name: str, module: str = "tabs") -> Any:
     def build(ctx: Any) -> None:
-        from wandbkit_gradio import tabs
+        import importlib
 
-        getattr(tabs, name)(ctx)
+        getattr(importlib.import_module(f"wandbkit_gradio.{module}"), name)(ctx)
 
-    build.__module__ = "wandbkit_gradio.tabs"
+    build.__module__ = f"wandbkit_gradio.{module}"
     build.__qualname__ = name
     return build
 
 
 @hookimpl
 def wandbkit_dashboard_panels(register: Any) -> None:
-    """Runs, Curves, Media and W&B."""
+    """Workspace (first), Runs, Run, Compare, Media and W&B."""
+    register(Panel(title="Workspace", build=_tab("build_workspace", "workspace_tab"), order=5))
     register(Panel(title="Runs", build=_tab("build_runs"), order=10))
-    register(Panel(title="Curves", build=_tab("build_curves"), order=20))
+    register(Panel(title="Run", build=_tab("build_run_page", "workspace_tab"), order=15))
+    register(Panel(title="Compare", build=_tab("build_compare", "workspace_tab"), order=20))
     register(Panel(title="Media", build=_tab("build_media"), order=30))
     register(Panel(title="W&B", build=_tab("build_wandb"), order=40))
 

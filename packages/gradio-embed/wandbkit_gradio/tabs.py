@@ -1,5 +1,7 @@
-"""Core's dashboard tabs — Runs, Curves, Media, W&B — built through the same panel hook as
-every plugin's. Event handlers are thin: they call :mod:`wandbkit_gradio.views`."""
+"""Core's dashboard tabs — Runs, Media, W&B — built through the same panel hook as every
+plugin's (the Workspace, Run and Compare tabs are in :mod:`wandbkit_gradio.workspace_tab`).
+Event handlers are thin: they call :mod:`wandbkit_gradio.views`. Run pickers offer the runs as
+they are when the page opens and accept only those."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ import pandas as pd
 
 from wandbkit.errors import UserError
 from wandbkit.panels import DashboardContext
-from wandbkit_gradio import views
+from wandbkit_gradio import media_render, views
 from wandbkit_gradio.component import WandbEmbed
 from wandbkit_gradio.embed import message_html
+from wandbkit_gradio.workspace_tab import refresh_on_load
 
 
 def _choices(ctx: DashboardContext) -> list[tuple[str, str]]:
@@ -41,12 +44,12 @@ def build_runs(ctx: DashboardContext) -> None:
         reload = gr.Button("Reload", scale=1)
     columns = gr.Dropdown(views.summary_keys(runs), value=views.key_metrics(runs),
                           multiselect=True, label="Metric columns (summary values)",
-                          allow_custom_value=True)
+                          allow_custom_value=False)
     table = gr.Dataframe(views.runs_frame(runs), interactive=False, wrap=False,
                          label="Runs (click a row to add it to the selection)",
                          elem_id="wandbkit-runs-table", max_height=480)
     with gr.Row():
-        selected = gr.Dropdown(_choices(ctx), multiselect=True, scale=4, allow_custom_value=True,
+        selected = gr.Dropdown(_choices(ctx), multiselect=True, scale=4, allow_custom_value=False,
                                value=[r.id for r in runs[:1]], label="Selected runs",
                                elem_id="wandbkit-selected-runs")
         download = gr.DownloadButton("Download selected runs' history (CSV)", scale=1)
@@ -65,93 +68,35 @@ def build_runs(ctx: DashboardContext) -> None:
     reload.click(refresh_table, filters, table, api_name="runs_table")
     reload.click(lambda: gr.Dropdown(choices=_choices(ctx)), None, selected, api_name=False)
 
-    def add_clicked(current: list[str] | None, evt: gr.SelectData) -> Any:
+    # The selection lives in the session on the server and row clicks are handled one at a
+    # time, so quick clicks each add their run (reading the dropdown's value instead lost
+    # clicks made before the previous answer arrived).
+    chosen = gr.State([r.id for r in runs[:1]])
+
+    def add_clicked(current: list[str] | None, evt: gr.SelectData) -> tuple[list[str], Any]:
         row = getattr(evt, "row_value", None) or []
         run_id = str(row[0]) if row else ""
-        current = list(current or [])
-        if run_id and run_id not in current:
+        current = _known(ctx, current)
+        if run_id and run_id not in current and run_id in {r.id for r in ctx.runs()}:
             current.append(run_id)
-        return current
+        return current, gr.Dropdown(choices=_choices(ctx), value=current)
 
-    table.select(add_clicked, [selected], selected, api_name=False)
+    table.select(add_clicked, [chosen], [chosen, selected], api_name=False, concurrency_limit=1,
+                 trigger_mode="multiple", show_progress="hidden")
+    selected.input(lambda ids: _known(ctx, ids), selected, chosen, api_name=False,
+                   concurrency_limit=1)
     if ctx.selection is not None:
         selected.change(lambda ids: _known(ctx, ids), selected, ctx.selection, api_name=False)
 
     def make_csv(run_ids: list[str] | None) -> tuple[Any, str]:
         try:
-            return str(views.history_csv(ctx.store, _known(ctx, run_ids))), ""
+            return str(views.history_csv(ctx.store, _known(ctx, run_ids),
+                                         views.csv_folder(ctx))), ""
         except UserError as exc:
             return None, message_html(str(exc), level="warning")
 
     download.click(make_csv, selected, [download, note], api_name="history_csv")
-
-
-# --- Curves ----------------------------------------------------------------------------------
-
-
-def build_curves(ctx: DashboardContext) -> None:
-    """Multi-run, multi-metric overlay with smoothing, x-axis choice and live refresh."""
-    runs = ctx.runs()
-    first = [r.id for r in runs[:1]]
-    keys = views.metric_choices(ctx.store, first)
-    with gr.Row():
-        run_pick = gr.Dropdown(_choices(ctx), value=first, multiselect=True, label="Runs", scale=3,
-                               elem_id="wandbkit-curves-runs", allow_custom_value=True)
-        metric_pick = gr.Dropdown(keys, value=views.default_metrics(keys), multiselect=True,
-                                  label="Metrics", scale=3, elem_id="wandbkit-curves-metrics",
-                                  allow_custom_value=True)
-    with gr.Row():
-        smoothing = gr.Slider(0.0, 0.99, value=0.0, step=0.01, label="Smoothing (EMA weight)",
-                              scale=3)
-        x_axis = gr.Radio(list(views.X_AXES), value="step", label="X axis", scale=3)
-        show_raw = gr.Checkbox(value=True, label="Show raw under smoothed", scale=1)
-        live = gr.Checkbox(value=ctx.refresh_s > 0, scale=1, interactive=ctx.refresh_s > 0,
-                           label=f"Auto-refresh live runs (every {ctx.refresh_s:g} s)"
-                           if ctx.refresh_s > 0 else "Auto-refresh is off (--refresh 0)")
-    plot = gr.LinePlot(x="x", y="value", color="series", height=560, x_title="step",
-                       y_title="value", label="Curves", elem_id="wandbkit-curves-plot")
-    note = gr.Textbox(label="Points", interactive=False, elem_id="wandbkit-curves-note")
-    inputs = [run_pick, metric_pick, smoothing, x_axis, show_raw]
-
-    def draw(run_ids: list[str] | None, metrics: list[str] | None, weight: float, x: str,
-             raw: bool) -> tuple[Any, str]:
-        run_ids = _known(ctx, run_ids)
-        if not run_ids or not metrics:
-            return views.curves_frame(ctx, [], [])[0], "pick at least one run and one metric"
-        try:
-            frame, text = views.curves_frame(ctx, run_ids, list(metrics), smoothing=weight,
-                                             x_axis=x, show_raw=raw)
-        except UserError as exc:
-            return views.curves_frame(ctx, [], [])[0], str(exc)
-        return gr.LinePlot(value=frame, x_title=x), text
-
-    def pick_metrics(run_ids: list[str] | None, current: list[str] | None) -> Any:
-        choices = views.metric_choices(ctx.store, _known(ctx, run_ids))
-        kept = [k for k in (current or []) if k in choices] or views.default_metrics(choices)
-        return gr.Dropdown(choices=choices, value=kept)
-
-    # One redraw per user action: programmatic updates (the metric list following the runs)
-    # chain with .then instead of firing their own change events.
-    run_pick.change(pick_metrics, [run_pick, metric_pick], metric_pick, api_name=False,
-                    show_progress="hidden").then(draw, inputs, [plot, note], api_name=False,
-                                                 show_progress="hidden")
-    for component in (metric_pick, x_axis, show_raw):
-        component.input(draw, inputs, [plot, note], api_name=False, show_progress="hidden")
-    smoothing.release(draw, inputs, [plot, note], api_name="curves", show_progress="hidden")
-    if ctx.selection is not None:
-        ctx.selection.change(lambda ids: ids or gr.skip(), ctx.selection, run_pick, api_name=False)
-    if ctx.refresh_s > 0:
-        timer = gr.Timer(ctx.refresh_s)
-
-        def tick(on: bool, *args: Any) -> Any:
-            if not on or not views.any_running(ctx.store, _known(ctx, args[0])):
-                return gr.skip(), gr.skip()
-            return draw(*args)
-
-        timer.tick(tick, [live, *inputs], [plot, note], api_name=False, show_progress="hidden")
-    demo = gr.context.Context.root_block
-    if demo is not None:
-        demo.load(draw, inputs, [plot, note], api_name=False, show_progress="hidden")
+    refresh_on_load(selected, ctx, keep_first=False)
 
 
 # --- Media -----------------------------------------------------------------------------------
@@ -166,11 +111,10 @@ def build_media(ctx: DashboardContext) -> None:
     steps = views.media_steps(ctx.store, first, keys[0] if keys else None)
     with gr.Row():
         run_pick = gr.Dropdown(_choices(ctx), value=first, label="Run", scale=2,
-                               allow_custom_value=True)
+                               allow_custom_value=False)
         key_pick = gr.Dropdown(keys, value=keys[0] if keys else None, label="Media key", scale=2,
-                               allow_custom_value=True)
-        step = gr.Slider(steps[0] if steps else 0, max(steps[-1] if steps else 1, 1),
-                         value=steps[-1] if steps else 0, step=1, label="Step", scale=4,
+                               allow_custom_value=False)
+        step = gr.Slider(**views.step_slider(steps), label="Step", scale=4,
                          elem_id="wandbkit-media-step")
     caption = gr.HTML("", elem_id="wandbkit-media-caption")
     image = gr.Image(type="filepath", label="Image", interactive=False, visible=False,
@@ -179,10 +123,12 @@ def build_media(ctx: DashboardContext) -> None:
     video = gr.Video(label="Video", interactive=False, visible=False)
     hist = gr.BarPlot(x="bin", y="count", label="Histogram", visible=False)
     table = gr.Dataframe(label="Table", interactive=False, visible=False)
-    outputs = [caption, image, audio, video, hist, table]
+    chart = gr.Plot(label="Chart", visible=False, elem_id="wandbkit-media-chart")
+    page = gr.HTML("", visible=False, elem_id="wandbkit-media-html")
+    outputs = [caption, image, audio, video, hist, table, chart, page]
 
     def show(run_id: str | None, key: str | None, at: float | None) -> list[Any]:
-        hidden = [gr.update(visible=False)] * 5
+        hidden = [gr.update(visible=False)] * 7
         if not run_id or not key or run_id not in {r.id for r in ctx.runs()}:
             return [message_html("pick a run and a media key"), *hidden]
         try:
@@ -207,25 +153,37 @@ def build_media(ctx: DashboardContext) -> None:
         elif kind == "histogram":
             out[4] = gr.update(value=views.histogram_frame(entry), visible=True)
         elif kind == "table" and entry.get("path"):
-            out[5] = gr.update(value=views.table_frame(entry), visible=True)
+            with_media = media_render.table_html(entry, lambda rel: media_render.file_route(ctx, rel))
+            if with_media is None:
+                out[5] = gr.update(value=views.table_frame(entry), visible=True)
+            else:
+                out[7] = gr.update(value=with_media, visible=True)
+        elif kind == "plotly":
+            out[6] = gr.update(value=media_render.plotly_figure(entry), visible=True)
+        elif kind == "chart":
+            out[6] = gr.update(value=media_render.chart_figure(entry), visible=True)
+        elif kind == "html":
+            out[7] = gr.update(value=media_render.html_frame(entry), visible=True)
         return out
 
-    def pick_run(run_id: str | None) -> Any:
+    def pick_run(run_id: str | None, key: str | None) -> tuple[Any, Any]:
+        # the key and the slider in one answer: the slider takes this run's logged steps even
+        # when the new run has a key of the same name (no key change event would follow)
         keys = views.media_keys(ctx.store, run_id)
-        return gr.Dropdown(choices=keys, value=keys[0] if keys else None)
+        key = key if key in keys else (keys[0] if keys else None)
+        return (gr.Dropdown(choices=keys, value=key),
+                gr.Slider(**views.step_slider(views.media_steps(ctx.store, run_id, key))))
 
     def pick_key(run_id: str | None, key: str | None) -> Any:
-        found = views.media_steps(ctx.store, run_id, key)
-        if not found:
-            return gr.Slider(minimum=0, maximum=1, value=0)
-        return gr.Slider(minimum=found[0], maximum=max(found[-1], found[0] + 1), value=found[-1])
+        return gr.Slider(**views.step_slider(views.media_steps(ctx.store, run_id, key)))
 
-    run_pick.change(pick_run, run_pick, key_pick, api_name=False)
-    key_pick.change(pick_key, [run_pick, key_pick], step, api_name=False)
+    run_pick.change(pick_run, [run_pick, key_pick], [key_pick, step], api_name=False).then(
+        show, [run_pick, key_pick, step], outputs, api_name=False, show_progress="hidden")
+    key_pick.input(pick_key, [run_pick, key_pick], step, api_name=False)
     step.change(show, [run_pick, key_pick, step], outputs, api_name="media_view",
                 show_progress="hidden")
-    key_pick.change(show, [run_pick, key_pick, step], outputs, api_name=False,
-                    show_progress="hidden")
+    key_pick.input(show, [run_pick, key_pick, step], outputs, api_name=False,
+                   show_progress="hidden")
     if ctx.selection is not None:  # follow the run selected last that has media
         def follow(ids: list[str] | None) -> Any:
             with_media = [i for i in (ids or []) if views.media_keys(ctx.store, i)]
@@ -235,6 +193,7 @@ def build_media(ctx: DashboardContext) -> None:
     demo = gr.context.Context.root_block
     if demo is not None:
         demo.load(show, [run_pick, key_pick, step], outputs, api_name=False)
+    refresh_on_load(run_pick, ctx, keep_first=True)
 
 
 # --- W&B -------------------------------------------------------------------------------------
@@ -247,7 +206,7 @@ def build_wandb(ctx: DashboardContext) -> None:
     first = runs[0].id if runs else None
     with gr.Row():
         run_pick = gr.Dropdown(_choices(ctx), value=first, label="Run", scale=3,
-                               allow_custom_value=True)
+                               allow_custom_value=False)
         ref_box = gr.Textbox(label="…or a W&B URL / ENTITY/PROJECT[/RUN_ID]", scale=3)
         height = gr.Slider(240, 2000, value=720, step=20, label="Height (px)", scale=2)
         jupyter = gr.Checkbox(value=True, label="?jupyter=true", scale=1)
@@ -287,3 +246,4 @@ def build_wandb(ctx: DashboardContext) -> None:
     demo = gr.context.Context.root_block
     if demo is not None:
         demo.load(view, inputs, outputs, api_name=False)
+    refresh_on_load(run_pick, ctx, keep_first=True)

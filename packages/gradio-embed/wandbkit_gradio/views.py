@@ -1,4 +1,4 @@
-"""The dashboard's data: plain functions from the store to tables, curves and media.
+"""The dashboard's data: plain functions from the store to tables, CSV and media.
 
 No gradio here: each function takes the :class:`wandbkit.panels.DashboardContext` (or a store)
 and returns pandas frames, strings or paths, so they are tested without a browser; the tabs
@@ -7,7 +7,6 @@ wire them to components.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import re
@@ -18,15 +17,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from wandbkit.csvio import write_csv
 from wandbkit.errors import UserError
 from wandbkit.panels import DashboardContext
+from wandbkit.paths import safe_filename
 from wandbkit.store import RunRecord, Store
-from wandbkit_gradio.smoothing import ema
 
-X_AXES = ("step", "relative time (s)", "wall time")
 RUN_COLUMNS = ["id", "name", "project", "state", "group", "tags", "started", "duration"]
 MAX_METRIC_COLUMNS = 6
 _PREFERRED = re.compile(r"(loss|acc|accuracy|f1|perplexity|reward|score|lr)$", re.IGNORECASE)
@@ -133,19 +131,21 @@ def runs_frame(runs: list[RunRecord], metrics: list[str] | None = None) -> pd.Da
     return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *metrics])
 
 
-def _safe_csv(value: Any) -> Any:
-    # Spreadsheet apps run cells starting with = + - @ as formulas (CSV injection): quote them.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        try:
-            float(value)
-        except ValueError:
-            return "'" + value
-    return value
+def csv_folder(ctx: DashboardContext) -> Path:
+    """The one folder this dashboard writes CSV downloads to (removed when the process
+    exits); each download replaces the previous one, so no folder is left per click."""
+    folder = ctx.shared.get("csv_folder")
+    if folder is None:
+        holder = tempfile.TemporaryDirectory(prefix="wandbkit-csv-")
+        ctx.shared["csv_tempdir"] = holder  # cleaned up when collected or at exit
+        folder = ctx.shared["csv_folder"] = Path(holder.name)
+    return folder
 
 
-def history_csv(store: Store, run_ids: list[str], dest: Path | None = None) -> Path:
-    """Write the full logged history of ``run_ids`` to one CSV (``run_id, run_name, step,
-    time`` then one column per key) and return its path.
+def history_csv(store: Store, run_ids: list[str], folder: Path) -> Path:
+    """Write the full logged history of ``run_ids`` to one CSV in ``folder`` (``run_id,
+    run_name, step`` then one column per key, formula-like text quoted) and return its path;
+    earlier downloads in ``folder`` are removed.
 
     :raises UserError: when no run is selected or a run is unknown.
     """
@@ -155,119 +155,42 @@ def history_csv(store: Store, run_ids: list[str], dest: Path | None = None) -> P
     keys: list[str] = []
     for run in runs:
         keys.extend(k for k in store.keys(run.id) if k not in keys)
-    folder = dest or Path(tempfile.mkdtemp(prefix="wandbkit-csv-"))
     folder.mkdir(parents=True, exist_ok=True)
-    name = runs[0].id if len(runs) == 1 else f"{len(runs)}-runs"
+    for old in folder.glob("wandbkit-history-*.csv"):
+        old.unlink(missing_ok=True)
+    name = safe_filename(runs[0].id) if len(runs) == 1 else f"{len(runs)}-runs"
     path = folder / f"wandbkit-history-{name}.csv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow([_safe_csv(c) for c in ["run_id", "run_name", "step", "time", *keys]])
+
+    def rows() -> Iterable[list[Any]]:
         for run in runs:
-            with store._reader() as conn:
-                for step, t, data in conn.execute(
-                        "SELECT step, time, data FROM history WHERE run_id=? ORDER BY rowid",
-                        (run.id,)):
-                    values = _loads(data)
-                    writer.writerow([run.id, _safe_csv(run.name or ""), step, f"{t:.3f}",
-                                     *(_safe_csv(values.get(k, "")) for k in keys)])
+            cursor = 0
+            while True:  # in pages, so a long run never sits in memory whole
+                page, cursor = store.rows_since(run.id, cursor, limit=10_000)
+                if not page:
+                    break
+                for step, values in page:
+                    yield [run.id, run.name or "", step, *(values.get(k, "") for k in keys)]
+
+    write_csv(path, ["run_id", "run_name", "step", *keys], rows())
     return path
 
 
-def _loads(data: str) -> dict[str, Any]:
-    import json
-
-    return json.loads(data)
-
-
-# --- curves ----------------------------------------------------------------------------------
-
-
-def metric_choices(store: Store, run_ids: list[str]) -> list[str]:
-    """Keys logged by any of the runs, sorted."""
-    keys: set[str] = set()
-    for run_id in run_ids:
-        keys.update(store.keys(run_id))
-    return sorted(keys)
-
-
-def default_metrics(choices: list[str], limit: int = 2) -> list[str]:
-    """A starting choice: loss-like keys first."""
-    ranked = sorted(choices, key=lambda k: (not _PREFERRED.search(k), "val" in k, k))
-    return ranked[:limit]
-
-
-def curves_frame(ctx: DashboardContext, run_ids: list[str], keys: list[str], *,
-                 smoothing: float = 0.0, x_axis: str = "step",
-                 show_raw: bool = True) -> tuple[pd.DataFrame, str]:
-    """The Curves chart's data: one line per (run, key), downsampled to ``ctx.max_points``.
-
-    :param smoothing: EMA weight in ``[0, 1)`` applied to the drawn points (as W&B smooths
-        the points it sampled); 0 draws the raw values.
-    :param x_axis: one of :data:`X_AXES`.
-    :param show_raw: with smoothing, also draw the raw values (faint, as W&B does).
-    :returns: a long frame (``x``, ``value``, ``series``) and a one-line note (points drawn,
-        downsampling, values that could not be drawn).
-    :raises UserError: for an unknown x-axis or smoothing outside ``[0, 1)``.
-    """
-    if x_axis not in X_AXES:
-        raise UserError(f"x-axis {x_axis!r} is not one of {', '.join(X_AXES)}")
-    if not 0.0 <= smoothing < 1.0:
-        raise UserError(f"smoothing must be in [0, 1), got {smoothing}")
-    frames: list[pd.DataFrame] = []
-    notes: list[str] = []
-    labels = _unique_labels(ctx.store, run_ids)
-    for run_id in run_ids:
-        for key, series in ctx.series(run_id, keys).items():
-            values = series.values
-            finite = np.isfinite(values)
-            hidden = int((~finite).sum())
-            if hidden:
-                notes.append(f"{labels[run_id]} · {key}: {hidden} NaN/Inf value(s) not drawn")
-            if series.downsampled:
-                notes.append(f"{labels[run_id]} · {key}: {len(values):,} of {series.total:,} "
-                             "points (MinMaxLTTB, spikes kept)")
-            x = _x_values(series, x_axis)
-            name = f"{labels[run_id]} · {key}"
-            if smoothing > 0:
-                frames.append(pd.DataFrame({"x": x[finite], "value": ema(values, smoothing)[finite],
-                                            "series": name}))
-                if show_raw:
-                    frames.append(pd.DataFrame({"x": x[finite], "value": values[finite],
-                                                "series": f"{name} (raw)"}))
-            else:
-                frames.append(pd.DataFrame({"x": x[finite], "value": values[finite],
-                                            "series": name}))
-    if not frames:
-        return pd.DataFrame({"x": [], "value": [], "series": []}), "no numeric values to draw"
-    frame = pd.concat(frames, ignore_index=True)
-    drawn = f"{len(frame):,} points in {frame['series'].nunique()} line(s)"
-    return frame, "; ".join([drawn, *notes])
-
-
-def _x_values(series: Any, x_axis: str) -> np.ndarray:
-    if x_axis == "step":
-        return series.steps
-    if x_axis == "relative time (s)":
-        return series.times - series.times[0] if len(series.times) else series.times
-    return pd.to_datetime(series.times, unit="s").to_numpy()
-
-
-def _unique_labels(store: Store, run_ids: list[str]) -> dict[str, str]:
-    runs = {r: store.get_run(r) for r in run_ids}
-    names = Counter(r.name or r.id for r in runs.values())
-    return {rid: (r.name or r.id) if names[r.name or r.id] == 1 else run_label(r)
-            for rid, r in runs.items()}
-
-
-def any_running(store: Store, run_ids: list[str]) -> bool:
-    """True when one of the runs is still running (the Curves tab refreshes only then)."""
-    return any(store.get_run(r).state == "running" for r in run_ids)
+def step_slider(steps: list[int]) -> dict[str, Any]:
+    """A step slider's range over a key's logged steps: from the first to the last, moving by
+    their greatest common spacing (logged every 100 steps: 0, 100, 200), at the last step."""
+    if not steps:
+        return {"minimum": 0, "maximum": 1, "value": 0, "step": 1}
+    spacing = 0
+    for a, b in zip(steps, steps[1:], strict=False):
+        spacing = math.gcd(spacing, b - a)
+    return {"minimum": steps[0], "maximum": max(steps[-1], steps[0] + 1), "value": steps[-1],
+            "step": max(spacing, 1)}
 
 
 # --- media -----------------------------------------------------------------------------------
 
 
-MEDIA_KINDS = ("image", "audio", "video", "histogram", "table")
+MEDIA_KINDS = ("image", "audio", "video", "histogram", "table", "chart", "plotly", "html")
 
 
 def media_keys(store: Store, run_id: str | None) -> list[str]:
@@ -275,8 +198,9 @@ def media_keys(store: Store, run_id: str | None) -> list[str]:
     kind sorted by name."""
     if not run_id:
         return []
-    kinds = {m["key"]: m["kind"] for m in store.media(run_id)}
-    rank = {kind: i for i, kind in enumerate(("image", "video", "audio", "histogram", "table"))}
+    kinds = {m["key"]: m["kind"] for m in store.media(run_id) if m["kind"] in MEDIA_KINDS}
+    rank = {kind: i for i, kind in enumerate(("image", "video", "audio", "histogram", "table",
+                                              "chart", "plotly", "html"))}
     return sorted(kinds, key=lambda k: (rank.get(kinds[k], len(rank)), k))
 
 
@@ -350,6 +274,6 @@ def wandb_status(store: Store, run: RunRecord) -> tuple[str, str | None]:
         return (f"Run {run.id} was logged offline, so W&B has no page for it yet. Upload it "
                 f"with:\n\n    wandbkit sync {run.id}\n\n(needs `wandb login` or "
                 "WANDB_API_KEY and network). Until then, the local view is below and in the "
-                "Curves and Media tabs.", None)
+                "Workspace and Media tabs.", None)
     return (f"Run {run.id} was not sent to W&B (W&B mode: {run.wandb_mode or 'none'}). The "
             "local view is below.", None)

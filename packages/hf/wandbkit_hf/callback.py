@@ -9,8 +9,10 @@ under the search, and ``log`` calls that never wait for W&B.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 import wandbkit
+from wandbkit import preempt
 from wandbkit.checkpointing import save_checkpoint
 from wandbkit.errors import UserError
 from wandbkit.run import new_run_id
@@ -99,6 +102,12 @@ class WandbkitCallback(TrainerCallback):
         ``"gradients"``, ``"parameters"`` or ``"all"``: wandb.watch-style histograms
         (``gradients/<param>``); both through the plugin that implements ``wandbkit_watch``.
         None: off (the Trainer's own ``train/grad_norm`` is logged either way).
+    :param preempt: on SIGTERM or SIGUSR1 (Slurm's and spot instances' notice), let the Trainer
+        finish its step, save a checkpoint (registered with the alias ``preempt``) and stop;
+        the run ends ``preempted`` and the process exits with 128 + the signal (Slurm requeues
+        a SIGUSR1 job). Restarted with ``trainer.train(resume_from_checkpoint=True)``, the job
+        continues the same run: each checkpoint folder records the run's id. The signal must
+        reach every rank (Slurm sends it to every task).
     :param watch_every: backward passes between two watch logs (default: the first multiple
         of the Trainer's ``logging_steps`` that is at least 10 steps, times its gradient
         accumulation, so norms come with a log every 10 or more steps).
@@ -109,7 +118,7 @@ class WandbkitCallback(TrainerCallback):
                  checkpoints: bool = True, checkpoint_name: str | None = None,
                  final_model: bool = True, run: wandbkit.Run | None = None,
                  dir: str | os.PathLike[str] | None = None, watch: str | None = "norms",
-                 watch_every: int | None = None) -> None:
+                 watch_every: int | None = None, preempt: bool = True) -> None:
         if watch not in (None, "norms", "gradients", "parameters", "all"):
             raise UserError(f"watch={watch!r}: use 'norms', 'gradients', 'parameters', 'all' "
                             "or None")
@@ -139,6 +148,8 @@ class WandbkitCallback(TrainerCallback):
         self._train_started = 0.0
         self._trial: str | None = None
         self._step_offset = 0
+        self.preempt = preempt
+        self._preempting = False
 
     # --- attaching ----------------------------------------------------------------------------
 
@@ -169,6 +180,7 @@ class WandbkitCallback(TrainerCallback):
             trainer = _find_trainer()
             if trainer is not None:
                 self.attach(trainer)
+        self._start_preempt_handling()
         if not state.is_world_process_zero:
             return
         self._train_started = time.monotonic()
@@ -185,9 +197,11 @@ class WandbkitCallback(TrainerCallback):
             if active is not None:
                 self.run, self._owns_run = active, False
             else:
+                resumed = _run_of_checkpoint(args, state)
                 self.run = wandbkit.init(project=self._project(), name=self.name or args.run_name,
                                          tags=self.tags, group=self.group, mode=self.mode,
-                                         dir=self.dir)
+                                         dir=self.dir, id=resumed,
+                                         resume="allow" if resumed else None)
                 self._owns_run = True
         # A run joined mid-way may already be past step 0: our rows go after its last step
         # (W&B drops steps that go backwards); train/global_step stays the plotted x-axis.
@@ -211,6 +225,28 @@ class WandbkitCallback(TrainerCallback):
                                               quiet=self.watch == "norms")
             if self.watch == "norms" and hasattr(self._watch_handle, "hold"):
                 self._watch_handle.hold = True  # norms join the Trainer's own log rows
+
+    def _start_preempt_handling(self) -> None:
+        """Catch the preemption signals; the step boundary (``on_step_end``) is the safe point,
+        so a log in the middle of a step never ends the run."""
+        self._preempting = False
+        if not self.preempt or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            preempt.install()
+        except UserError as exc:
+            _notice(f"preemption signals are not handled: {exc}")
+            return
+        preempt.claim_safe_point(self)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """A preemption signal arrived: save a checkpoint now and stop after this step."""
+        if self.preempt and preempt.requested() and not self._preempting:
+            self._preempting = True
+            control.should_save = True
+            control.should_training_stop = True
+            if state.is_world_process_zero:
+                _notice(f"preemption signal: saving checkpoint-{state.global_step} and stopping")
 
     def _define_metrics(self) -> None:
         define = getattr(self.run, "define_metric", None)
@@ -296,7 +332,8 @@ class WandbkitCallback(TrainerCallback):
             _notice(f"step {state.global_step}: no checkpoint-{state.global_step} folder under "
                     f"{args.output_dir}; not registered")
             return
-        aliases = []
+        _record_run(folder, self.run.id)  # a restart from this checkpoint continues this run
+        aliases = [preempt.PREEMPT_ALIAS] if self._preempting else []
         if args.metric_for_best_model and getattr(state, "best_global_step", None) == state.global_step:
             aliases.append("best")
         if state.max_steps and state.global_step >= state.max_steps \
@@ -331,7 +368,12 @@ class WandbkitCallback(TrainerCallback):
 
     def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None,
                      **kwargs: Any) -> None:
-        """The final model as a version with alias ``final``; finish the run if we started it."""
+        """The final model as a version with alias ``final``; finish the run if we started it.
+        After a preemption signal: end the run ``preempted`` and exit instead."""
+        preempt.release_safe_point(self)
+        if self._preempting:
+            self._end_preempted()
+            return
         if not state.is_world_process_zero or not self._live():
             return
         if self.final_model and self.checkpoints and not self._final_done:
@@ -345,6 +387,17 @@ class WandbkitCallback(TrainerCallback):
         if self._owns_run and not state.is_hyper_param_search:
             self.run.finish()
             self._owns_run = False
+
+    def _end_preempted(self) -> None:
+        """The checkpoint is saved: tell W&B, end the run as ``preempted`` and exit with
+        128 + the signal (every rank; only rank 0 holds the run)."""
+        if self._watch_handle is not None:
+            self._watch_handle.remove()
+            self._watch_handle = None
+        if not self._owns_run and self.run is not None:
+            _notice("preempted: the run was started outside the callback; it is ended too")
+        self._owns_run = False
+        preempt.act(saved_by=self)
 
     def _save_final(self, args: Any, state: Any, model: Any) -> None:
         best = state.best_model_checkpoint
@@ -361,6 +414,28 @@ class WandbkitCallback(TrainerCallback):
             self._register(args, state, state.global_step, None, ["final"], model=model,
                            extra_kept=1)
         self._final_done = True
+
+
+RUN_FILE = "wandbkit-run.json"  # in each checkpoint folder: the run that saved it
+
+
+def _record_run(folder: Any, run_id: str) -> None:
+    """Write the run's id into the checkpoint folder (before it is registered)."""
+    try:
+        (folder / RUN_FILE).write_text(json.dumps({"run_id": run_id}) + "\n")
+    except OSError as exc:
+        _notice(f"could not record the run id in {folder}: {exc}")
+
+
+def _run_of_checkpoint(args: Any, state: Any) -> str | None:
+    """The run that saved the checkpoint the Trainer resumes from, if it recorded itself."""
+    if not state.global_step:
+        return None
+    folder = find_checkpoint(args.output_dir, state.global_step)
+    try:
+        return str(json.loads((folder / RUN_FILE).read_text())["run_id"]) if folder else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _checkpoint_step(folder: str, default: int) -> int:

@@ -4,6 +4,7 @@ any input (hypothesis)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import optuna
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wandbkit.cli import main
-from wandbkit_sweeps.config import SweepConfigError, check, load_sweep, parse_text, validate
+from wandbkit_sweeps.config import METHODS, SweepConfigError, check, load_sweep, parse_text, validate
 from wandbkit_sweeps.samplers import make_pruner, make_sampler
 from wandbkit_sweeps.space import grid_points, search_space, suggest
 
@@ -236,7 +237,9 @@ def test_cli_validate_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFi
     keras = CORPUS / "wandb__examples__keras-cnn-fashion__sweep-random-hyperband.yaml"
     assert main(["sweep", "validate", str(keras), "--json"]) == 0
     verdict = json.loads(capsys.readouterr().out)
-    assert verdict["valid"] and len(verdict["warnings"]) == 3
+    assert verdict["valid"] and len(verdict["warnings"]) == 4
+    # its `program` is not in the folder validate runs in: the fourth warning says so
+    assert [w["path"] for w in verdict["warnings"]].count("program") == 1
     assert verdict["summary"].startswith("random over 7 parameter(s)")
 
 
@@ -285,11 +288,19 @@ def test_cli_validate_never_tracebacks(tmp_path_factory: pytest.TempPathFactory,
 @settings(max_examples=80, deadline=None)
 @given(st.text(max_size=60))
 def test_any_text_is_a_verdict(text: str) -> None:
+    """Any text is a spec or a list of one-line problems (a line number where there is one,
+    kept as ``line``, never inside the message), never another exception."""
     try:
-        data, _ = parse_text(text)
-        check(data)
-    except SweepConfigError:
-        pass
+        data, lines = parse_text(text, "t.yaml")
+        spec = check(data, "t.yaml", lines)
+    except SweepConfigError as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            assert problem.message and "\n" not in str(problem)
+            assert not re.search(r"YAML:\d", problem.message), problem.message
+            assert problem.line is None or 1 <= problem.line <= text.count("\n") + 2
+    else:
+        assert spec.method in METHODS and isinstance(spec.params, list)
 
 
 param_bodies = st.dictionaries(keys, documents, max_size=4)

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,7 +75,6 @@ def test_two_agents_share_a_grid_through_postgres(postgres_url: str, offline_env
            "parameters": {"x": {"values": [0, 1, 2, 3, 4, 5, 6, 7]}}}
     sweep = api.start(doc, storage=postgres_url)
     assert "postgresql+psycopg" in sweep.storage.url
-    started = time.monotonic()
     _two_agents(sweep.id, postgres_url)
     reopened = api.open_sweep(sweep.id, storage=postgres_url)
     rows = api.trial_rows(reopened)
@@ -87,7 +85,6 @@ def test_two_agents_share_a_grid_through_postgres(postgres_url: str, offline_env
     store = Store.open(offline_env)
     assert {r.group for r in store.runs()} == {sweep.id}
     assert len(store.runs()) == 8
-    assert time.monotonic() - started < 300
 
 
 def test_run_cap_holds_across_agents(postgres_url: str, offline_env: Path) -> None:

@@ -15,12 +15,14 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["SweepConfigError", "SweepResult", "TrialPruned", "agent", "load_sweep", "run"]
+__all__ = ["SweepConfigError", "SweepResult", "TrialPruned", "agent", "hyperband_bands", "load_sweep",
+           "run", "runs_to_stop"]
 
 _EXPORTS = {
     "run": "wandbkit_sweeps.api", "agent": "wandbkit_sweeps.api", "SweepResult": "wandbkit_sweeps.api",
     "load_sweep": "wandbkit_sweeps.config", "SweepConfigError": "wandbkit_sweeps.config",
     "TrialPruned": "wandbkit_sweeps.agent",
+    "hyperband_bands": "wandbkit_sweeps.hyperband", "runs_to_stop": "wandbkit_sweeps.hyperband",
 }
 
 

@@ -39,10 +39,11 @@ from optuna.trial import TrialState
 
 from wandbkit.console import warn
 from wandbkit.errors import UserError
+from wandbkit.settings import check_mode
 from wandbkit.store import Store, default_root
 from wandbkit_sweeps.engine import Heartbeat, Sweep, claim_trial
+from wandbkit_sweeps.hyperband import Hyperband, decide, is_valid_value, read_hyperband
 from wandbkit_sweeps.macros import check_command, expand
-from wandbkit_sweeps.samplers import rung_steps
 from wandbkit_sweeps.space import suggest
 
 TrainFn = Callable[..., Any]
@@ -62,30 +63,62 @@ class TrialPruned(optuna.TrialPruned):
     """Raised by ``run.log`` inside a trial that hyperband stopped."""
 
 
+# How a trial's Optuna state reads as a W&B run state (only ``running`` runs are ever stopped).
+_RUN_STATES = {TrialState.RUNNING: "running", TrialState.COMPLETE: "finished",
+               TrialState.PRUNED: "killed", TrialState.FAIL: "failed", TrialState.WAITING: "pending"}
+
+
+def sweep_runs(sweep: Sweep, metric: str) -> list[dict[str, Any]]:
+    """Every trial of the sweep as :func:`wandbkit_sweeps.runs_to_stop` takes runs: name (the
+    trial number), state, and the metric's valid values, which every agent records in the
+    shared study as the trial's intermediate values (index = iteration)."""
+    return [{"name": str(t.number), "state": _RUN_STATES.get(t.state, t.state.name.lower()),
+             "history": [{metric: v} for _, v in sorted(t.intermediate_values.items())]}
+            for t in sweep.trials()]
+
+
 @dataclass
 class Monitor:
-    """What one trial's run has logged of the sweep's metric, fed to the pruner."""
+    """What one trial's run has logged of the sweep's metric, and W&B's hyperband on it."""
 
     trial: optuna.Trial
     metric: str | None
-    prune: bool
-    is_rung: Callable[[int], bool] = lambda step: True
+    sweep: Sweep | None = None
     values: list[float] = field(default_factory=list)
     pruned: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        spec = self.sweep.spec if self.sweep is not None else None
+        self.hyperband: Hyperband | None = (read_hyperband(spec.raw)
+                                            if spec is not None and spec.hyperband else None)
+
     def observe(self, value: Any) -> bool:
-        """Record one value; True when hyperband says stop now. W&B's iteration is the index
-        of the value in the metric's history, so that is the step the pruner sees."""
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        """Record one value; True when W&B's hyperband stops the trial now.
+
+        W&B's iteration is the position of the value among the metric's valid values, so
+        that is the step each value is stored at. Every agent records its trial's values in
+        the shared study and judges its own trial on every value, from every trial's values
+        as they stand: the decision :func:`wandbkit_sweeps.runs_to_stop` gives.
+        """
+        if not is_valid_value(value):
             return False
         with self.lock:
-            self.values.append(float(value))
-            step = len(self.values) - 1
-            if not self.prune or self.pruned or not self.is_rung(step):
+            if self.pruned:  # values logged after the stop took effect are not the trial's
                 return False
-            self.trial.report(float(value), step=step)
-            if self.trial.should_prune():
+            self.values.append(float(value))
+            if self.hyperband is None or self.sweep is None:
+                return False
+            self.trial.report(float(value), step=len(self.values) - 1)
+            if len(self.values) < self.hyperband.bands[0]:
+                return False  # before the first band no decision can stop it
+            runs = sweep_runs(self.sweep, self.hyperband.metric)
+            me = str(self.trial.number)
+            for run in runs:
+                if run["name"] == me:  # this agent's own view is the freshest
+                    run["state"] = "running"
+                    run["history"] = [{self.hyperband.metric: v} for v in self.values]
+            if me in decide(self.hyperband, runs):
                 self.pruned = True
                 return True
         return False
@@ -102,7 +135,7 @@ def observe_rows(run: Any, rows: list[Any]) -> None:
     for row in rows:
         if monitor.metric in row.values and monitor.observe(row.values[monitor.metric]):
             run.interrupt(TrialPruned(f"hyperband stopped trial {monitor.trial.number} after "
-                                      f"{len(monitor.values)} values of {monitor.metric}"))
+                                      f"{len(monitor.values)} values of {monitor.metric!r}"))
             return
 
 
@@ -124,7 +157,11 @@ class Outcome:
 def run_agent(sweep: Sweep, train_fn: TrainFn | None = None, *, count: int | None = None,
               mode: str = "auto", store_dir: str | Path | None = None,
               on_trial: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Run trials of ``sweep`` until it is done or ``count`` trials ran here."""
+    """Run trials of ``sweep`` until it is done or ``count`` trials ran here.
+
+    :raises UserError: for a ``mode`` that is not auto, online, offline or disabled.
+    """
+    check_mode(mode)
     if train_fn is None and not (sweep.spec.program or sweep.spec.command):
         raise UserError(f"sweep {sweep.id} has neither `program` nor `command`: give a Python "
                         "train function (wandbkit_sweeps.run / agent) or add `program` to the file")
@@ -149,8 +186,7 @@ def run_trial(sweep: Sweep, trial: optuna.Trial, train_fn: TrainFn | None, *, mo
     config = suggest(trial, spec)
     trial.set_user_attr("config", config)
     trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
-    monitor = Monitor(trial, spec.metric_name, prune=spec.hyperband is not None,
-                      is_rung=rung_steps(spec))
+    monitor = Monitor(trial, spec.metric_name, sweep)
     root = Path(store_dir).expanduser() if store_dir else default_root()
     with Heartbeat(sweep, trial):
         try:
@@ -185,10 +221,6 @@ def _tell(sweep: Sweep, trial: optuna.Trial, outcome: Outcome, monitor: Monitor)
     if outcome.error:
         trial.set_user_attr("error", outcome.error[-2000:])
     if outcome.state == "complete":
-        last = len(monitor.values) - 1
-        if monitor.prune and last >= 0 and not monitor.is_rung(last):
-            # the pruner sizes its brackets from finished trials' last step (max_resource auto)
-            trial.report(monitor.values[-1], step=last)
         sweep.study.tell(trial, outcome.value)
         target = spec.target
         if target is not None and spec.metric_name and (
@@ -254,9 +286,18 @@ def _run_wandb_style(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], 
     """``def train(): run = wandbkit.init(); lr = run.config["lr"] ...``: W&B's agent idiom."""
     pending = _Pending(trial, monitor, config)
     _PENDING[:] = [pending]
-    saved = {k: os.environ.get(k) for k in ("WANDBKIT_RUN_GROUP", "WANDBKIT_PROJECT", "WANDBKIT_DIR")}
+    workdir = Path(tempfile.mkdtemp(prefix=f"wandbkit-sweep-{sweep.id}-{trial.number}-"))
+    # the file W&B's agent writes for the function's wandb.init() (the drop-in reads it as
+    # wandb does: the trial's values replace the defaults and stay locked)
+    params = workdir / "sweep-params.json"
+    params.write_text(json.dumps({k: {"value": v} for k, v in config.items()}, default=repr))
+    names = ("WANDBKIT_RUN_GROUP", "WANDBKIT_PROJECT", "WANDBKIT_DIR", "WANDB_SWEEP_PARAM_PATH",
+             "WANDB_MODE")
+    saved = {k: os.environ.get(k) for k in names}
     os.environ.update(WANDBKIT_RUN_GROUP=sweep.id, WANDBKIT_PROJECT=sweep.project,
-                      WANDBKIT_DIR=str(root.resolve()))
+                      WANDBKIT_DIR=str(root.resolve()), WANDB_SWEEP_PARAM_PATH=str(params))
+    if mode != "auto":  # the trials' mode, as a program's trials get it
+        os.environ["WANDB_MODE"] = mode
     outcome = Outcome(trial.number, "complete", config=config)
     exit_code = 0
     try:
@@ -275,6 +316,7 @@ def _run_wandb_style(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        shutil.rmtree(workdir, ignore_errors=True)
         _PENDING.clear()
         run = pending.run
         if run is not None:
@@ -288,6 +330,8 @@ def _run_wandb_style(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], 
                              "wandbkit.init(): start a run in it, or take (config, run) arguments")
         return outcome
     outcome.run_id = pending.run.id
+    if outcome.state == "complete" and monitor.pruned:
+        outcome.state = "pruned"
     if outcome.state == "complete":
         outcome.value = _final_value(dict(pending.run.summary), monitor)
     return outcome
@@ -323,6 +367,8 @@ def _run_function(sweep: Sweep, trial: optuna.Trial, config: dict[str, Any], tra
         if run.report is None:
             run.finish(exit_code=exit_code, quiet=True)
         _MONITORS.pop(run.id, None)
+    if outcome.state == "complete" and monitor.pruned:
+        outcome.state = "pruned"  # stopped on a value the function logged last, after its loop
     if outcome.state == "complete":
         outcome.value = _final_value(dict(run.summary), monitor)
     return outcome
@@ -362,34 +408,35 @@ def link_run(run: Any) -> None:
 
 
 class _StoreReader:
-    """Reads the linked run's new history rows from the store, incrementally."""
+    """Reads the linked run's new rows from the store, incrementally (``Store.rows_since``);
+    the link itself is this plugin's own table."""
 
     def __init__(self, root: Path, sweep_id: str, number: int) -> None:
         self.store = Store.open(root)
         self.store.ensure_schema("sweeps", LINK_MIGRATIONS)
         self.sweep_id, self.number = sweep_id, number
         self.run_id: str | None = None
-        self.last_rowid = 0
+        self.cursor = 0
+
+    def _linked_run(self) -> str | None:
+        conn = self.store.connect()
+        try:
+            row = conn.execute("SELECT run_id FROM sweeps_trial_runs WHERE sweep_id=? AND trial=?"
+                               " ORDER BY time LIMIT 1", (self.sweep_id, self.number)).fetchone()
+        finally:
+            conn.close()
+        return row[0] if row is not None else None
 
     def poll(self, monitor: Monitor) -> bool:
         """Feed new values to ``monitor``; True when the trial should stop now."""
-        conn = self.store.connect()
-        try:
+        if self.run_id is None:
+            self.run_id = self._linked_run()
             if self.run_id is None:
-                row = conn.execute("SELECT run_id FROM sweeps_trial_runs WHERE sweep_id=? AND trial=?"
-                                   " ORDER BY time LIMIT 1", (self.sweep_id, self.number)).fetchone()
-                if row is None:
-                    return False
-                self.run_id = row[0]
-                monitor.trial.set_user_attr("run_id", self.run_id)
-            rows = conn.execute("SELECT rowid, data FROM history WHERE run_id=? AND rowid>? "
-                                "ORDER BY rowid", (self.run_id, self.last_rowid)).fetchall()
-        finally:
-            conn.close()
+                return False
+            monitor.trial.set_user_attr("run_id", self.run_id)
+        rows, self.cursor = self.store.rows_since(self.run_id, self.cursor)
         stop = False
-        for rowid, data in rows:
-            self.last_rowid = rowid
-            values = json.loads(data)
+        for _step, values in rows:
             if monitor.metric in values and monitor.observe(values[monitor.metric]):
                 stop = True
         return stop

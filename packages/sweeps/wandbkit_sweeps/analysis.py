@@ -7,9 +7,9 @@ optimisation history, written as HTML (plotly) and PNG (matplotlib backend).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -67,20 +67,30 @@ def write_figures(sweep: Sweep, out: Path) -> dict[str, str]:
     }
     for key, (html_fig, png_fig) in figures.items():
         try:
-            html = out / f"{key}.html"
-            html_fig().write_html(str(html), include_plotlyjs=True, full_html=True)
-            files[f"{key}_html"] = str(html)
-            axes = png_fig()
-            png = out / f"{key}.png"
-            figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-            figure.set_size_inches(10, 5)
-            figure.tight_layout()
-            figure.savefig(png, dpi=100)
-            plt.close(figure)
-            files[f"{key}_png"] = str(png)
+            with warnings.catch_warnings():
+                # matplotlib's notes on a one-trial axis (identical limits expanded) and the
+                # like are about our figure, not the user's code
+                warnings.simplefilter("ignore", UserWarning)
+                _write_figure(key, html_fig, png_fig, out, plt, files)
         except (ValueError, RuntimeError) as exc:  # too few trials for this plot
             files[f"{key}_error"] = str(exc)
     return files
+
+
+def _write_figure(key: str, html_fig: Any, png_fig: Any, out: Path, plt: Any,
+                  files: dict[str, str]) -> None:
+    """One figure as HTML then PNG, each recorded in ``files`` once written."""
+    html = out / f"{key}.html"
+    html_fig().write_html(str(html), include_plotlyjs=True, full_html=True)
+    files[f"{key}_html"] = str(html)
+    axes = png_fig()
+    png = out / f"{key}.png"
+    figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+    figure.set_size_inches(10, 5)
+    figure.tight_layout()
+    figure.savefig(png, dpi=100)
+    plt.close(figure)
+    files[f"{key}_png"] = str(png)
 
 
 def plotly_figures(sweep: Sweep) -> dict[str, Any]:
@@ -120,13 +130,19 @@ def summarise(sweep: Sweep) -> dict[str, Any]:
 
 
 def analyse(sweep_id: str, *, storage: str | None = None, store_dir: str | Path | None = None,
-            out: Path | None = None, log_run: bool = True, mode: str = "auto") -> dict[str, Any]:
-    """Everything ``sweep show`` prints, as a dict; figures written and (optionally) logged."""
-    sweep = open_sweep(sweep_id, storage=storage, store_dir=store_dir)
-    sweep.fail_stale()
+            out: Path | None = None, log_run: bool = False, mode: str = "auto") -> dict[str, Any]:
+    """Everything ``sweep show`` prints, as a dict.
+
+    It only reads (the sweep's storage opened read-only, no run started) unless asked:
+    ``out`` writes the figures there; ``log_run`` writes them (to ``out``, else the store's
+    ``sweeps/<id>``) and logs them to a summary run, which goes to W&B as any run does.
+    """
+    sweep = open_sweep(sweep_id, storage=storage, store_dir=store_dir, read_only=not log_run)
     root = Path(store_dir).expanduser() if store_dir else default_root()
     report = summarise(sweep)
-    report["figures"] = write_figures(sweep, out or root / "sweeps" / sweep.id)
+    report["figures"] = {}
+    if out is not None or log_run:
+        report["figures"] = write_figures(sweep, out or root / "sweeps" / sweep.id)
     if log_run and any(k.endswith("_png") for k in report["figures"]):
         finished = sum(report["states"].get(s, 0) for s in ("complete", "pruned", "failed"))
         last = sweep.attrs.get("summary_run") or {}
@@ -187,23 +203,23 @@ def _cell(value: Any) -> Any:
 
 def write_csv(report: dict[str, Any], out: Path | TextIO) -> None:
     """The trials table as CSV (to a path or an open text stream): number, state, value, run
-    id, seconds, then each parameter (nested keys dotted)."""
-    if isinstance(out, Path):
-        with open(out, "w", newline="", encoding="utf-8") as f:
-            write_csv(report, f)
-        return
+    id, seconds, then each parameter (nested keys dotted). Written by the one CSV writer
+    (:func:`wandbkit.csvio.write_csv`), whose formula guard keeps user text inert."""
+    from wandbkit.csvio import write_csv as write_rows
+
     trials = report["trials"]
     keys: list[str] = []
     for r in trials:
         for k in _flatten(r["config"]):
             if k not in keys:
                 keys.append(k)
-    writer = csv.writer(out)
-    writer.writerow(["number", "state", report["metric"] or "value", "run_id", "seconds"] + keys)
+    header = ["number", "state", report["metric"] or "value", "run_id", "seconds"] + keys
+    rows = []
     for r in trials:
         flat = _flatten(r["config"])
-        writer.writerow([r["number"], r["state"], _cell(r["value"]), r["run_id"] or "",
-                         _cell(r["seconds"])] + [_cell(flat.get(k)) for k in keys])
+        rows.append([r["number"], r["state"], _cell(r["value"]), r["run_id"] or "",
+                     _cell(r["seconds"])] + [_cell(flat.get(k)) for k in keys])
+    write_rows(out, header, rows)
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -217,31 +233,37 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def print_analysis(report: dict[str, Any]) -> None:
-    """The report for people: a headline, the best trial, importances, the trials table."""
+    """The report for people: a headline, the best trial, importances, the trials table.
+    Names, values and configs are the user's text: printed as Rich ``Text``, never markup."""
     from rich.console import Console
     from rich.table import Table as RichTable
+    from rich.text import Text
 
     console = Console()
     states = ", ".join(f"{n} {s}" for s, n in sorted(report["states"].items())) or "no trials"
-    console.print(f"[bold]sweep {report['sweep_id']}[/bold] ({report['method']}, "
-                  f"{report['goal']} {report['metric'] or '-'}): {states}"
-                  + (f"; {report['finished_reason']}" if report["finished_reason"] else ""))
+    headline = Text.assemble((f"sweep {report['sweep_id']}", "bold"),
+                             f" ({report['method']}, {report['goal']} {report['metric'] or '-'}): "
+                             f"{states}"
+                             + (f"; {report['finished_reason']}" if report["finished_reason"] else ""))
+    console.print(headline)
     best = report["best"]
     if best:
-        console.print(f"best: trial {best['number']} {report['metric']}={best['value']:.6g} "
-                      f"run {best['run_id']}\n  config {json.dumps(best['config'], default=repr)}")
+        console.print(Text(f"best: trial {best['number']} {report['metric']}={best['value']:.6g} "
+                           f"run {best['run_id']}\n  config {json.dumps(best['config'], default=repr)}"))
     if report["importances"]:
-        console.print("importances: " + ", ".join(f"{k} {v:.2f}" for k, v in
-                                                  report["importances"].items()))
+        console.print(Text("importances: " + ", ".join(f"{k} {v:.2f}" for k, v in
+                                                       report["importances"].items())))
     elif report["importance_note"]:
-        console.print(f"importances: {report['importance_note']}")
-    table = RichTable("trial", "state", report["metric"] or "value", "steps", "run", "config")
+        console.print(Text(f"importances: {report['importance_note']}"))
+    table = RichTable()
+    for header in ("trial", "state", report["metric"] or "value", "steps", "run", "config"):
+        table.add_column(Text(header))
     for r in report["trials"]:
         value = "" if r["value"] is None else f"{r['value']:.6g}"
-        table.add_row(str(r["number"]), r["state"], value, str(r["steps"]), r["run_id"] or "",
-                      json.dumps(r["config"], default=repr)[:80])
+        table.add_row(Text(str(r["number"])), Text(r["state"]), Text(value), Text(str(r["steps"])),
+                      Text(r["run_id"] or ""), Text(json.dumps(r["config"], default=repr)[:80]))
     console.print(table)
     for key, path in report["figures"].items():
-        console.print(f"{key}: {path}")
+        console.print(Text(f"{key}: {path}"))
     if report.get("summary_run"):
-        console.print(f"figures logged to run {report['summary_run']}")
+        console.print(Text(f"figures logged to run {report['summary_run']}"))

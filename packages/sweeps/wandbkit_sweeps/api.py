@@ -17,7 +17,14 @@ from wandbkit.console import warn
 from wandbkit.errors import UserError
 from wandbkit_sweeps.agent import Outcome, TrainFn, run_agent, worker_main
 from wandbkit_sweeps.config import SweepSpec, load_sweep
-from wandbkit_sweeps.engine import Sweep, create_sweep, find_resumable, open_sweep, requeue_interrupted
+from wandbkit_sweeps.engine import (
+    Sweep,
+    create_sweep,
+    find_resumable,
+    is_stale,
+    open_sweep,
+    requeue_interrupted,
+)
 
 
 @dataclass
@@ -140,9 +147,12 @@ def trial_rows(opened: Sweep) -> list[dict[str, Any]]:
         if t.state == TrialState.PRUNED:
             value = t.user_attrs.get("last_value")
         state = "failed" if t.state == TrialState.FAIL else t.state.name.lower()
+        error = t.user_attrs.get("error")
+        if is_stale(t):  # shown as the next agent will mark it; reading never writes
+            state, error = "failed", "its agent is gone (no process, or no heartbeat for 3 intervals)"
         rows.append({"number": t.number, "state": state, "value": value,
                      "config": t.user_attrs.get("config", {}), "run_id": t.user_attrs.get("run_id"),
-                     "steps": t.user_attrs.get("metric_values", 0), "error": t.user_attrs.get("error"),
+                     "steps": t.user_attrs.get("metric_values", 0), "error": error,
                      "interrupted": bool(t.user_attrs.get("interrupted")),
                      "seconds": duration})
     return rows

@@ -26,7 +26,7 @@ def validate_command(file: Path = typer.Argument(..., help="Sweep file (YAML or 
     from wandbkit_sweeps.summary import describe
 
     try:
-        spec = load_sweep(file)
+        spec = load_sweep(file, check_program=True)
     except SweepConfigError as exc:
         if as_json:
             typer.echo(json.dumps({"valid": False, "problems": [
@@ -64,11 +64,13 @@ def run_command(file: Path = typer.Argument(..., help="Sweep file (YAML or JSON)
                 dir: Path | None = DirOption) -> None:
     """Start a sweep and its agents (each trial runs the file's program/command)."""
     from wandbkit.errors import UserError
+    from wandbkit.settings import check_mode
     from wandbkit_sweeps.config import load_sweep
     from wandbkit_sweeps.macros import check_command
     from wandbkit_sweeps.wandb_engine import choose_engine, run_on_wandb
 
-    spec = load_sweep(file)
+    check_mode(mode)
+    spec = load_sweep(file, check_program=True)
     if not (spec.program or spec.command):
         raise UserError(f"{file} has neither `program` nor `command`: add one, or run the sweep "
                         "from Python with a train function (wandbkit_sweeps.run)")
@@ -89,7 +91,7 @@ def run_command(file: Path = typer.Argument(..., help="Sweep file (YAML or JSON)
     except KeyboardInterrupt:
         typer.echo(f"interrupted: continue with `wandbkit sweep run {file} --resume`", err=True)
         raise typer.Exit(130) from None
-    _print_outcome(result(opened))
+    raise typer.Exit(_print_outcome(result(opened)))
 
 
 def _public(url: str | None) -> str:
@@ -106,18 +108,24 @@ def agent_command(sweep_id: str = typer.Argument(..., help="The sweep's id."),
                   mode: str = typer.Option("auto", "--mode"),
                   dir: Path | None = DirOption) -> None:
     """Join a sweep from this shell or machine (runs the file's program/command)."""
+    from wandbkit.settings import check_mode
     from wandbkit_sweeps.api import agent, result
     from wandbkit_sweeps.engine import open_sweep
 
+    check_mode(mode)
     try:
         outcomes = agent(sweep_id, None, count=count, storage=storage, dir=dir, mode=mode)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     typer.echo(f"agent ran {len(outcomes)} trial(s)")
-    _print_outcome(result(open_sweep(sweep_id, storage=storage, store_dir=dir)))
+    code = _print_outcome(result(open_sweep(sweep_id, storage=storage, store_dir=dir)))
+    if outcomes and not any(o.state in ("complete", "pruned") for o in outcomes):
+        code = code or 1  # every trial this agent ran failed
+    raise typer.Exit(code)
 
 
-def _print_outcome(res: object) -> None:
+def _print_outcome(res: object) -> int:
+    """Print the sweep's outcome; the exit status: 1 when trials ran and none completed."""
     best = getattr(res, "best", None)
     reason = getattr(res, "finished_reason", None)
     trials = getattr(res, "trials", [])
@@ -129,6 +137,13 @@ def _print_outcome(res: object) -> None:
     if best:
         typer.echo(f"best: trial {best['number']} value {best['value']:.6g} config "
                    f"{json.dumps(best['config'], default=repr)}")
+    if trials and not any(t["state"] == "complete" for t in trials):
+        failed = [t for t in trials if t["state"] == "failed"]
+        why = (failed[0].get("error") or "").strip().splitlines()[-1:] if failed else []
+        typer.echo(f"no trial completed ({counts})" + (f"; the first failed: {why[0][:300]}"
+                                                       if why else ""), err=True)
+        return 1
+    return 0
 
 
 @app.command("show")
@@ -136,14 +151,14 @@ def show_command(sweep_id: str = typer.Argument(..., help="The sweep's id."),
                  as_json: bool = typer.Option(False, "--json", help="Print JSON."),
                  csv: bool = typer.Option(False, "--csv", help="Print the trials table as CSV."),
                  out: Path | None = typer.Option(None, "--out",
-                                                 help="Folder for the plots (default: the store's "
-                                                      "sweeps/<id>)."),
-                 log_run: bool = typer.Option(True, "--log/--no-log",
-                                              help="Log the figures to a summary run (once per "
-                                                   "state of the sweep)."),
+                                                 help="Write the plots (HTML + PNG) to this folder."),
+                 log_run: bool = typer.Option(False, "--log/--no-log",
+                                              help="Also log the plots to a summary run (once per "
+                                                   "state of the sweep; it syncs to W&B as any "
+                                                   "run does). Without it show only reads."),
                  storage: str | None = StorageOption,
                  dir: Path | None = DirOption) -> None:
-    """Best trial, trials table, parameter importances, plots (HTML + PNG)."""
+    """Best trial, trials table, parameter importances; plots with --out or --log."""
     from wandbkit_sweeps.analysis import analyse, print_analysis, write_csv
 
     report = analyse(sweep_id, storage=storage, store_dir=dir, out=out, log_run=log_run)

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from wandbkit.errors import UserError
+from wandbkit.formatting import first_line
 
 METHODS = ("grid", "random", "bayes", "custom")
 RUNNABLE_METHODS = ("grid", "random", "bayes")
@@ -151,11 +152,14 @@ def parse_text(text: str, source: str = "<sweep>") -> tuple[Any, dict[str, int]]
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SweepConfigError(source, [Problem("", f"not valid YAML{where}: {problem}")]) from exc
+        problem = getattr(exc, "problem", None) or first_line(exc)
+        # the line goes where every other problem keeps it (``file:LINE: ...``, JSON ``line``)
+        raise SweepConfigError(source, [Problem("", f"not valid YAML: {problem}",
+                                                mark.line + 1 if mark is not None else None)]
+                               ) from exc
     except (RecursionError, ValueError, TypeError) as exc:  # PyYAML edge cases (huge nesting)
-        raise SweepConfigError(source, [Problem("", f"cannot read the file: {exc}")]) from exc
+        raise SweepConfigError(source, [Problem("", f"cannot read the file: {first_line(exc)}")]
+                               ) from exc
     lines: dict[str, int] = {}
     if node is not None:
         _index_lines(node, "", lines)
@@ -175,8 +179,11 @@ def _index_lines(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
             _index_lines(item, f"{prefix}[{i}]", out)
 
 
-def load_sweep(source: str | Path | dict[str, Any]) -> SweepSpec:
+def load_sweep(source: str | Path | dict[str, Any], *, check_program: bool = False) -> SweepSpec:
     """Read a sweep file (YAML or JSON) or take a dict, validate it, return the spec.
+
+    ``check_program``: also warn when ``program`` names no file in the current folder (where
+    an agent started here runs it).
 
     :raises SweepConfigError: listing every problem with its key path (and line).
     """
@@ -184,7 +191,22 @@ def load_sweep(source: str | Path | dict[str, Any]) -> SweepSpec:
         return check(source, "<sweep>")
     text = read_text(source)
     data, lines = parse_text(text, str(source))
-    return check(data, str(source), lines)
+    spec = check(data, str(source), lines)
+    missing = program_warning(spec, Path.cwd()) if check_program else None
+    if missing is not None:
+        spec.warnings.append(_with_line(missing, lines))
+    return spec
+
+
+def program_warning(spec: SweepSpec, cwd: Path) -> Problem | None:
+    """A warning when ``program`` names no file where an agent started in ``cwd`` runs it (W&B's
+    agents run it from the folder they start in); None when it exists or there is none."""
+    if not isinstance(spec.program, str) or not spec.program.strip():
+        return None
+    if (cwd / Path(spec.program).expanduser()).is_file():
+        return None
+    return Problem("program", f"{spec.program!r} names no file in {cwd} (agents run it from the "
+                              "folder they start in): every trial would fail")
 
 
 def check(data: Any, source: str = "<sweep>", lines: dict[str, int] | None = None) -> SweepSpec:
@@ -556,19 +578,28 @@ def _check_early_terminate(c: _Checker, et: Any) -> dict[str, Any] | None:
     return out
 
 
-def hyperband_bands(hyperband: dict[str, Any], limit: int = 12) -> list[int]:
-    """The iterations at which W&B's hyperband compares runs (its ``hyperband_stop_runs``)."""
+def hyperband_bands(hyperband: dict[str, Any], limit: int = 100) -> list[int]:
+    """The iterations at which W&B's hyperband compares runs, from a checked ``early_terminate``
+    (its ``hyperband_stop_runs``): ``max_iter`` divided by ``eta`` up to ``s`` times while at
+    least 1, ascending; or ``min_iter`` multiplied by ``eta``, ``limit`` bands (W&B makes 100).
+    Each band is truncated to an integer as W&B does, from the running float product."""
     eta = hyperband["eta"]
+    bands: list[int] = []
     if "max_iter" in hyperband:
-        band, bands = float(hyperband["max_iter"]), []
-        for _ in range(hyperband["s"]):
+        band: float = hyperband["max_iter"]
+        for _ in range(int(hyperband["s"])):
             band /= eta
             if band < 1:
                 break
             bands.append(int(band))
         return sorted(bands)
-    band = float(hyperband["min_iter"])
-    return [int(band * eta ** i) for i in range(limit)]
+    band = hyperband["min_iter"]
+    for _ in range(limit):
+        if isinstance(band, float) and not math.isfinite(band):
+            break  # a float eta that overflows: no run reaches these bands anyway
+        bands.append(int(band))
+        band *= eta
+    return bands
 
 
 def _check_controller(c: _Checker, controller: Any) -> None:

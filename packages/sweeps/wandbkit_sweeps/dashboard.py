@@ -23,7 +23,8 @@ def sweep_choices(store_dir: Path) -> list[tuple[str, str]]:
 
     from wandbkit_sweeps.engine import open_storage
 
-    summaries = optuna.get_all_study_summaries(open_storage(None, store_dir), include_best_trial=False)
+    summaries = optuna.get_all_study_summaries(open_storage(None, store_dir, read_only=True),
+                                               include_best_trial=False)
     rows = []
     for s in summaries:
         raw = s.user_attrs.get("sweep") or {}
@@ -40,7 +41,7 @@ def sweep_view(store_dir: Path, sweep_id: str) -> dict[str, Any]:
     from wandbkit_sweeps.engine import open_sweep
     from wandbkit_sweeps.space import flat_params
 
-    sweep = open_sweep(sweep_id, store_dir=store_dir)
+    sweep = open_sweep(sweep_id, store_dir=store_dir, read_only=True)
     report = summarise(sweep)
     names = [p.name for p in sweep.spec.searchable]
     columns = ["trial", "state", report["metric"] or "value", "steps", "run"] + names

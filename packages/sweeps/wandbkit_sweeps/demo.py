@@ -71,7 +71,8 @@ def run_sweep_stage(ctx: Any) -> dict[str, Any]:
 
     res = demo_sweep(ctx.store_dir, project=ctx.project, mode=ctx.mode,
                      trials=4 if ctx.quick else 6, workers=2, progress=ctx.progress)
-    report = analyse(res.sweep_id, store_dir=ctx.store_dir, mode=ctx.mode, log_run=not ctx.quick)
+    report = analyse(res.sweep_id, store_dir=ctx.store_dir, mode=ctx.mode, log_run=not ctx.quick,
+                     out=Path(ctx.store_dir) / "sweeps" / res.sweep_id)  # the demo writes its plots
     best = res.best
     states: dict[str, int] = {}
     for t in res.trials:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import string
 import threading
 import time
@@ -24,8 +25,10 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from wandbkit.console import warn
 from wandbkit.errors import UserError
-from wandbkit.store import default_root
+from wandbkit.formatting import first_line
+from wandbkit.store import default_root, process_gone
 from wandbkit_sweeps.config import RUNNABLE_METHODS, SweepSpec, check
 from wandbkit_sweeps.samplers import make_pruner, make_sampler
 from wandbkit_sweeps.space import grid_points
@@ -33,11 +36,12 @@ from wandbkit_sweeps.space import grid_points
 SWEEPS_DB = "sweeps.db"
 _ALPHABET = string.ascii_lowercase + string.digits
 SKIPPED = "skipped"  # user attr of a trial created past run_cap/count and never run
+HEARTBEAT_AT = "heartbeat_at"  # user attrs: the last beat (unix time), the agent's interval
+HEARTBEAT_S = "heartbeat_s"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-# Agents drive heartbeats themselves (not through Study.optimize) and use fail_stale_trials on
-# purpose: Optuna's notes about both are not for the user.
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+# Optuna's notes about its experimental features are not for the user (QueuedGridSampler and
+# the samplers' options use some).
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 logging.getLogger("optuna").setLevel(logging.WARNING)
 
@@ -51,38 +55,44 @@ def heartbeat_seconds() -> int:
         return 10
 
 
-def storage_url(url: str | None = None, store_dir: str | Path | None = None) -> str:
+def storage_url(url: str | None = None, store_dir: str | Path | None = None, *,
+                read_only: bool = False) -> str:
     """The storage URL: the one given (``postgresql://`` goes through psycopg 3), else SQLite
-    in the wandbkit store (``sweeps.db`` beside ``wandbkit.db``)."""
+    in the wandbkit store (``sweeps.db`` beside ``wandbkit.db``; ``read_only``: opened with
+    SQLite's ``mode=ro``, and no folder is created)."""
     if url:
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]
         return url
     root = Path(store_dir).expanduser() if store_dir else default_root()
+    if read_only:
+        return f"sqlite:///file:{root.resolve() / SWEEPS_DB}?mode=ro&uri=true"
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root.resolve() / SWEEPS_DB}"
 
 
-def open_storage(url: str | None = None, store_dir: str | Path | None = None
-                 ) -> optuna.storages.RDBStorage:
-    """An Optuna RDB storage with heartbeats. :class:`UserError` when it cannot be reached."""
-    full = storage_url(url, store_dir)
+def open_storage(url: str | None = None, store_dir: str | Path | None = None, *,
+                 read_only: bool = False) -> optuna.storages.RDBStorage:
+    """An Optuna RDB storage. :class:`UserError` when it cannot be reached.
+
+    Heartbeats are this engine's own (:class:`Heartbeat`), not Optuna's: Optuna judges a
+    trial stale by the interval of whoever looks, where each trial here records its agent's.
+    """
+    full = storage_url(url, store_dir, read_only=read_only)
     kwargs: dict[str, Any] = {}
     if full.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 60}}
     else:
         kwargs = {"pool_pre_ping": True}
-    beat = heartbeat_seconds()
     try:
-        storage = optuna.storages.RDBStorage(full, engine_kwargs=kwargs, heartbeat_interval=beat,
-                                             grace_period=3 * beat)
+        storage = optuna.storages.RDBStorage(full, engine_kwargs=kwargs)
     except Exception as exc:  # SQLAlchemy/driver errors: unreachable server, bad URL, bad file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if "No module named" in first and "psycopg" in first:
             first += " (install it with: pip install 'wandbkit-sweeps[postgres]')"
         raise UserError(f"cannot open sweep storage {_redact(full)}: {first}") from exc
-    if full.startswith("sqlite"):
+    if full.startswith("sqlite") and not read_only:
         _tune_sqlite(storage)
     return storage
 
@@ -166,9 +176,39 @@ class Sweep:
         return [t for t in self.study.get_trials(deepcopy=False, states=states)
                 if not t.user_attrs.get(SKIPPED)]
 
-    def fail_stale(self) -> None:
-        """Mark trials of dead agents (no heartbeat for 3 intervals) failed."""
-        optuna.storages.fail_stale_trials(self.study)
+    def fail_stale(self) -> list[int]:
+        """Mark trials of dead agents failed (see :func:`is_stale`); their numbers."""
+        failed = []
+        for t in self.trials(states=(TrialState.RUNNING,)):
+            if not is_stale(t):
+                continue
+            try:
+                if self.backend.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                    failed.append(t.number)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # it finished meanwhile: not stale after all
+        return failed
+
+
+def is_stale(trial: optuna.trial.FrozenTrial, now: float | None = None) -> bool:
+    """Whether a running trial's agent is gone: its process no longer exists (same host), or
+    it missed three heartbeats at the interval that agent itself recorded (any host)."""
+    if trial.state != TrialState.RUNNING:
+        return False
+    attrs = trial.user_attrs
+    beat = attrs.get(HEARTBEAT_AT)
+    if not isinstance(beat, (int, float)):
+        started = trial.datetime_start
+        beat = started.timestamp() if started is not None else None
+    interval = attrs.get(HEARTBEAT_S)
+    if not isinstance(interval, (int, float)) or interval <= 0:
+        interval = heartbeat_seconds()
+    if beat is not None and (now or time.time()) - beat > 3 * interval:
+        return True
+    host, _, pid = str(attrs.get("worker") or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        return process_gone(host, int(pid), beat)
+    return False
 
 
 def create_sweep(spec: SweepSpec, *, storage: str | None = None, store_dir: str | Path | None = None,
@@ -198,14 +238,17 @@ def create_sweep(spec: SweepSpec, *, storage: str | None = None, store_dir: str 
 
 
 def open_sweep(sweep_id: str, *, storage: str | None = None, store_dir: str | Path | None = None,
-               seed: int | None = None) -> Sweep:
-    """Open an existing sweep by id. :class:`UserError` naming the known sweeps if absent."""
+               seed: int | None = None, read_only: bool = False) -> Sweep:
+    """Open an existing sweep by id. :class:`UserError` naming the known sweeps if absent.
+
+    ``read_only``: for commands that only read (the store's SQLite file is opened read-only).
+    """
     if not storage:
         path = (Path(store_dir).expanduser() if store_dir else default_root()) / SWEEPS_DB
         if not path.exists():
             raise UserError(f"no sweep {sweep_id!r}: there are no sweeps in {path.parent} "
                             "(set WANDBKIT_DIR or --dir, or give --storage)")
-    rdb = open_storage(storage, store_dir)
+    rdb = open_storage(storage, store_dir, read_only=read_only)
     names = optuna.get_all_study_names(storage=rdb)
     if sweep_id not in names:
         matches = [n for n in names if n.startswith(sweep_id)] if sweep_id else []
@@ -250,11 +293,13 @@ def requeue_interrupted(sweep: Sweep) -> int:
             for t in trials if t.state != TrialState.FAIL}
     count = 0
     for t in trials:
-        key = json.dumps(t.params, sort_keys=True, default=repr)
-        if t.state == TrialState.FAIL and t.number not in retried and key not in done and (
+        # a trial killed between its claim and its first suggestion has only the queued point
+        point = t.params or t.system_attrs.get("fixed_params") or {}
+        key = json.dumps(point, sort_keys=True, default=repr)
+        if t.state == TrialState.FAIL and t.number not in retried and key not in done and point and (
                 t.user_attrs.get("interrupted") or "error" not in t.user_attrs):
             # interrupted by Ctrl-C, or failed by a dead agent's missing heartbeat
-            sweep.study.enqueue_trial(t.params, user_attrs={"retry_of": t.number},
+            sweep.study.enqueue_trial(point, user_attrs={"retry_of": t.number},
                                       skip_if_exists=False)
             done.add(key)
             count += 1
@@ -301,33 +346,62 @@ def _cap(run_cap: int | None, limit: int | None) -> int | None:
     return min(caps) if caps else None
 
 
+def _root_cause(exc: BaseException) -> str:
+    """The first line of the innermost cause (Optuna wraps driver errors in a generic one)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return first_line(exc)
+
+
 class Heartbeat:
-    """Records a running trial's heartbeat every interval on a daemon thread."""
+    """Records a running trial's heartbeat (``heartbeat_at``, and its interval ``heartbeat_s``
+    once, in the trial's user attributes) every interval on a daemon thread. A beat that
+    fails is reported (once per run of failures) and retried at the next interval."""
 
     def __init__(self, sweep: Sweep, trial: optuna.Trial) -> None:
         self._storage = sweep.storage
+        self._label = f"sweep {sweep.id}: trial {trial.number}"
         # Optuna has no public accessor for the storage id of a live trial; its own heartbeat
         # helper reads the same attribute.
         self._trial_id = trial._trial_id
+        self.interval = heartbeat_seconds()
+        self.failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="wandbkit-sweep-heartbeat",
                                         daemon=True)
 
     def __enter__(self) -> Heartbeat:
-        self._storage.record_heartbeat(self._trial_id)
+        self._storage.set_trial_user_attr(self._trial_id, HEARTBEAT_S, self.interval)
+        self._storage.set_trial_user_attr(self._trial_id, HEARTBEAT_AT, time.time())
         self._thread.start()
         return self
+
+    def beat(self) -> bool:
+        """Record one heartbeat now; False (and a warning, the first time in a row) when the
+        storage refused it."""
+        try:
+            self._storage.set_trial_user_attr(self._trial_id, HEARTBEAT_AT, time.time())
+        except optuna.exceptions.UpdateFinishedTrialError:
+            self._stop.set()  # the trial ended (or another agent judged it gone): nothing to keep
+            return False
+        except Exception as exc:  # a storage hiccup: the next beat retries
+            self.failures += 1
+            if self.failures == 1:
+                warn(f"{self._label}: cannot record its heartbeat ({_root_cause(exc)}); retrying "
+                     f"every {self.interval}s. After {3 * self.interval}s without one, other "
+                     "agents take the trial for a dead agent's and mark it failed")
+            return False
+        if self.failures:
+            warn(f"{self._label}: heartbeat recorded again after {self.failures} failure(s)")
+        self.failures = 0
+        return True
 
     def _loop(self) -> None:
         from wandbkit.lifecycle import block_signals_in_this_thread
 
         block_signals_in_this_thread()
-        interval = heartbeat_seconds()
-        while not self._stop.wait(interval):
-            try:
-                self._storage.record_heartbeat(self._trial_id)
-            except Exception:  # a storage hiccup: the next beat retries
-                pass
+        while not self._stop.wait(self.interval):
+            self.beat()
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()

@@ -40,6 +40,15 @@ def wandbkit_run_started(run: Any) -> None:
 
 
 @hookimpl
+def wandbkit_sweep_call(request: Any) -> Any:
+    """``wandb.sweep`` / ``wandb.agent`` under ``import wandbkit as wandb``: the local engine
+    (or W&B's, with ``WANDBKIT_SWEEP_ENGINE=wandb``)."""
+    from wandbkit_sweeps.dropin import handle
+
+    return handle(request)
+
+
+@hookimpl
 def wandbkit_dashboard_panels(register: Any) -> None:
     """The dashboard's Sweeps tab (gradio loads only when the dashboard builds it)."""
     from wandbkit.panels import Panel

@@ -11,16 +11,13 @@
   nested (conditional) spaces poorly, while TPE handles mixed, categorical and conditional
   spaces natively, needs no extra dependency, and with ``constant_liar`` keeps parallel
   agents from proposing the same point while trials are still running.
-- hyperband: :class:`optuna.pruners.HyperbandPruner`. W&B's bands are the iterations
-  ``max_iter / eta^k`` for k = 1..s (or ``min_iter * eta^k``); iteration = the number of
-  values of the metric a run has logged. So ``min_resource`` is the first band
-  (``max_iter / eta^s`` or ``min_iter``), ``max_resource`` is ``max_iter`` (else Optuna
-  infers it from the first finished trial), ``reduction_factor`` is ``eta``.
+- hyperband: not Optuna's. Its ``HyperbandPruner`` spreads trials over brackets and halves
+  inside each, which stops other trials than W&B's controller does; the agents apply W&B's
+  rule instead (:func:`wandbkit_sweeps.runs_to_stop`) and the study has no pruner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,7 +25,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 
-from wandbkit_sweeps.config import SweepSpec, hyperband_bands
+from wandbkit_sweeps.config import SweepSpec
 from wandbkit_sweeps.space import _choices, grid_points
 
 
@@ -106,39 +103,7 @@ def make_sampler(spec: SweepSpec, seed: int | None = None) -> BaseSampler:
 
 
 def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
-    """Hyperband from ``early_terminate``, else no pruning."""
-    hb = spec.hyperband
-    if hb is None:
-        return optuna.pruners.NopPruner()
-    eta = max(2, round(hb["eta"]))  # Optuna's reduction factor is an integer
-    bands = hyperband_bands(hb)
-    if "max_iter" in hb:
-        return optuna.pruners.HyperbandPruner(min_resource=max(1, bands[0]),
-                                              max_resource=max(hb["max_iter"], bands[0] + 1),
-                                              reduction_factor=eta)
-    return optuna.pruners.HyperbandPruner(min_resource=hb["min_iter"], max_resource="auto",
-                                          reduction_factor=eta)
-
-
-def rung_steps(spec: SweepSpec) -> Callable[[int], bool]:
-    """Whether the pruner can decide anything at a step (0-based index of a metric value).
-
-    Successive halving (each Hyperband bracket) acts only when a trial's step first reaches a
-    rung, ``min_resource * eta^k``; at any other step its answer is "go on". Reporting and
-    asking only at those steps gives the same decisions for a fraction of the storage work.
-    """
-    hb = spec.hyperband
-    if hb is None:
-        return lambda step: False
-    eta = max(2, round(hb["eta"]))
-    first = max(1, hyperband_bands(hb)[0]) if "max_iter" in hb else hb["min_iter"]
-
-    def is_rung(step: int) -> bool:
-        if step < first or step % first:
-            return False
-        ratio = step // first
-        while ratio % eta == 0:
-            ratio //= eta
-        return ratio == 1
-
-    return is_rung
+    """No Optuna pruner, ever: hyperband is W&B's rule, applied by the agents themselves
+    (:mod:`wandbkit_sweeps.hyperband` through :class:`wandbkit_sweeps.agent.Monitor`). Optuna
+    would otherwise default to its median pruner."""
+    return optuna.pruners.NopPruner()

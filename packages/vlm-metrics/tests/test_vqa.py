@@ -22,8 +22,10 @@ def test_leave_one_out_average() -> None:
 def test_normalisation_only_when_humans_disagree() -> None:
     # All ten identical: the prediction is not normalised, so "two" does not match "2" ...
     assert vqa_score("two", ["2"] * 10) == 0.0
-    # ... but case still does not matter (the official comparison lower-cases both sides).
-    assert vqa_score("Yes", ["yes"] * 10) == 1.0
+    # ... and with nothing normalised the comparison is exact, so case matters: the official
+    # script lower-cases only inside the normalisation it skips for agreeing humans.
+    assert vqa_score("Yes", ["yes"] * 10) == 0.0
+    assert vqa_score("yes", ["yes"] * 10) == 1.0
     # Humans disagree: "two" -> "2" and "the" is dropped on both sides.
     assert vqa_score("two", ["2"] * 9 + ["3"]) == pytest.approx(1.0)
     assert vqa_score("the dog", ["dog"] * 3 + ["cat"] * 7) == pytest.approx(0.9)
@@ -71,3 +73,61 @@ def test_batch_and_validation() -> None:
         vqa_accuracy(["a", "b"], [["a"]])
     with pytest.raises(ValueError, match="at least one"):
         vqa_score("a", [])
+
+
+# --- the official evaluation loop, transcribed (GT-Vision-Lab/VQA vqaEval.py, master), as an oracle
+
+def _official(pred: str, answers: list[str]) -> float:
+    import re
+
+    from wandbkit_vlm.functional import vqa as tables
+
+    punct = [";", r"/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<",
+             "@", "`", ",", "?", "!"]
+    period_strip, comma_strip = re.compile(r"(?!<=\d)(\.)(?!\d)"), re.compile(r"(\d)(\,)(\d)")
+
+    def process_punctuation(in_text: str) -> str:
+        out_text = in_text
+        for p in punct:
+            if (p + " " in in_text or " " + p in in_text) or (re.search(comma_strip, in_text) is not None):
+                out_text = out_text.replace(p, "")
+            else:
+                out_text = out_text.replace(p, " ")
+        return period_strip.sub("", out_text, re.UNICODE)
+
+    def process_digit_article(in_text: str) -> str:
+        out = []
+        for word in in_text.lower().split():
+            word = tables._NUMBER_WORDS.get(word, word)
+            if word not in tables._ARTICLES:
+                out.append(word)
+        return " ".join(tables._CONTRACTIONS.get(w, w) for w in out)
+
+    gts = [{"answer": a.replace("\n", " ").replace("\t", " ").strip(), "answer_id": i}
+           for i, a in enumerate(answers)]
+    res_ans = pred.replace("\n", " ").replace("\t", " ").strip()
+    if len({g["answer"] for g in gts}) > 1:
+        for g in gts:
+            g["answer"] = process_digit_article(process_punctuation(g["answer"]))
+        res_ans = process_digit_article(process_punctuation(res_ans))
+    accs = []
+    for datum in gts:
+        others = [g for g in gts if g != datum]
+        accs.append(min(1, len([g for g in others if g["answer"] == res_ans]) / 3))
+    return sum(accs) / len(accs)
+
+
+_WORDS = ["Yes", "yes", "YES", "no", "two", "2", "Two", "the dog", "The Dog", "dog", "a cat",
+          "dog.", "dog!", "black/white", "black white", "1,000", "1000", "3.5", "isnt", "isn't",
+          "none", "0", " yes\n", "red-blue", "red blue", "x , y", "ten", "10"]
+
+
+def test_equals_the_official_loop_on_its_rules() -> None:
+    import random
+
+    rng = random.Random(0)
+    cases = [(p, [a] * 10) for p in _WORDS for a in _WORDS[:12]]  # identical humans
+    for _ in range(400):  # differing humans
+        cases.append((rng.choice(_WORDS), [rng.choice(_WORDS) for _ in range(10)]))
+    mismatches = [(p, a) for p, a in cases if vqa_score(p, a) != pytest.approx(_official(p, a))]
+    assert not mismatches, mismatches[:5]

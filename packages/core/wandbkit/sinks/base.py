@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from wandbkit.rows import Row
     from wandbkit.run import Run
+    from wandbkit.saved_files import SavedFiles
 
 
 @dataclass
@@ -135,6 +136,13 @@ class Sink(ABC):
 
     def on_link(self, source: str, info: dict[str, Any]) -> None:
         """Learn where another sink keeps this run (the W&B sink reports its id, path, URL)."""
+
+    def update_run(self, info: dict[str, Any]) -> None:
+        """The run's ``name``, ``tags`` or ``notes`` changed after ``init`` (only the keys given)."""
+
+    def save_files(self, saved: SavedFiles) -> None:
+        """Keep files with the run (``run.save``): each ``(source, name)`` under the run's
+        files, by ``saved.policy`` (``now``, ``live``: again at the end, ``end``)."""
 
     def mark_preempting(self, _: None = None) -> None:
         """The run is being preempted (a Slurm or spot signal): it ends next, in the state

@@ -8,10 +8,21 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wandbkit.media import MEDIA_TYPES, Audio, Histogram, Image, Video
+from wandbkit.history_columns import pack_batch
+from wandbkit.history_tables import row_total
+from wandbkit.log_checks import report_dropped
+from wandbkit.media import MEDIA_TYPES, Audio, CustomChart, Histogram, Html, Image, Plotly, Video
 from wandbkit.metric_summary import SCHEMA, SCHEMA_COMPONENT, MetricSummaries, save_definition
+from wandbkit.paths import safe_filename
 from wandbkit.sinks.base import AlertRecord, MetricDefinition, Sink
-from wandbkit.store import Store, dumps, history_column_rows, now
+from wandbkit.store import Store, dumps, now
+
+if TYPE_CHECKING:
+    from wandbkit.saved_files import SavedFiles
+
+# Notes are kept beside the runs table (a component of their own, so the core schema stays as is).
+NOTES_COMPONENT = "run_notes"
+NOTES_SCHEMA = ["CREATE TABLE run_notes (run_id TEXT PRIMARY KEY, notes TEXT)"]
 
 if TYPE_CHECKING:
     import sqlite3
@@ -32,8 +43,12 @@ class LocalStoreSink(Sink):
         self.summary: dict[str, Any] = {}
         self.explicit_summary: dict[str, Any] = {}
         self.metrics = MetricSummaries()  # define_metric's aggregates
+        self._seeded: set[str] = set()  # keys whose aggregates continue an earlier process's
+        self._first_step_kept = False
         self.media_dir = root / "media"
         self.run: Run | None = None
+        self.saved_later: list[SavedFiles] = []  # policy live/end: copied again at the end
+        self.next_seq = 0  # the run-wide number of the next history row
 
     def start(self, run: Run) -> None:
         """Create the run's record (state ``running``)."""
@@ -53,11 +68,15 @@ class LocalStoreSink(Sink):
                 (run.id, s.project, s.name, s.group, json.dumps(list(s.tags)), "running",
                  run.started_at, dumps(dict(run.config)), "{}", socket.gethostname(),
                  os.getpid(), s.wandb_mode, now()))
+        notes = (getattr(s, "wandb_init", None) or {}).get("notes")
+        if notes:
+            self._set_notes(notes)
+        self.next_seq = row_total(self.conn, run.id, legacy=False)  # a resumed run's rows go on
         self.conn.execute(
             "INSERT OR REPLACE INTO run_fragments (run_id, fragment, started_at, state, host, pid,"
-            " start_step, wandb_mode) VALUES (?,?,?,?,?,?,?,?)",
+            " start_step, wandb_mode, first_row) VALUES (?,?,?,?,?,?,?,?,?)",
             (run.id, s.fragment, run.started_at, "running", socket.gethostname(), os.getpid(),
-             s.start_step, s.wandb_mode))
+             s.start_step, s.wandb_mode, self.next_seq))
 
     def _resume(self, run: Run) -> None:
         """Continue the stored run: running again here, config merged, summary kept."""
@@ -75,39 +94,43 @@ class LocalStoreSink(Sink):
             (dumps(config), json.dumps(tags), socket.gethostname(), os.getpid(), s.wandb_mode,
              now(), s.fragment, s.name, s.group, run.id))
 
+    def _keep_first_step(self, step: int) -> None:
+        """The process's first logged step, as its fragment's ``start_step``: a job restarted
+        from an earlier checkpoint logs from there, not from after the last stored step."""
+        assert self.conn is not None and self.run is not None
+        self.conn.execute("UPDATE run_fragments SET start_step=? WHERE run_id=? AND fragment=?",
+                          (step, self.run_id, self.run.settings.fragment))
+        self._first_step_kept = True
+
     def heartbeat(self) -> None:
         """Say the run's process is alive (how a run on another host is told from a crashed one)."""
         if self.conn is not None:
             self.conn.execute("UPDATE runs SET heartbeat_at=? WHERE id=?", (now(), self.run_id))
 
     def write(self, rows: list[Row]) -> None:
-        """One history row per logged row (its scalars as JSON), media as files + index rows."""
+        """One batch in one transaction: its numbers as packed columns, its other values as
+        residue rows, media as files + index rows (see :mod:`wandbkit.history_columns`)."""
         assert self.conn is not None
-        history: list[tuple[Any, ...]] = []
-        media: list[tuple[Any, ...]] = []
-        new_keys: list[tuple[str, str]] = []
-        entries: list[tuple[int, float, dict[str, Any]]] = []
-        for row in rows:
-            scalars = {}
-            for key, value in row.values.items():
-                if isinstance(value, MEDIA_TYPES):
-                    media.append(self._media_row(row, key, value))
-                    continue
-                scalars[key] = value
-                if key not in self.summary:
-                    new_keys.append((self.run_id, key))
-                self.summary[key] = value
-                if self.metrics.definitions:
-                    self.metrics.observe(key, value)
-            if scalars:
-                history.append((self.run_id, row.step, row.time, dumps(scalars)))
-                entries.append((row.step, row.time, scalars))
-        # The same rows as packed per-key columns, for fast curve reads (same transaction).
-        columns = history_column_rows(self.run_id, entries) if entries else []
+        if not self._first_step_kept and rows:
+            self._keep_first_step(rows[0].step)
+        packed = pack_batch(self.run_id, self.next_seq, rows, MEDIA_TYPES)
+        media = self._media_rows(rows, packed.media)
+        new_keys = [(self.run_id, key) for key in packed.keys if key not in self.summary]
+        for values in packed.last_values:  # each key's last value, as the rows came
+            self.summary.update(values)
+        if self.metrics.definitions:
+            for row in rows:
+                for key, value in row.values.items():
+                    if not isinstance(value, MEDIA_TYPES):
+                        self.metrics.observe(key, value)
         self.conn.execute("BEGIN")
         try:
-            self.conn.executemany("INSERT INTO history VALUES (?,?,?,?)", history)
-            self.conn.executemany("INSERT INTO history_columns VALUES (?,?,?,?,?,?)", columns)
+            self.conn.executemany("INSERT INTO history_columns (run_id, key, n, steps, times,"
+                                  " vals, seq, kind, rows, step_max) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                  packed.chunks)
+            if packed.residues:
+                self.conn.executemany("INSERT INTO history (run_id, step, time, data, seq)"
+                                      " VALUES (?,?,?,?,?)", packed.residues)
             if new_keys:
                 self.conn.executemany("INSERT OR IGNORE INTO run_keys VALUES (?,?)", new_keys)
             if media:
@@ -118,12 +141,23 @@ class LocalStoreSink(Sink):
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        self.next_seq += packed.rows
+
+    def _media_rows(self, rows: list[Row], found: list[tuple[int, str, Any]]) -> list[tuple[Any, ...]]:
+        """The media index rows of a batch, ``found`` as ``(index in rows, key, value)``; each
+        value's file is written here."""
+        out = []
+        for i, key, value in found:
+            try:
+                out.append(self._media_row(rows[i], key, value))
+            except Exception as exc:  # this value alone: the row and batch go on
+                report_dropped(key, rows[i].step, "sink store", exc)
+        return out
 
     def _media_row(self, row: Row, key: str, value: Any) -> tuple[Any, ...]:
-        safe_key = key.replace("/", "__")
         self.media_dir.mkdir(parents=True, exist_ok=True)
         if isinstance(value, Image):
-            path = self.media_dir / f"{safe_key}_{row.step}.png"
+            path = self._media_path(key, row.step, ".png")
             value.to_pil().save(path)
             meta: dict[str, Any] = {"caption": value.caption, "shape": list(value.pixels.shape)}
             kind = "image"
@@ -132,19 +166,82 @@ class LocalStoreSink(Sink):
             meta = value.to_dict()
             kind = "histogram"
         elif isinstance(value, (Audio, Video)):
-            path = self.media_dir / f"{safe_key}_{row.step}.{value.format}"
+            path = self._media_path(key, row.step, f".{value.format}")
             path.write_bytes(value.encoded)
             kind = "audio" if isinstance(value, Audio) else "video"
             meta = {"caption": value.caption, "format": value.format, "bytes": len(value.encoded)}
             meta.update({"sample_rate": value.sample_rate} if isinstance(value, Audio)
                         else {"fps": value.fps})
+        elif isinstance(value, Plotly):
+            path = self._media_path(key, row.step, ".plotly.json")
+            path.write_text(dumps(value.spec))
+            kind, meta = "plotly", {"traces": len(value.spec.get("data") or [])}
+        elif isinstance(value, Html):
+            path = self._media_path(key, row.step, ".html")
+            path.write_text(value.html, encoding="utf-8")  # as given; W&B's copy gets wandb's head
+            kind, meta = "html", {"bytes": len(value.html.encode("utf-8"))}
+        elif isinstance(value, CustomChart):
+            path = self._media_path(key, row.step, ".chart.json")
+            table = value.table
+            path.write_text(dumps({
+                "spec_name": value.spec_name, "fields": value.fields,
+                "string_fields": value.string_fields, "split_table": value.split_table,
+                "columns": table.columns, "data": self._cells(table, path.name[:-len(".chart.json")])}))
+            kind = "chart"
+            meta = {"spec_name": value.spec_name, "columns": table.columns, "rows": len(table.data)}
         else:
-            path = self.media_dir / f"{safe_key}_{row.step}.table.json"
-            path.write_text(dumps({"columns": value.columns, "data": value.data}))
+            path = self._media_path(key, row.step, ".table.json")
+            path.write_text(dumps({"columns": value.columns,
+                                   "data": self._cells(value, path.name[:-len(".table.json")])}))
             meta = {"columns": value.columns, "rows": len(value.data)}
             kind = "table"
         rel = str(path.relative_to(self.root)) if path else None
         return (self.run_id, row.step, key, kind, rel, dumps(meta), row.time)
+
+    def _cells(self, table: Any, stem: str) -> list[list[Any]]:
+        """A table's rows with each media cell written to its own file beside the table and
+        described as ``{"_type": "image-file", "path": ...}`` (path relative to the store)."""
+        out = []
+        for i, row in enumerate(table.data):
+            cells = []
+            for j, cell in enumerate(row):
+                if isinstance(cell, (Image, Audio, Video, Html, Plotly)):
+                    cells.append(self._cell_file(cell, f"{stem}_r{i}c{j}"))
+                else:
+                    cells.append(cell)
+            out.append(cells)
+        return out
+
+    def _cell_file(self, cell: Any, stem: str) -> dict[str, Any]:
+        if isinstance(cell, Image):
+            path = self.media_dir / f"{stem}.png"
+            cell.to_pil().save(path)
+            described: dict[str, Any] = {"_type": "image-file", "caption": cell.caption}
+        elif isinstance(cell, (Audio, Video)):
+            path = self.media_dir / f"{stem}.{cell.format}"
+            path.write_bytes(cell.encoded)
+            described = {"_type": "audio-file" if isinstance(cell, Audio) else "video-file",
+                         "caption": cell.caption}
+        elif isinstance(cell, Html):
+            path = self.media_dir / f"{stem}.html"
+            path.write_text(cell.html, encoding="utf-8")
+            described = {"_type": "html-file"}
+        else:
+            path = self.media_dir / f"{stem}.plotly.json"
+            path.write_text(dumps(cell.spec))
+            described = {"_type": "plotly-file"}
+        described["path"] = str(path.relative_to(self.root))
+        return described
+    def _media_path(self, key: str, step: int, ext: str) -> Path:
+        """``media/<run>/<key>_<step><ext>`` with the key as one reversible file name (``a/b``
+        and ``a__b`` differ), and ``-1``, ``-2``… when the key was logged twice at a step."""
+        stem = f"{safe_filename(key)}_{step}"
+        path = self.media_dir / f"{stem}{ext}"
+        n = 0
+        while path.exists():
+            n += 1
+            path = self.media_dir / f"{stem}-{n}{ext}"
+        return path
 
     def update_summary(self, summary: dict[str, Any]) -> None:
         """Explicit summary values override the last-logged ones."""
@@ -177,6 +274,19 @@ class LocalStoreSink(Sink):
             Store(self.root).ensure_schema(SCHEMA_COMPONENT, SCHEMA)
         self.metrics.define(definition)
         save_definition(self.conn, self.run_id, definition)
+        if self.run is not None and self.run.settings.fragment:
+            self._continue_aggregates()
+
+    def _continue_aggregates(self) -> None:
+        """A resumed run: the aggregates go on from the values earlier processes logged."""
+        assert self.run is not None
+        store = Store(self.root)
+        keys = [k for k in store.keys(self.run_id) if self.metrics.definition(k) is not None
+                and k not in self._seeded]
+        started = self.run.started_at
+        for key, (_steps, times, values) in store.series(self.run_id, keys).items():
+            self.metrics.seed(key, values[times < started].tolist())
+        self._seeded.update(keys)
 
     def on_link(self, source: str, info: dict[str, Any]) -> None:
         """Record where W&B keeps this run, once the W&B sink knows."""
@@ -191,9 +301,54 @@ class LocalStoreSink(Sink):
                           " AND fragment=?", (info.get("mode"), info.get("dir"), self.run_id,
                                               self.run.settings.fragment))
 
+    def update_run(self, info: dict[str, Any]) -> None:
+        """Keep a name, tags or notes set after ``init``."""
+        assert self.conn is not None
+        if "name" in info:
+            self.conn.execute("UPDATE runs SET name=? WHERE id=?", (info["name"], self.run_id))
+        if "tags" in info:
+            self.conn.execute("UPDATE runs SET tags=? WHERE id=?",
+                              (json.dumps(list(info["tags"])), self.run_id))
+        if "notes" in info:
+            self._set_notes(info["notes"])
+
+    def _set_notes(self, notes: str | None) -> None:
+        assert self.conn is not None
+        Store(self.root).ensure_schema(NOTES_COMPONENT, NOTES_SCHEMA)
+        self.conn.execute("INSERT OR REPLACE INTO run_notes VALUES (?,?)", (self.run_id, notes))
+
+    def save_files(self, saved: SavedFiles) -> None:
+        """Copy saved files to ``<store>/files/<run id>/`` and list them as the run's ``file``
+        media (policy ``end`` copies only at the end, ``live`` now and again at the end)."""
+        if saved.policy != "now":
+            self.saved_later.append(saved)
+        if saved.policy != "end":
+            self._copy_saved(saved)
+
+    def _copy_saved(self, saved: SavedFiles) -> None:
+        from wandbkit.saved_files import copy_saved
+
+        assert self.conn is not None
+        step = self.run.step if self.run is not None else 0
+        for (_, name), path in zip(saved.files, copy_saved(saved, self.root / "files" / self.run_id),
+                                   strict=True):
+            rel = str(path.relative_to(self.root))
+            self.conn.execute("DELETE FROM media WHERE run_id=? AND kind='file' AND key=?",
+                              (self.run_id, name))
+            self.conn.execute("INSERT INTO media VALUES (?,?,?,?,?,?,?)",
+                              (self.run_id, max(step, 0), name, "file", rel,
+                               dumps({"policy": saved.policy, "bytes": path.stat().st_size}), now()))
+
     def finish(self, exit_code: int) -> dict[str, Any]:
         """Mark the run finished, failed or preempted (``run.final_state``) and close."""
         assert self.conn is not None
+        for saved in self.saved_later:
+            try:
+                self._copy_saved(saved)
+            except OSError as exc:  # a file removed since save(): the earlier copy stays
+                from wandbkit.console import warn
+
+                warn(f"save: could not copy {saved.files[0][0]} at the end of the run: {exc}")
         state = getattr(self.run, "final_state", None) or ("finished" if exit_code == 0 else "failed")
         when = now()
         self.conn.execute("UPDATE runs SET state=?, finished_at=?, exit_code=?, heartbeat_at=?"

@@ -1,12 +1,12 @@
 """Media files and artifact manifests for a ``.wandb`` run folder, laid out as wandb does.
 
 Images go to ``files/media/images/<key>_<step>_<sha256[:20]>.png``, tables to
-``files/media/table/<key>_<step>_<sha256[:20]>.table.json`` (a key's ``/`` makes subfolders,
-as in wandb); each is described in the history row by the same JSON wandb's data types
-produce (``_type: image-file``, ``table-file``, ``histogram``). A table is also logged, as
-wandb does, as a ``run_table`` artifact ``run-<id>-<key>`` whose file is the table with its
-column types. Artifacts carry wandb's MD5 manifest: each file's base64 MD5 and the manifest
-digest over ``path:digest`` lines.
+``files/media/table/<key>_<step>_<sha256[:20]>.table.json`` (a key's ``/`` makes subfolders
+and ``..`` becomes ``__``, as in wandb: see :func:`media_stem`); each is described in the
+history row by the same JSON wandb's data types produce (``_type: image-file``, ``table-file``,
+``histogram``). A table is also logged, as wandb does, as a ``run_table`` artifact
+``run-<id>-<key>`` whose file is the table with its column types. Artifacts carry wandb's MD5
+manifest: each file's base64 MD5 and the manifest digest over ``path:digest`` lines.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wandbkit.media import Audio, Histogram, Image, Table, Video
+from wandbkit.media import Audio, Histogram, Html, Image, Plotly, Table, Video
+from wandbkit.paths import join_inside
 
 _CLIENT_ID_ALPHABET = string.ascii_lowercase + string.digits
 MANIFEST_HEADER = b"wandb-artifact-manifest-v1\n"
@@ -105,12 +106,20 @@ class MediaWriter:
             return self._table(key, step, value)
         if isinstance(value, (Audio, Video)):
             return self._encoded(key, step, value)
+        if isinstance(value, Plotly):
+            data = json.dumps(value.spec, separators=(",", ":"), default=str).encode()
+            rel, sha = self._save("plotly", key, step, data, ".plotly.json")
+            return {"_type": "plotly-file", "sha256": sha, "size": len(data), "path": rel}, [rel], None
+        if isinstance(value, Html):
+            data = value.for_wandb().encode("utf-8")
+            rel, sha = self._save("html", key, step, data, ".html")
+            return {"_type": "html-file", "sha256": sha, "size": len(data), "path": rel}, [rel], None
         raise TypeError(f"{key}: not a media value: {type(value).__name__}")
 
     def _save(self, subdir: str, key: str, step: int, data: bytes, ext: str) -> tuple[str, str]:
         sha = hashlib.sha256(data).hexdigest()
-        rel = f"media/{subdir}/{key}_{step}_{sha[:20]}{ext}"
-        path = self.files_dir / rel
+        rel = f"media/{subdir}/{media_stem(key)}_{step}_{sha[:20]}{ext}"
+        path = join_inside(self.files_dir, rel, what="media key")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return rel, sha
@@ -142,7 +151,10 @@ class MediaWriter:
 
     def _table(self, key: str, step: int, table: Table
                ) -> tuple[dict[str, Any], list[str], TableArtifact]:
-        data = json.dumps({"columns": table.columns, "data": table.data},
+        # wandb's run-folder copy names a media cell by its class; the artifact holds the media
+        plain = [[type(c).__name__ if isinstance(c, _CELL_MEDIA) else c for c in row]
+                 for row in table.data]
+        data = json.dumps({"columns": table.columns, "data": plain},
                           separators=(",", ":"), default=str).encode()
         rel, sha = self._save("table", key, step, data, ".table.json")
         art = self._table_artifact(key, sha, table)
@@ -155,16 +167,91 @@ class MediaWriter:
         return out, [rel], art
 
     def _table_artifact(self, key: str, sha: str, table: Table) -> TableArtifact:
-        doc = {"_type": "table", "column_types": _column_types(table), "columns": table.columns,
-               "data": table.data, "log_mode": "IMMUTABLE", "ncols": len(table.columns),
-               "nrows": len(table.data)}
         self.staging.mkdir(parents=True, exist_ok=True)
+        entries: dict[str, tuple[str, int, str]] = {}
+        cells = [[self._cell(c, entries) for c in row] for row in table.data]
+        doc = {"_type": "table", "column_types": _column_types(table), "columns": table.columns,
+               "data": cells, "log_mode": "IMMUTABLE", "ncols": len(table.columns),
+               "nrows": len(table.data)}
         staged = self.staging / f"{sha}.table.json"
         staged.write_text(json.dumps(doc, sort_keys=True, default=str))
         md5, size = file_md5(staged)
-        manifest = Manifest([(f"{key}.table.json", md5, size, str(staged.resolve()))])
+        manifest = Manifest([(f"{key}.table.json", md5, size, str(staged.resolve())),
+                             *((path, m, n, local) for path, (m, n, local) in entries.items())])
         name = artifact_name(f"run-{self.run_id}-{key}")
         return TableArtifact(name, manifest, client_id(), client_id())
+
+
+    def _cell(self, cell: Any, entries: dict[str, tuple[str, int, str]]) -> Any:
+        """A table cell as the run_table artifact holds it: media become files of the artifact
+        (``media/<kind>/<md5[:20]>.<ext>``, as wandb names them) described in the cell."""
+        if not isinstance(cell, _CELL_MEDIA):
+            return cell
+        if isinstance(cell, Image):
+            buf = io.BytesIO()
+            cell.to_pil().save(buf, format="png", transparency=None)
+            data, subdir, ext = buf.getvalue(), "images", ".png"
+            height, width = cell.pixels.shape[:2]
+            described: dict[str, Any] = {"_type": "image-file", "format": "png", "width": width,
+                                         "height": height}
+            if cell.caption:
+                described["caption"] = cell.caption
+        elif isinstance(cell, (Audio, Video)):
+            data, ext = cell.encoded, f".{cell.format}"
+            subdir = "audio" if isinstance(cell, Audio) else "videos"
+            described = {"_type": "audio-file" if isinstance(cell, Audio) else "video-file"}
+            if cell.caption:
+                described["caption"] = cell.caption
+        elif isinstance(cell, Html):
+            data, subdir, ext = cell.for_wandb().encode("utf-8"), "html", ".html"
+            described = {"_type": "html-file"}
+        else:  # Plotly
+            data = json.dumps(cell.spec, separators=(",", ":"), default=str).encode()
+            subdir, ext, described = "plotly", ".plotly.json", {"_type": "plotly-file"}
+        md5 = hashlib.md5(data, usedforsecurity=False)
+        path = f"media/{subdir}/{md5.hexdigest()[:20]}{ext}"
+        if path not in entries:
+            staged = self.staging / f"{md5.hexdigest()}{ext}"
+            staged.write_bytes(data)
+            entries[path] = (base64.b64encode(md5.digest()).decode(), len(data), str(staged.resolve()))
+        described.update(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+        return described
+
+
+_CELL_MEDIA = (Image, Audio, Video, Html, Plotly)
+# wandb's column type of an image cell (its box and mask settings, none set)
+_IMAGE_TYPE = {"params": {
+    "box_class_maps": {"params": {"is_set": False, "val": {}}, "wb_type": "const"},
+    "box_layers": {"params": {"is_set": False, "val": {}}, "wb_type": "const"},
+    "box_score_keys": {"params": {"is_set": True, "val": []}, "wb_type": "const"},
+    "class_map": {"params": {"is_set": False, "val": {}}, "wb_type": "const"},
+    "mask_class_maps": {"params": {"is_set": False, "val": {}}, "wb_type": "const"},
+    "mask_layers": {"params": {"is_set": False, "val": {}}, "wb_type": "const"}},
+    "wb_type": "image-file"}
+
+
+# A media key's path components are cut to this many bytes (the rest replaced by a digest), so
+# that with ``_<step>_<sha>.<ext>`` after it the file name stays within the filesystem's limit.
+MEDIA_COMPONENT_BYTES = 150
+
+
+def media_stem(key: str) -> str:
+    """The path under ``files/media/<kind>/`` that a media key names, as wandb makes it
+    (``util.make_file_path_upload_safe``): a key's ``/`` makes subfolders, leading ``/`` are
+    stripped, and ``.`` or ``..`` components become ``_`` or ``__``, so no key climbs out of
+    ``media/``. wandbkit also shortens a component too long for the filesystem (wandb raises
+    ``File name too long`` there) and escapes NUL bytes."""
+    parts = []
+    for part in key.lstrip("/").split("/"):
+        if part in (".", ".."):
+            part = part.replace(".", "_")
+        part = part.replace("\x00", "%00")
+        if len(part.encode("utf-8")) > MEDIA_COMPONENT_BYTES:
+            digest = hashlib.sha256(part.encode("utf-8")).hexdigest()[:16]
+            head = part.encode("utf-8")[:MEDIA_COMPONENT_BYTES - 17].decode("utf-8", "ignore")
+            part = f"{head}-{digest}"
+        parts.append(part)
+    return "/".join(parts)
 
 
 def artifact_name(name: str) -> str:
@@ -186,7 +273,10 @@ def _column_types(table: Table) -> dict[str, Any]:
             kind = _wb_type(row[i])
             if kind != "none" and kind not in kinds:
                 kinds.append(kind)
-        allowed = [{"wb_type": "none"}] + [{"wb_type": k} for k in kinds]
+        allowed = [{"wb_type": "none"}] + [_IMAGE_TYPE if k == "image-file" else {"wb_type": k}
+                                           for k in kinds]
+        if "image-file" in kinds:  # wandb lists a media type before none
+            allowed = allowed[1:] + allowed[:1]
         type_map[column] = {"params": {"allowed_types": allowed}, "wb_type": "union"}
     return {"params": {"type_map": type_map}, "wb_type": "typedDict"}
 
@@ -198,6 +288,9 @@ def _wb_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, (int, float)):
         return "number"
+    if isinstance(value, _CELL_MEDIA):
+        return {Image: "image-file", Audio: "audio-file", Video: "video-file", Html: "html-file",
+                Plotly: "plotly-file"}[type(value)]
     return "string"
 
 

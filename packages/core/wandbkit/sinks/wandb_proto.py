@@ -227,6 +227,11 @@ def config_items(config: dict[str, Any]) -> bytes:
                     for k, v in config.items())
 
 
+def config_nested(path: list[str], value: Any) -> bytes:
+    """A ConfigRecord ``update`` item under a nested key (``_wandb.visualize.<key>``: field 2)."""
+    return f_bytes(1, f_repeated_str(2, path) + f_str(16, value_json(value)))
+
+
 def header(producer: str, min_consumer: str) -> bytes:
     """HeaderRecord body: the writer's version and the oldest reader that may read the file."""
     return f_bytes(1, f_str(1, producer) + f_str(2, min_consumer))
@@ -252,9 +257,14 @@ def environment(*, os_name: str, python: str, started_at: float, args: list[str]
             + f_str(14, executable) + f_int(16, cpu_count) + f_int(17, cpu_count))
 
 
-def files(paths: list[str]) -> bytes:
-    """FilesRecord body: files under the run's ``files/`` to upload (policy NOW)."""
-    return b"".join(f_bytes(1, f_str(1, p)) for p in paths)
+FILE_POLICIES = {"now": 0, "end": 1, "live": 2}  # FilesItem.PolicyType
+
+
+def files(paths: list[str], policy: str = "now") -> bytes:
+    """FilesRecord body: files under the run's ``files/`` to upload, with ``wandb.save``'s
+    policy (NOW, the default, is left out as protobuf leaves out zero values)."""
+    code = FILE_POLICIES[policy]
+    return b"".join(f_bytes(1, f_str(1, p) + f_int(2, code)) for p in paths)
 
 
 def stats(time_s: float, values: dict[str, float]) -> bytes:

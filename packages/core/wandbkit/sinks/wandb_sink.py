@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from wandbkit.console import warn
 from wandbkit.lifecycle import block_signals_in_this_thread
-from wandbkit.settings import wandb_environment
+from wandbkit.settings import env_seconds, wandb_environment
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, MetricDefinition, Sink
 
 if TYPE_CHECKING:
@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
     from wandbkit.rows import Row
     from wandbkit.run import Run
+    from wandbkit.saved_files import SavedFiles
 
-FINISH_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_FINISH_TIMEOUT", "600"))
-INIT_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_INIT_TIMEOUT", "30"))
+FINISH_TIMEOUT_S = env_seconds("WANDBKIT_WANDB_FINISH_TIMEOUT", 600.0)
+INIT_TIMEOUT_S = env_seconds("WANDBKIT_WANDB_INIT_TIMEOUT", 30.0)
 
 
 class WandbSink(Sink):
@@ -137,6 +138,14 @@ class WandbSink(Sink):
     def define_metric(self, definition: MetricDefinition) -> None:
         """Forward a metric definition (the worker calls ``wandb.define_metric``)."""
         self._send(("define_metric", {"name": definition.name, **definition.wandb_kwargs()}))
+
+    def update_run(self, info: dict[str, Any]) -> None:
+        """Forward a rename / new tags / notes (the worker sets them on wandb's run)."""
+        self._send(("run_info", info))
+
+    def save_files(self, saved: SavedFiles) -> None:
+        """Forward saved files (the worker calls ``run.save`` for each, folders kept)."""
+        self._send(("save", {"files": saved.files, "policy": saved.policy}))
 
     def mark_preempting(self, _: None = None) -> None:
         """Forward the preemption notice (the worker calls ``run.mark_preempting()``)."""

@@ -3,9 +3,8 @@
 wandb-core samples the training process and the machine every 15 s (``x_stats_sampling_
 interval``); the writer does the same with psutil, under wandb's key names, so a run written by
 the writer shows CPU, memory, disk and network charts after ``wandbkit sync`` as one written by
-wandb. Not sampled: GPUs and other accelerators (wandb reads them through NVML/ROCm from Go;
-here the torch tracker logs device memory as history keys instead). Without psutil installed
-no stats are written.
+wandb. NVIDIA GPUs are read through NVML (:mod:`wandbkit.sinks.gpu_stats`, wandb's ``gpu.N.*``
+keys); AMD/Apple/TPU accelerators are not sampled. Without psutil installed no stats are written.
 """
 
 from __future__ import annotations
@@ -31,6 +30,9 @@ class SystemStats:
             return
         self.psutil = psutil
         self.proc = psutil.Process(os.getpid())
+        from wandbkit.sinks.gpu_stats import NvidiaGpus
+
+        self.gpus = NvidiaGpus.open() if interval_s > 0 else None
         self.proc.cpu_percent(None)  # the first call only starts the interval
         psutil.cpu_percent(None, percpu=True)
         self.net0 = self._net()
@@ -70,4 +72,6 @@ class SystemStats:
             out["network.recv"] = float(received - self.net0[1])
         except (OSError, ps.Error):
             pass  # a metric the system does not give: left out, as wandb does
+        if self.gpus is not None:
+            out.update(self.gpus.sample())
         return out

@@ -16,6 +16,7 @@ worker answers ``("started", info)``, ``("note", text)`` for one-line messages a
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -27,7 +28,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-from wandbkit.media import MEDIA_TYPES, Audio, Histogram, Image, Table, Video
+from wandbkit.media import MEDIA_TYPES, Audio, CustomChart, Histogram, Html, Image, Plotly, Table, Video
 
 
 def _reader(conn: Connection, inbox: queue.Queue[Any]) -> None:
@@ -83,8 +84,9 @@ class WandbHost:
         except Exception as exc:
             if self.mode != "online":
                 raise
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            self.note(f"W&B unreachable ({first_line[:200]}); logging offline instead — "
+            from wandbkit.formatting import first_line
+
+            self.note(f"W&B unreachable ({first_line(exc)[:200]}); logging offline instead — "
                       f"`wandbkit sync {params['id']}` uploads it later")
             self.mode = "offline"
             wandb.teardown()  # the failed online attempt still holds the run id in wandb-core
@@ -116,7 +118,18 @@ class WandbHost:
         if isinstance(value, Histogram):
             return wandb.Histogram(np_histogram=(value.counts.tolist(), value.edges.tolist()))
         if isinstance(value, Table):
-            return wandb.Table(columns=value.columns, data=value.data)
+            return wandb.Table(columns=value.columns,
+                               data=[[self._to_wandb(c) if isinstance(c, MEDIA_TYPES) else c
+                                      for c in row] for row in value.data])
+        if isinstance(value, Html):
+            return wandb.Html(value.html, inject=value.inject, data_is_not_path=True)
+        if isinstance(value, Plotly):
+            import plotly.io
+
+            return wandb.Plotly(plotly.io.from_json(json.dumps(value.spec), skip_invalid=True))
+        if isinstance(value, CustomChart):
+            return wandb.plot_table(value.spec_name, self._to_wandb(value.table), value.fields,
+                                    value.string_fields, split_table=value.split_table)
         if isinstance(value, (Audio, Video)):
             # wandb encodes arrays with soundfile/moviepy; a file of the encoded bytes needs
             # neither. wandb copies it into the run folder when logged.
@@ -150,6 +163,12 @@ class WandbHost:
         self.run.alert(title=record["title"], text=record["text"],
                        level=getattr(self.wandb.AlertLevel, level))
 
+    def save(self, payload: dict[str, Any]) -> None:
+        """``run.save`` each file with the base path that keeps its name in the run."""
+        for source, name in payload["files"]:
+            base = source[: len(source) - len(name)].rstrip("/") or "/"
+            self.run.save(source, base_path=base, policy=payload["policy"], glob=False)
+
     def handle(self, kind: str, payload: Any) -> None:
         """Dispatch one message."""
         if kind == "rows":
@@ -164,6 +183,11 @@ class WandbHost:
             self.artifact(payload)
         elif kind == "define_metric":
             self.run.define_metric(**payload)
+        elif kind == "run_info":
+            for field, value in payload.items():
+                setattr(self.run, field, tuple(value) if field == "tags" else value)
+        elif kind == "save":
+            self.save(payload)
         elif kind == "preempting":
             # Online: W&B shows the run as preempted rather than crashed. Offline: wandb writes
             # a `preempting` record into the run's file; `wandbkit sync` uploads it.

@@ -14,7 +14,7 @@ It writes the records wandb 0.31 writes for the same calls: header, run (config,
 them), summary, config, files (media), artifact (MD5 manifests; one ``run_table`` artifact per
 table), alert and exit. Where wandb writes two summary records per row, this writes one per
 batch with the last value of each key. System metrics (``stats``) are sampled every 15 s with psutil
-(:mod:`wandbkit.sinks.wandb_stats`: CPU, memory, disk, network; no GPUs). It writes no telemetry
+(:mod:`wandbkit.sinks.wandb_stats`: CPU, memory, disk, network, NVIDIA GPUs). It writes no telemetry
 or console-output records.
 
 Flush/fsync: see :mod:`wandbkit.sinks.wandb_logfile` — every batch is written to the OS
@@ -39,8 +39,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wandbkit.media import MEDIA_TYPES
+from wandbkit.log_checks import report_dropped
+from wandbkit.media import MEDIA_TYPES, CustomChart
 from wandbkit.metric_summary import MetricSummaries
+from wandbkit.settings import env_seconds
 from wandbkit.sinks import wandb_proto as proto
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, MetricDefinition, Sink
 from wandbkit.sinks.wandb_files import Manifest, MediaWriter, client_id, fsync_dir
@@ -50,12 +52,13 @@ from wandbkit.sinks.wandb_stats import SystemStats
 if TYPE_CHECKING:
     from wandbkit.rows import Row
     from wandbkit.run import Run
+    from wandbkit.saved_files import SavedFiles
 
 TESTED_WANDB = ((0, 31), (0, 32))  # [from, to): the wandb versions whose records this writes
 MIN_CONSUMER = "0.70.0"  # the header wandb 0.31 writes: the oldest reader of this format
 WRITER_ENV = "WANDBKIT_WANDB_WRITER"  # "worker" forces the SDK worker for offline runs too
 ONLINE_ENV = "WANDBKIT_WANDB_ONLINE"  # "live": online runs through this writer + beta sync --live
-LIVE_FINISH_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_LIVE_TIMEOUT", "300"))
+LIVE_FINISH_TIMEOUT_S = env_seconds("WANDBKIT_WANDB_LIVE_TIMEOUT", 300.0)
 ALERT_WAIT_MS = 60_000  # wandb.alert's default wait_duration (1 minute)
 MEDIA = MEDIA_TYPES
 _MEDIA_SET = frozenset(MEDIA)
@@ -122,6 +125,8 @@ class WandbWriterSink(Sink):
         self.first_dropped: int | None = None
         self.stats: SystemStats | None = None  # the System charts' samples (stats records)
         self.metric_summaries = MetricSummaries()  # define_metric's aggregates, as wandb-core keeps
+        self.run_fields: dict[str, Any] = {}  # the run record's fields (written again on a rename)
+        self.saved_later: list[SavedFiles] = []  # run.save with policy live/end
 
     # --- records ---------------------------------------------------------------------------
 
@@ -146,7 +151,7 @@ class WandbWriterSink(Sink):
         self.last_step = max(-1, int(getattr(s, "start_step", 0) or 0))
         # wandb's folder: under $WANDB_DIR when the user set it, else under the store root
         wandb_dir = Path(os.environ.get("WANDB_DIR") or self.store_root) / "wandb"
-        fsync_s = float(os.environ.get("WANDBKIT_WANDB_FSYNC_S", "10"))
+        fsync_s = env_seconds("WANDBKIT_WANDB_FSYNC_S", 10.0)
         started = run.started_at
         while True:  # two fragments of one run started in the same second get distinct folders
             stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(started))
@@ -163,7 +168,7 @@ class WandbWriterSink(Sink):
         self.log.append(proto.record(self._next(), proto.REC_HEADER,
                                      proto.header(wandb_version() or "", MIN_CONSUMER)))
         resume = getattr(s, "resume", None)  # wandbkit.init(resume=...) where supported
-        self._append(proto.REC_RUN, proto.run_record(
+        self.run_fields = dict(
             run_id=run.id, project=s.project, entity=self.entity,
             config={"_wandb": {}, **dict(run.config)},
             group=s.group or os.environ.get("WANDB_RUN_GROUP"),
@@ -171,7 +176,8 @@ class WandbWriterSink(Sink):
             name=s.name or os.environ.get("WANDB_NAME"),
             notes=extra.get("notes") or os.environ.get("WANDB_NOTES"),
             tags=list(s.tags) or _env_list("WANDB_TAGS"), host=socket.gethostname(),
-            start_time=run.started_at, resume=resume not in ("never",)))
+            start_time=run.started_at, resume=resume not in ("never",))
+        self._append(proto.REC_RUN, proto.run_record(**self.run_fields))
         self._append(proto.REC_ENVIRONMENT, proto.environment(
             os_name=platform.platform(),
             python=f"{platform.python_implementation()} {platform.python_version()}",
@@ -180,7 +186,7 @@ class WandbWriterSink(Sink):
             root=os.getcwd(), host=socket.gethostname(), executable=sys.executable,
             cpu_count=os.cpu_count()))
         self.log.flush()
-        self.stats = SystemStats(float(os.environ.get("WANDBKIT_WANDB_STATS_S", "15")))
+        self.stats = SystemStats(env_seconds("WANDBKIT_WANDB_STATS_S", 15.0, zero_means_off=True))
         _point_latest(wandb_dir, run_dir)
         path = f"{self.entity}/{s.project}/{run.id}" if self.entity else f"{s.project}/{run.id}"
         url = None
@@ -263,7 +269,18 @@ class WandbWriterSink(Sink):
         for key, value in values.items():
             if value.__class__ not in MEDIA:
                 continue
-            described, new_files, table_art = self.media.convert(key, step, value)
+            if isinstance(value, CustomChart):
+                # as wandb: the chart's settings in the config, its table under <key>_table
+                self._append(proto.REC_CONFIG, proto.config_nested(
+                    ["_wandb", "visualize", key], value.config_value(key)))
+                del out[key]
+                key, value = value.table_key(key), value.table
+            try:
+                described, new_files, table_art = self.media.convert(key, step, value)
+            except Exception as exc:  # this value alone: the row and batch go on
+                out.pop(key, None)
+                report_dropped(key, step, "sink wandb", exc)
+                continue
             out[key] = described
             if new_files and table_art is None:
                 self._append(proto.REC_FILES, proto.files(new_files))
@@ -327,6 +344,33 @@ class WandbWriterSink(Sink):
             sequence_client_id=client_id()))
         self.log.flush()  # type: ignore[union-attr]
 
+    def update_run(self, info: dict[str, Any]) -> None:
+        """A rename (or new tags or notes): the whole run record again with the new fields,
+        as wandb writes it for ``run.name = ...``; W&B's run page shows the latest."""
+        self.run_fields.update({k: (list(v) if k == "tags" else v) for k, v in info.items()
+                                if k in ("name", "tags", "notes")})
+        self._append(proto.REC_RUN, proto.run_record(**self.run_fields))
+        self.log.flush()  # type: ignore[union-attr]
+
+    def save_files(self, saved: SavedFiles) -> None:
+        """Copy saved files into the run's ``files/`` and list them in a files record with their
+        policy, as ``wandb.save`` does (``wandb sync`` uploads them). wandb links the files;
+        copies keep the offline folder whole when the originals move (``live`` and ``end`` files
+        are copied again when the run ends)."""
+        if saved.policy != "now":
+            self.saved_later.append(saved)
+        self._copy_saved(saved, record=True)
+
+    def _copy_saved(self, saved: SavedFiles, record: bool) -> None:
+        from wandbkit.saved_files import copy_saved
+
+        assert self.run_dir is not None
+        copy_saved(saved, self.run_dir / "files")
+        if record:
+            self._append(proto.REC_FILES, proto.files([name for _, name in saved.files],
+                                                      policy=saved.policy))
+            self.log.flush()  # type: ignore[union-attr]
+
     def mark_preempting(self, _: None = None) -> None:
         """The run is being preempted: W&B's ``preempting`` record (Record field 23, an empty
         RunPreemptingRecord), what ``wandb.Run.mark_preempting()`` writes."""
@@ -345,6 +389,11 @@ class WandbWriterSink(Sink):
         if self.held is not None:
             self._write_row(self.held)
             self.held = None
+        for saved in self.saved_later:
+            try:
+                self._copy_saved(saved, record=False)
+            except OSError as exc:  # the original is gone: the copy made at save() stays
+                result["error"] = f"save: {saved.files[0][0]} could not be copied at the end: {exc}"
         self._write_summary()
         runtime = max(0, int(time.time() - self.start_time))
         self.log.append(self.items.summary(self._next(), {"_wandb": {"runtime": runtime}}))

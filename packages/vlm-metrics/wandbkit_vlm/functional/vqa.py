@@ -6,7 +6,9 @@ The rules, quirks included, so that numbers are comparable with published ones:
 - only when the human answers of a question are **not all identical**, all of them and the
   prediction are normalised: punctuation (``_process_punctuation``), then number words to digits,
   articles dropped and contractions restored (``_process_digit_article``);
-- the prediction is compared case-insensitively with each human answer;
+- the prediction is then compared with each human answer as it stands: exactly, so case
+  matters when the humans agree (``"Yes"`` scores 0 against ten ``"yes"``), while normalising
+  lower-cases every side when they disagree;
 - the score is the mean, over the leave-one-out subsets (one human answer left out at a time),
   of ``min(#matches / 3, 1)``.
 
@@ -110,8 +112,7 @@ def vqa_score(prediction: str, answers: Sequence[str]) -> float:
     if len(set(human)) > 1:
         human = [_process_digit_article(_process_punctuation(a)) for a in human]
         pred = _process_digit_article(_process_punctuation(pred))
-    pred = pred.lower()
-    hits = [a.lower() == pred for a in human]
+    hits = [a == pred for a in human]
     total = sum(hits)
     # Leaving answer i out removes one match when answer i matched.
     per_subset = [min(1.0, (total - hit) / 3.0) for hit in hits]
