@@ -30,7 +30,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
-STAGES = ["toy-model", "smoke", "train", "sweep", "preempt", "hf", "dashboard", "jsonl"]
+STAGES = ["toy-model", "smoke", "train", "sweep", "preempt", "hf", "lightning", "dashboard", "jsonl"]
 
 
 @dataclass
