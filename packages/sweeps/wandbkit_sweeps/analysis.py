@@ -261,8 +261,9 @@ def print_analysis(report: dict[str, Any]) -> None:
         table.add_column(Text(header))
     for r in report["trials"]:
         value = "" if r["value"] is None else f"{r['value']:.6g}"
+        config = json.dumps(r["config"], default=repr, ensure_ascii=False)[:80]
         table.add_row(Text(str(r["number"])), Text(r["state"]), Text(value), Text(str(r["steps"])),
-                      Text(r["run_id"] or ""), Text(json.dumps(r["config"], default=repr, ensure_ascii=False)[:80]))
+                      Text(r["run_id"] or ""), Text(config))
     console.print(table)
     for key, path in report["figures"].items():
         console.print(Text(f"{key}: {path}"))
