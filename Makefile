@@ -6,19 +6,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Every package of the monorepo, installed editable.
 PACKAGES := packages/core packages/torch-manual packages/artifacts packages/hf packages/vlm-metrics \
-            packages/sweeps packages/gradio-embed
+            packages/sweeps packages/gradio-embed packages/lightning
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test install clean
 
+# pip's output (setuptools prints a warning box per editable package) goes to a log that is
+# shown only when the install fails, so a newcomer's first screen is the demo.
+INSTALL_LOG := $(VENV)/install.log
+QUIET_PIP = > $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); echo "make: installing into $(VENV) failed; pip's output is above and in $(INSTALL_LOG)" >&2; exit 1; }
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --upgrade pip $(QUIET_PIP)
 
 $(STAMP): $(BIN)/python $(foreach p,$(PACKAGES),$(p)/pyproject.toml) constraints/test.txt requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -c constraints/test.txt \
-		$(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
-	touch $(STAMP)
+	@echo "installing wandbkit's packages into $(VENV) (pip's log: $(INSTALL_LOG))"
+	@$(BIN)/python -m pip install --quiet -c constraints/test.txt \
+		$(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt $(QUIET_PIP)
+	@touch $(STAMP)
 
 install: $(STAMP)
 

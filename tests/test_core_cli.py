@@ -142,3 +142,38 @@ def test_store_schema_migrates_and_refuses_newer_versions(offline_env: Path, tmp
     assert "synced_at" in columns
     with pytest.raises(wandbkit.errors.UserError, match="newer than this wandbkit knows"):
         Store.open(root)
+
+
+def test_run_references_match_id_prefixes_literally(offline_env: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # "_" and "%" are SQL LIKE wildcards: "a_c1" must not find abc123
+    for run_id in ("abc123", "a_c999"):
+        wandbkit.init(project="p", id=run_id, mode="disabled").finish(quiet=True)
+    assert Store.open().get_run("a_c").id == "a_c999"
+    assert main(["show", "a_c1"]) == 2
+    assert "no run 'a_c1'" in capsys.readouterr().err
+    assert main(["show", "a%", "--json"]) == 2
+    assert main(["show", "ab", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == "abc123"
+
+
+def test_export_quotes_cells_a_spreadsheet_would_run_as_formulas(offline_env: Path,
+                                                                  tmp_path: Path) -> None:
+    run = wandbkit.init(project="p", mode="disabled")
+    run.log({"=HYPERLINK(\"http://x\")": 1.0, "note": "@SUM(A1)", "delta": -2.5}, step=0)
+    run.finish(quiet=True)
+    target = tmp_path / "out.csv"
+    assert main(["export", run.id, "--output", str(target)]) == 0
+    header, row = list(csv.reader(io.StringIO(target.read_text())))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["'=HYPERLINK(\"http://x\")"] == "1.0"
+    assert cells["note"] == "'@SUM(A1)" and cells["delta"] == "-2.5"  # numbers stay numbers
+
+
+def test_show_of_a_loss_logged_as_text_prints_it(offline_env: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    run = wandbkit.init(project="p", mode="disabled")
+    run.log({"loss": "diverged [at] 5%"})
+    run.finish(quiet=True)
+    assert main(["show", run.id]) == 0
+    assert "loss: diverged [at] 5% → diverged [at] 5%" in capsys.readouterr().out

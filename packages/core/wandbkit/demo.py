@@ -69,6 +69,7 @@ KNOWN_STAGES: dict[str, tuple[str, str]] = {
     "sweep": ("a small local sweep with hyperband", "wandbkit-sweeps"),
     "preempt": ("a preempted job resumes its run bit-exactly", "wandbkit-artifacts"),
     "hf": ("fine-tune a tiny HF model through the Trainer callback", "wandbkit-hf"),
+    "lightning": ("train a tiny LightningModule with WandbkitLogger", "wandbkit-lightning"),
     "dashboard": ("the dashboard serves the demo's runs", "wandbkit-gradio"),
 }
 

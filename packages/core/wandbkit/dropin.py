@@ -22,6 +22,7 @@ from typing import Any
 from wandbkit import lifecycle
 from wandbkit.console import warn_once
 from wandbkit.errors import UserError
+from wandbkit.formatting import first_line
 from wandbkit.report import RunReport
 from wandbkit.run import Run, _config_dict
 from wandbkit.run import init as run_init
@@ -165,7 +166,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except Exception as exc:  # yaml.YAMLError, json.JSONDecodeError
         raise UserError(f"config file {path}: not valid {path.suffix.lstrip('.') or 'YAML'}: "
-                        f"{str(exc).splitlines()[0]}") from exc
+                        f"{first_line(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 import os
 import secrets
 import string
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from wandbkit import lifecycle, preempt
+from wandbkit.config_values import config_values
 from wandbkit.console import warn, warn_once
 from wandbkit.convert import prepare
 from wandbkit.errors import UserError
@@ -43,6 +45,24 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 _RUNNING, _FINISHED, _FORKED = "running", "finished", "forked"
 
 
+def as_step(step: Any) -> int:
+    """``log(step=...)`` as an int: ints, numpy integers, integer 0-d tensors and whole floats.
+
+    :raises UserError: for a fractional or non-numeric step (``wandb.log`` raises TypeError).
+    """
+    try:
+        return operator.index(step)
+    except TypeError:
+        pass
+    if isinstance(step, float) and step.is_integer():
+        return int(step)
+    item = getattr(step, "item", None)  # a 0-d float tensor or numpy float
+    if callable(item) and getattr(step, "ndim", 1) == 0:
+        return as_step(item())
+    raise UserError(f"log(step={step!r}): a step must be a whole number (W&B's steps are "
+                    f"integers; wandb.log refuses it)")
+
+
 def new_run_id() -> str:
     """An 8-character id in W&B's alphabet, so the same id names the run in both places."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
@@ -55,9 +75,14 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
     _locked: frozenset[str] = frozenset()
 
     def __init__(self, run: Run, kind: str, initial: dict[str, Any]) -> None:
-        super().__init__(initial)
         self._run = run
         self._kind = kind
+        super().__init__(self._values(initial))
+
+    def _values(self, changes: dict[str, Any]) -> dict[str, Any]:
+        # Config values are kept as wandb keeps them (numbers, lists, dicts, text), so the
+        # store, W&B's config record and ``run.config`` read back the same thing.
+        return config_values(changes) if self._kind == CONFIG else changes
 
     def _unlocked(self, changes: dict[str, Any]) -> dict[str, Any]:
         for key in self._locked.intersection(changes):
@@ -68,6 +93,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
     def __setitem__(self, key: str, value: Any) -> None:
         if self._locked and not self._unlocked({key: value}):
             return
+        value = self._values({key: value})[key]
         super().__setitem__(key, value)
         self._run._enqueue((self._kind, {key: value}))
 
@@ -81,6 +107,7 @@ class _SyncedDict(dict):  # type: ignore[type-arg]
             changes = {**_config_dict(other), **kwargs}
         if self._locked:
             changes = self._unlocked(changes)
+        changes = self._values(changes)
         super().update(changes)
         self._run._enqueue((self._kind, changes))
 
@@ -347,9 +374,9 @@ class Run:
             if step is None:
                 step = next(self._counter)
             else:
-                step = int(step)  # a numpy or 0-d tensor step would not reach SQLite/JSON as is
+                step = as_step(step)
                 self._counter = itertools.count(step + 1)
-                if step <= self._floor:
+                if step <= self._floor or step < self._last_step:
                     self._warn_step_back(step)
             self._last_step = step
             self._rows += 1
@@ -368,11 +395,21 @@ class Run:
         self._pending_error = error
 
     def _warn_step_back(self, step: int) -> None:
-        warn_once(f"resume-step:{self.id}", (
-            f"run {self.id} was resumed after step {self._floor}, but step {step} was logged: "
-            "the local store keeps such rows, W&B ignores them (its steps only increase). "
-            f"Restart training from a checkpoint of step {self._floor} (e.g. the 'preempt' one) "
-            "to continue the curves without a gap or overlap."))
+        # What happens is what the store sink and the W&B sinks do: the store keeps every row,
+        # W&B drops a row below its last step (wandb 0.31: "Tried to log to step 3 that is less
+        # than the current step 5 ... this data will be ignored") and the report counts it.
+        if self.resumed and step <= self._floor:
+            message = (f"run {self.id} was resumed after step {self._floor}, but step {step} was "
+                       "logged: W&B's steps only increase, so W&B ignores them (rows at or below "
+                       f"step {self._floor}); the local store keeps them and the run's report "
+                       f"counts them. Restart training from a checkpoint of step {self._floor} "
+                       "(e.g. the 'preempt' one) to continue the curves without a gap or overlap.")
+        else:
+            below = "negative" if step < 0 else f"below step {self._last_step}, the last one logged"
+            message = (f"log(step={step}): the step is {below}; W&B's steps start at 0 and only "
+                       "increase, so W&B ignores this row (and any later one below its last "
+                       "step), the local store keeps them and the run's report counts them")
+        warn_once(f"step-back:{self.id}", message)
 
     # --- resuming and preemption ---------------------------------------------------------------
 
@@ -401,7 +438,7 @@ class Run:
             self._log_after_end()
             return
         values = prepare(metrics, self.id)
-        step = None if step is None else int(step)
+        step = None if step is None else as_step(step)
         with self._pending_lock:
             current = self._pending_step if self._pending is not None else self._last_step + 1
             if step is not None and step != current:

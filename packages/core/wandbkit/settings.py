@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import netrc
 import os
 from dataclasses import dataclass, field
@@ -48,6 +49,32 @@ class RunSettings:
     # Further wandb.init arguments wandbkit itself does not use (entity, notes, job_type,
     # save_code): W&B sinks pass them on to wandb.init.
     wandb_init: dict[str, Any] = field(default_factory=dict)
+
+
+def env_seconds(name: str, default: float, *, zero_means_off: bool = False) -> float:
+    """A duration in seconds from the environment variable ``name``, or ``default`` when it is
+    unset or empty. A value that is not a positive number (``30s``, ``0``, ``nan``) prints one
+    warning naming the variable and the value, and ``default`` is used: a typo in the
+    environment must not make ``import wandbkit`` fail. With ``zero_means_off``, 0 is taken
+    as given (the variable's documented "off")."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if zero_means_off and value == 0:
+        return 0.0
+    if not (math.isfinite(value) and value > 0):
+        from wandbkit.console import warn_once
+
+        allowed = "a positive number of seconds or 0 (off)" if zero_means_off else \
+            "a positive number of seconds"
+        warn_once(f"env:{name}={raw}", f"{name}={raw!r} is not {allowed}; using {default:g}",
+                  scope="process")
+        return default
+    return value
 
 
 def check_mode(mode: str) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wandbkit.errors import UserError
+from wandbkit.settings import env_seconds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -233,8 +234,8 @@ def _decode_run(row: sqlite3.Row) -> RunRecord:
 
 # A run's writer refreshes runs.heartbeat_at at least this often; a run on another host whose
 # heartbeat is older than HEARTBEAT_STALE_S is shown as crashed.
-HEARTBEAT_S = float(os.environ.get("WANDBKIT_HEARTBEAT_S", "30"))
-HEARTBEAT_STALE_S = float(os.environ.get("WANDBKIT_HEARTBEAT_STALE_S", str(10 * HEARTBEAT_S)))
+HEARTBEAT_S = env_seconds("WANDBKIT_HEARTBEAT_S", 30.0)
+HEARTBEAT_STALE_S = env_seconds("WANDBKIT_HEARTBEAT_STALE_S", 10 * HEARTBEAT_S)
 
 
 def process_gone(host: str | None, pid: int | None, heartbeat: float | None) -> bool:
@@ -458,8 +459,9 @@ class Store:
         with self._reader() as conn:
             rows = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchall()
             if not rows:
-                rows = conn.execute("SELECT * FROM runs WHERE id LIKE ? OR name=?",
-                                    (run_id + "%", run_id)).fetchall()
+                # The prefix compared literally: LIKE would read "_" and "%" in it as wildcards.
+                rows = conn.execute("SELECT * FROM runs WHERE substr(id, 1, ?)=? OR name=?",
+                                    (len(run_id), run_id, run_id)).fetchall()
         if len(rows) == 1:
             return _decode_run(rows[0])
         if not rows:

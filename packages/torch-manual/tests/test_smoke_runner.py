@@ -52,7 +52,7 @@ def user_files(tmp_path: Path) -> Path:
     ("healthy_mlp", D, "--model 'healthy_mlp': expected MODULE:FACTORY"),
     ("nope/missing.py:f", D, "--model: file 'nope/missing.py' not found"),
     ("no_such_module_xyz:f", D, "--model: cannot import module 'no_such_module_xyz'"),
-    ("mymodels:nothing", D, "has no attribute 'nothing' (callables there: boom, make, text)"),
+    ("mymodels:nothing", D, "has no attribute 'nothing'; functions there: boom, make, text"),
     ("mymodels:WIDTH", D, "'WIDTH' is a int, not callable"),
     ("mymodels:boom", D, "--model: factory mymodels:boom raised ValueError: bad width 0"),
     (f"{EXAMPLES}:not_a_model", D, "returned a list, expected a torch.nn.Module"),

@@ -42,11 +42,13 @@ def runs_command(project: str | None = typer.Option(None, "--project", "-p"),
     from wandbkit.cli.output import print_runs, to_json
     from wandbkit.store import Store
 
-    records = Store.open(dir, readonly=True).runs(project=project, limit=limit)
+    store = Store.open(dir, readonly=True)
+    records = store.runs(project=project, limit=limit)
     if as_json:
         typer.echo(to_json([r.to_dict() for r in records]))
     else:
-        print_runs(records)
+        projects = sorted({r.project for r in store.runs()}) if project and not records else None
+        print_runs(records, project=project, projects=projects)
 
 
 def show_command(run: str = typer.Argument(..., help="Run id, id prefix or name."),
@@ -80,12 +82,18 @@ def export_command(run: str = typer.Argument(..., help="Run id, id prefix or nam
 
 def sync_command(runs: list[str] | None = typer.Argument(None, help="Runs to upload "
                                                             "(default: every offline run)."),
+                 timeout: float = typer.Option(600.0, "--timeout", min=1.0,
+                                               help="Seconds one run's upload may take before it "
+                                                    "is stopped and the run stays offline."),
+                 dry_run: bool = typer.Option(False, "--dry-run",
+                                              help="List what would be uploaded; upload nothing."),
                  dir: Path | None = DirOption) -> None:
-    """Upload offline runs to W&B (needs a W&B login)."""
+    """Upload offline runs to W&B (needs a W&B login); runs still running are skipped."""
     from wandbkit.cli.sync import sync_runs
     from wandbkit.store import Store
 
-    raise typer.Exit(sync_runs(Store.open(dir, create=False), runs or []))
+    raise typer.Exit(sync_runs(Store.open(dir, create=False), runs or [], timeout_s=timeout,
+                               dry_run=dry_run))
 
 
 def demo_command(mode: str = typer.Option("offline", "--mode",

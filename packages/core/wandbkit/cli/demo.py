@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
+from rich.text import Text
 
 import wandbkit
 from wandbkit.cli.output import console, print_run, run_details
@@ -119,6 +120,6 @@ def run_demo(steps: int = 300, mode: str = "offline", project: str = "wandbkit-d
         run.summary["val/final_acc"] = float((pred == y_val).mean())
     console().print()
     print_run(run_details(Store.open(run.store_dir), run.id))
-    console().print(f"\nnext: `wandbkit runs`, `wandbkit show {run.id}`, "
-                    f"`wandbkit export {run.id} --format csv`")
+    console().print(Text(f"\nnext: `wandbkit runs`, `wandbkit show {run.id}`, "
+                         f"`wandbkit export {run.id} --format csv`"))
     return run.id

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from wandbkit.cli.output import console
 from wandbkit.demo import (
@@ -38,14 +40,15 @@ def run_tour(mode: str = "offline", project: str = "wandbkit-demo", store_dir: P
 
         out.print("[bold]wandbkit demo[/]: core only (install plugins for the full tour)")
         for line in missing_stages(stages):
-            out.print(f"  [dim]{line}[/]")
+            out.print(f"  [dim]{escape(line)}[/]")
         run_demo(steps=steps, mode=mode, project=project, store_dir=root)
         return []
     work_dir = root / "demo"
     work_dir.mkdir(parents=True, exist_ok=True)
-    out.print(f"[bold]wandbkit demo[/]: {len(stages)} stages, store {root}, W&B {mode}")
+    out.print(f"[bold]wandbkit demo[/]: {len(stages)} stages, store {escape(str(root))}, "
+              f"W&B {escape(mode)}")
     for line in missing_stages(stages):
-        out.print(f"  [dim]{line}[/]")
+        out.print(f"  [dim]{escape(line)}[/]")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=out, transient=False) as progress:
@@ -55,7 +58,7 @@ def run_tour(mode: str = "offline", project: str = "wandbkit-demo", store_dir: P
 
         def on_start(stage: DemoStage) -> None:
             done = int(progress.tasks[overall].completed)
-            progress.update(overall, description=f"[{done + 1}/{len(stages)}] {stage.title}")
+            progress.update(overall, description=escape(f"[{done + 1}/{len(stages)}] {stage.title}"))
 
         outcomes: list[StageOutcome] = []
         for stage in stages:
@@ -83,24 +86,24 @@ def print_summary(root: Path, project: str, since: float, outcomes: list[StageOu
     table.add_column("result")
     for o in outcomes:
         headline = o.facts.get("headline") or _facts_line(o.facts)
-        table.add_row(o.name, f"{o.seconds:.1f}", str(headline))
+        table.add_row(Text(o.name), f"{o.seconds:.1f}", Text(str(headline)))
     out.print(table)
-    out.print(f"runs made: {len(runs)} in project {project!r} "
-              f"({', '.join(r.id for r in runs[:12])}{' ...' if len(runs) > 12 else ''})")
+    out.print(Text(f"runs made: {len(runs)} in project {project!r} "
+                   f"({', '.join(r.id for r in runs[:12])}{' ...' if len(runs) > 12 else ''})"))
     for key, label in (("best_checkpoint", "best checkpoint"), ("best_trial", "best sweep trial")):
         for o in outcomes:
             if key in o.facts:
-                out.print(f"{label} ({o.name}): {compact(o.facts[key])}")
+                out.print(Text(f"{label} ({o.name}): {compact(o.facts[key])}"))
     pending = offline_runs_to_sync(store, project, since)
     if pending:
-        out.print(f"W&B offline runs waiting for upload: {len(pending)} "
-                  f"(`wandbkit sync --dir {shlex.quote(str(root))}` once logged in)")
+        out.print(Text(f"W&B offline runs waiting for upload: {len(pending)} "
+                       f"(`wandbkit sync --dir {shlex.quote(str(root))}` once logged in)"))
     dir_arg = "" if os.environ.get("WANDBKIT_DIR") == str(root) else f" --dir {shlex.quote(str(root))}"
     if "dashboard" in ctx.results:  # the dashboard plugin's stage ran: its command is there
-        out.print(f"open the dashboard: [bold]wandbkit dashboard{dir_arg}[/]")
+        out.print(f"open the dashboard: [bold]wandbkit dashboard{escape(dir_arg)}[/]")
     else:
         out.print("dashboard: pip install wandbkit-gradio, then `wandbkit dashboard`")
-    out.print(f"list the runs: wandbkit runs{dir_arg} --project {project}")
+    out.print(Text(f"list the runs: wandbkit runs{dir_arg} --project {shlex.quote(project)}"))
 
 
 def _facts_line(facts: dict[str, Any], width: int = 160) -> str:

@@ -51,7 +51,9 @@ def export_csv(store: Store, run_id: str, output: Path | None) -> int:
     """Write one row per step (columns: step, then every key, sorted; see
     :func:`merged_steps`); returns rows written.
 
-    NaN and Inf are written as ``nan``/``inf``, which spreadsheet tools and pandas read back."""
+    Through :func:`wandbkit.csvio.write_csv`, so a text cell a spreadsheet would run as a
+    formula is quoted. NaN and Inf are written as ``nan``/``inf``, which spreadsheet tools and
+    pandas read back."""
     keys = store.keys(run_id)
     table = ([step, *(values.get(k, "") for k in keys)] for step, values in merged_steps(store, run_id))
     if output is None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from wandbkit.metric_summary import load_definitions
 from wandbkit.plugins import PluginInfo
@@ -58,37 +59,60 @@ def when(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else "-"
 
 
+def plain(value: Any) -> Text:
+    """User text (a name, key, value, message) for Rich: shown exactly as given, never parsed
+    as markup."""
+    return Text(value if isinstance(value, str) else str(value))
+
+
+def styled(value: Any, style: str) -> Text:
+    """User text in ``style``, never parsed as markup."""
+    return Text(value if isinstance(value, str) else str(value), style=style)
+
+
 def print_plugins(infos: list[PluginInfo]) -> None:
     """The ``wandbkit plugins`` table."""
     table = Table("name", "distribution", "version", "hooks (wandbkit_…)", "status")
     for info in infos:
-        status = "[green]ok[/]" if info.status == "ok" else f"[red]{info.status}[/]"
+        status = styled(info.status, "green" if info.status == "ok" else "red")
         hooks = ", ".join(h.removeprefix("wandbkit_") for h in info.hooks)
-        table.add_row(info.name, info.distribution, info.version, hooks, status)
+        table.add_row(plain(info.name), plain(info.distribution), plain(info.version),
+                      plain(hooks), status)
     console().print(table)
 
 
-def print_runs(records: list[RunRecord]) -> None:
-    """The ``wandbkit runs`` table."""
+def print_runs(records: list[RunRecord], project: str | None = None,
+               projects: list[str] | None = None) -> None:
+    """The ``wandbkit runs`` table; with no runs, says so (for ``project``, with the projects
+    the store does have)."""
+    out = console()
     if not records:
-        console().print("no runs yet")
+        if project and projects:
+            out.print(Text.assemble(f"no runs in project {project!r}; projects in this store: ",
+                                    ", ".join(projects)))
+        elif project:
+            out.print(plain(f"no runs in project {project!r}: the store has no runs yet"))
+        else:
+            out.print("no runs yet")
         return
     table = Table("id", "project", "name", "state", "started", "W&B")
     for r in records:
-        table.add_row(r.id, r.project, r.name or "", state_text(r.state, r.resumed),
-                      when(r.started_at), r.wandb_url or (r.wandb_mode or ""))
-    console().print(table)
+        table.add_row(plain(r.id), plain(r.project), plain(r.name or ""),
+                      state_text(r.state, r.resumed), when(r.started_at),
+                      plain(r.wandb_url or (r.wandb_mode or "")))
+    out.print(table)
 
 
 STATE_STYLE = {"running": "cyan", "finished": "green", "failed": "red", "crashed": "red",
                "preempted": "yellow"}
 
 
-def state_text(state: str, resumed: int = 0) -> str:
+def state_text(state: str, resumed: int = 0) -> Text:
     """A run's state for tables, coloured, with how often it was resumed."""
-    style = STATE_STYLE.get(state)
-    text = f"[{style}]{state}[/]" if style else state
-    return text + (f" (resumed ×{resumed})" if resumed else "")
+    text = styled(state, STATE_STYLE.get(state, ""))
+    if resumed:
+        text.append(f" (resumed ×{resumed})")
+    return text
 
 
 def main_loss_key(keys: list[str]) -> str | None:
@@ -128,38 +152,51 @@ def print_fragments(fragments: list[dict[str, Any]]) -> None:
     for f in fragments:
         table.add_row(str(f["fragment"]), when(f["started_at"]), when(f["finished_at"]),
                       state_text(f["state"]), "" if f["exit_code"] is None else str(f["exit_code"]),
-                      f["host"] or "", str(f["pid"] or ""), str(f["start_step"]),
-                      f["wandb_dir"] or (f["wandb_mode"] or ""))
+                      plain(f["host"] or ""), str(f["pid"] or ""), str(f["start_step"]),
+                      plain(f["wandb_dir"] or (f["wandb_mode"] or "")))
     console().print(table)
+
+
+def value_text(value: Any) -> Text:
+    """A config, summary or last value for ``show``: floats to 6 significant digits."""
+    return plain(f"{value:.6g}" if isinstance(value, float) else value)
+
+
+def _short(value: Any) -> str:
+    """A number to 4 significant digits; anything else (a logged text) as it is."""
+    return f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
 
 
 def print_run(d: dict[str, Any]) -> None:
     """The ``wandbkit show`` view."""
     out = console()
-    out.print(f"[bold]{d['id']}[/] {d['name'] or ''}  project [cyan]{d['project']}[/]  "
-              f"state {state_text(d['state'], d.get('resumed', 0))}  steps {d['steps']}  "
-              f"started {when(d['started_at'])}")
+    out.print(Text.assemble((d["id"], "bold"), " ", d["name"] or "", "  project ",
+                            (d["project"], "cyan"), "  state ",
+                            state_text(d["state"], d.get("resumed", 0)),
+                            f"  steps {d['steps']}  started {when(d['started_at'])}"))
+    if d.get("tags"):
+        out.print(plain("tags: " + ", ".join(d["tags"])))
     if len(d.get("fragments") or []) > 1 or d["state"] == "crashed":
         print_fragments(d.get("fragments") or [])
     if d.get("wandb_mode"):
         where = d.get("wandb_url") or d.get("wandb_dir") or ""
-        out.print(f"W&B: {d['wandb_mode']} {where}")
+        out.print(plain(f"W&B: {d['wandb_mode']} {where}"))
     if d["loss_key"]:
-        out.print(f"{d['loss_key']}: {d['loss_first']:.4g} → {d['loss_last']:.4g}  "
-                  f"{d['sparkline']}")
+        out.print(plain(f"{d['loss_key']}: {_short(d['loss_first'])} → {_short(d['loss_last'])}  "
+                        f"{d['sparkline']}"))
     for title, data in (("config", d["config"]), ("summary", d["summary"]), ("last values", d["last"])):
         if not data:
             continue
         table = Table(title=title, show_header=False, title_justify="left")
         for key, value in sorted(data.items()):
-            table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+            table.add_row(plain(key), value_text(value))
         out.print(table)
     for m in d.get("metrics", []):
-        out.print(f"metric {m['name']}: summary {','.join(m['summary']) or 'last'}"
-                  + (f", x-axis {m['step_metric']}" if m["step_metric"] else "")
-                  + (f", goal {m['goal']}" if m["goal"] else ""))
+        out.print(plain(f"metric {m['name']}: summary {','.join(m['summary']) or 'last'}"
+                        + (f", x-axis {m['step_metric']}" if m["step_metric"] else "")
+                        + (f", goal {m['goal']}" if m["goal"] else "")))
     if d["media"]:
         out.print(f"{d['media']} media files")
     for alert in d["alerts"]:
-        out.print(f"[yellow]alert[/] [{alert['level']}] step {alert['step']}: "
-                  f"{alert['title']}: {alert['text']}")
+        out.print(Text.assemble(("alert", "yellow"), f" [{alert['level']}] step {alert['step']}: "
+                                f"{alert['title']}: {alert['text']}"))

@@ -22,11 +22,12 @@ import sys
 import time
 from pathlib import Path
 
+from wandbkit.settings import env_seconds
 from wandbkit.sinks import wandb_proto as proto
 from wandbkit.sinks.wandb_logfile import seal
 
 POLL_S = 0.5
-GRACE_S = float(os.environ.get("WANDBKIT_WANDB_LIVE_GRACE_S", "300"))
+GRACE_S = env_seconds("WANDBKIT_WANDB_LIVE_GRACE_S", 300.0)
 
 
 def seal_run_file(run_file: Path) -> bool:

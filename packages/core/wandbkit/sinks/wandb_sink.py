@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from wandbkit.console import warn
 from wandbkit.lifecycle import block_signals_in_this_thread
-from wandbkit.settings import wandb_environment
+from wandbkit.settings import env_seconds, wandb_environment
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, MetricDefinition, Sink
 
 if TYPE_CHECKING:
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from wandbkit.run import Run
     from wandbkit.saved_files import SavedFiles
 
-FINISH_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_FINISH_TIMEOUT", "600"))
-INIT_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_INIT_TIMEOUT", "30"))
+FINISH_TIMEOUT_S = env_seconds("WANDBKIT_WANDB_FINISH_TIMEOUT", 600.0)
+INIT_TIMEOUT_S = env_seconds("WANDBKIT_WANDB_INIT_TIMEOUT", 30.0)
 
 
 class WandbSink(Sink):

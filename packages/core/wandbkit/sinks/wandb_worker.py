@@ -84,8 +84,9 @@ class WandbHost:
         except Exception as exc:
             if self.mode != "online":
                 raise
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            self.note(f"W&B unreachable ({first_line[:200]}); logging offline instead — "
+            from wandbkit.formatting import first_line
+
+            self.note(f"W&B unreachable ({first_line(exc)[:200]}); logging offline instead — "
                       f"`wandbkit sync {params['id']}` uploads it later")
             self.mode = "offline"
             wandb.teardown()  # the failed online attempt still holds the run id in wandb-core

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from wandbkit.log_checks import report_dropped
 from wandbkit.media import MEDIA_TYPES, CustomChart
 from wandbkit.metric_summary import MetricSummaries
+from wandbkit.settings import env_seconds
 from wandbkit.sinks import wandb_proto as proto
 from wandbkit.sinks.base import AlertRecord, ArtifactRecord, MetricDefinition, Sink
 from wandbkit.sinks.wandb_files import Manifest, MediaWriter, client_id, fsync_dir
@@ -57,7 +58,7 @@ TESTED_WANDB = ((0, 31), (0, 32))  # [from, to): the wandb versions whose record
 MIN_CONSUMER = "0.70.0"  # the header wandb 0.31 writes: the oldest reader of this format
 WRITER_ENV = "WANDBKIT_WANDB_WRITER"  # "worker" forces the SDK worker for offline runs too
 ONLINE_ENV = "WANDBKIT_WANDB_ONLINE"  # "live": online runs through this writer + beta sync --live
-LIVE_FINISH_TIMEOUT_S = float(os.environ.get("WANDBKIT_WANDB_LIVE_TIMEOUT", "300"))
+LIVE_FINISH_TIMEOUT_S = env_seconds("WANDBKIT_WANDB_LIVE_TIMEOUT", 300.0)
 ALERT_WAIT_MS = 60_000  # wandb.alert's default wait_duration (1 minute)
 MEDIA = MEDIA_TYPES
 _MEDIA_SET = frozenset(MEDIA)
@@ -150,7 +151,7 @@ class WandbWriterSink(Sink):
         self.last_step = max(-1, int(getattr(s, "start_step", 0) or 0))
         # wandb's folder: under $WANDB_DIR when the user set it, else under the store root
         wandb_dir = Path(os.environ.get("WANDB_DIR") or self.store_root) / "wandb"
-        fsync_s = float(os.environ.get("WANDBKIT_WANDB_FSYNC_S", "10"))
+        fsync_s = env_seconds("WANDBKIT_WANDB_FSYNC_S", 10.0)
         started = run.started_at
         while True:  # two fragments of one run started in the same second get distinct folders
             stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(started))
@@ -185,7 +186,7 @@ class WandbWriterSink(Sink):
             root=os.getcwd(), host=socket.gethostname(), executable=sys.executable,
             cpu_count=os.cpu_count()))
         self.log.flush()
-        self.stats = SystemStats(float(os.environ.get("WANDBKIT_WANDB_STATS_S", "15")))
+        self.stats = SystemStats(env_seconds("WANDBKIT_WANDB_STATS_S", 15.0, zero_means_off=True))
         _point_latest(wandb_dir, run_dir)
         path = f"{self.entity}/{s.project}/{run.id}" if self.entity else f"{s.project}/{run.id}"
         url = None

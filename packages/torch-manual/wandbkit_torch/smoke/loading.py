@@ -31,13 +31,27 @@ def resolve_callable(ref: str, option: str) -> Callable[..., Any]:
                         f"e.g. examples/smoke_models.py:healthy_mlp or mypkg.models:make_model")
     module = _import(module_part, option)
     if not hasattr(module, attr):
-        names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-        hint = f" (callables there: {', '.join(names[:12])})" if names else ""
-        raise UserError(f"{option} {ref!r}: module {module_part!r} has no attribute {attr!r}{hint}")
+        raise UserError(f"{option} {ref!r}: module {module_part!r} has no attribute {attr!r}; "
+                        + callables_hint(module))
     obj = getattr(module, attr)
     if not callable(obj):
         raise UserError(f"{option} {ref!r}: {attr!r} is a {type(obj).__name__}, not callable")
     return obj
+
+
+def callables_hint(module: ModuleType, limit: int = 12) -> str:
+    """What a reference could name in ``module``: its own functions, then its own classes, then
+    callables it imported (each list sorted, cut at ``limit``)."""
+    functions, classes, imported = [], [], []
+    for name, value in sorted(vars(module).items()):
+        if name.startswith("_") or not callable(value):
+            continue
+        own = getattr(value, "__module__", None) == module.__name__
+        (imported if not own else classes if isinstance(value, type) else functions).append(name)
+    parts = [f"{label} there: {', '.join(names[:limit])}{', ...' if len(names) > limit else ''}"
+             for label, names in (("functions", functions), ("classes", classes),
+                                  ("imported", imported)) if names]
+    return "; ".join(parts) if parts else "it defines no callables"
 
 
 def call_factory(factory: Callable[[], Any], option: str, label: str) -> Any:

@@ -64,21 +64,24 @@ class SmokeReport:
     def render(self, console: Any) -> None:
         """Print the verdict table and the overall line on a ``rich`` console."""
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=f"wandbkit smoke ({self.task}, {self.device})")
+        # Names, reasons and paths hold user text (module names, shapes, messages): Text, so
+        # Rich shows them as given instead of reading "[...]" as markup.
+        table = Table(title=Text(f"wandbkit smoke ({self.task}, {self.device})"))
         table.add_column("check")
         table.add_column("status")
         table.add_column("reason", overflow="fold")
         table.add_column("s", justify="right")
         for v in self.verdicts:
-            style = STYLES.get(v.status, "")
-            table.add_row(v.name, f"[{style}]{v.status}[/]", v.reason, f"{v.seconds:.2f}")
+            table.add_row(Text(v.name), Text(v.status, style=STYLES.get(v.status, "")),
+                          Text(v.reason), f"{v.seconds:.2f}")
         console.print(table)
-        style = STYLES[self.status]
         counts = ", ".join(f"{sum(v.status == s for v in self.verdicts)} {s}"
                            for s in ("pass", "warn", "fail", "skip"))
-        console.print(f"[{style}]{self.status.upper()}[/] ({counts}) in {self.seconds:.1f} s"
-                      + (f"; files in {self.out_dir}" if self.out_dir else ""))
+        console.print(Text.assemble((self.status.upper(), STYLES[self.status]),
+                                    f" ({counts}) in {self.seconds:.1f} s",
+                                    f"; files in {self.out_dir}" if self.out_dir else ""))
 
     def log_to(self, run: Any, ctx: Any = None) -> None:
         """Log curves, the verdict table, the LR plot and a summary to a wandbkit run."""

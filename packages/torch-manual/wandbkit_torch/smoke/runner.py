@@ -164,8 +164,9 @@ def run_one(check: SmokeCheck, ctx: SmokeContext) -> Verdict:
     except Exception as exc:  # a broken check must not stop the others
         frames = traceback.extract_tb(exc.__traceback__)[-3:]
         where = "; ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames)
-        first_line = next(iter(str(exc).strip().splitlines()), "")
-        verdict = Verdict(check.name, "fail", f"check crashed: {type(exc).__name__}: {first_line}",
+        from wandbkit.formatting import first_line
+
+        verdict = Verdict(check.name, "fail", f"check crashed: {type(exc).__name__}: {first_line(exc)}",
                           {"error": f"{type(exc).__name__}: {exc}", "where": where})
     verdict.name = check.name
     verdict.seconds = time.perf_counter() - t0
@@ -223,7 +224,9 @@ class _Progress:
 
     def start(self, name: str) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, description=name)
+            from rich.markup import escape
+
+            self._bar.update(self._task, description=escape(name))
 
     def advance(self) -> None:
         if self._bar is not None:
