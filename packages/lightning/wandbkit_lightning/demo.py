@@ -10,27 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 CHECKPOINT_NAME = "lightning-tiny"
 
 
-@contextlib.contextmanager
-def _store(store_dir: Path) -> Iterator[None]:
-    """References resolve in ``store_dir`` (the demo's store) while inside."""
-    before = os.environ.get("WANDBKIT_DIR")
-    os.environ["WANDBKIT_DIR"] = str(store_dir)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("WANDBKIT_DIR", None)
-        else:
-            os.environ["WANDBKIT_DIR"] = before
 
 
 @contextlib.contextmanager
@@ -95,7 +81,7 @@ def lightning_demo(ctx: Any) -> dict[str, Any]:
                               mode=ctx.mode, log_model="all", checkpoint_name=CHECKPOINT_NAME,
                               **kwargs)
 
-    with _quiet(), _store(ctx.store_dir):  # references resolve in the demo's store
+    with _quiet(), ctx.in_store():  # references resolve in the demo's store
         first = logger(tags=["demo", "lightning"])
         trainer = fit(steps, first)
         loss = float(trainer.callback_metrics["train/loss"])
