@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Every package of the monorepo, installed editable.
 PACKAGES := packages/core packages/torch-manual packages/artifacts packages/hf packages/vlm-metrics \
-            packages/sweeps packages/gradio-embed
+            packages/sweeps packages/gradio-embed packages/lightning
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test install clean

@@ -7,6 +7,7 @@ import gc
 import os
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -90,3 +91,34 @@ class Quiet:
         """``settle`` and collect garbage, uncounted, before a timed block."""
         self.settle()
         gc.collect()
+
+
+def interleaved_rounds(variants: list[str], rounds: int, seed: int,
+                       run_once: Callable[[str, int], dict[str, float]], steps: int,
+                       ms_digits: int = 2) -> tuple[dict[str, list[dict[str, float]]],
+                                                    dict[str, dict[str, float]]]:
+    """Time ``variants`` fairly: one uncounted 3-step warm-up of each (imports, first start-up,
+    allocator), then ``rounds`` rounds, each running every variant once in a seeded random
+    order, so no variant always absorbs another's leftovers. ``run_once(variant, steps)``
+    returns a dict of figures (``median_step`` and ``total`` at least).
+
+    :returns: every round's figures per variant, and their medians per variant.
+    """
+    import random
+    import statistics
+
+    rng = random.Random(seed)
+    for variant in variants:
+        run_once(variant, 3)
+    results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    for r in range(rounds):
+        order = list(variants)
+        rng.shuffle(order)
+        for variant in order:
+            results[variant].append(run_once(variant, steps))
+        print(f"round {r + 1}/{rounds} ({' '.join(order)}): " + ", ".join(
+            f"{v} {results[v][-1]['median_step'] * 1e3:.{ms_digits}f} ms/step "
+            f"{results[v][-1]['total']:.2f} s" for v in variants), flush=True)
+    medians = {v: {k: statistics.median(x[k] for x in results[v]) for k in results[v][0]}
+               for v in variants}
+    return results, medians

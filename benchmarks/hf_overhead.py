@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_env import CpuMeter, Quiet, offline_wandb_dirs  # noqa: E402
+from bench_env import CpuMeter, Quiet, interleaved_rounds, offline_wandb_dirs  # noqa: E402
 from results import record  # noqa: E402
 
 # "wandbkit" is the callback as users get it (with wandbkit-torch's gradient/weight norms at
@@ -165,24 +164,10 @@ def main() -> None:
     data = synthetic_dataset(16 * opts.steps, seed=0)
     meter = CpuMeter()
     quiet = Quiet(meter, max_s=10.0)
-    rng = random.Random(opts.seed)
-
-    # one uncounted warm-up of each: imports, first wandb start-up, allocator
-    for variant in VARIANTS:
-        run_once(variant, 3, work, data, quiet, meter)
-
-    results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-    for r in range(opts.rounds):
-        order = list(VARIANTS)
-        rng.shuffle(order)
-        for variant in order:
-            results[variant].append(run_once(variant, opts.steps, work, data, quiet, meter))
-        print(f"round {r + 1}/{opts.rounds} ({' '.join(order)}): " + ", ".join(
-            f"{v} {results[v][-1]['median_step'] * 1e3:.2f} ms/step {results[v][-1]['total']:.2f} s"
-            for v in VARIANTS), flush=True)
-
-    med = {v: {k: statistics.median(x[k] for x in results[v]) for k in results[v][0]}
-           for v in VARIANTS}
+    results, med = interleaved_rounds(
+        VARIANTS, opts.rounds, opts.seed,
+        lambda variant, steps: run_once(variant, steps, work, data, quiet, meter),
+        opts.steps, ms_digits=2)
     print(f"\n{opts.rounds} interleaved rounds x {opts.steps} steps, tiny GPT-2, CPU, 1 thread, "
           "logging every step")
     print(f"{'variant':10} {'median step':>12} {'train() total':>14} {'CPU (all procs)':>16}")

@@ -48,6 +48,7 @@ BENCHMARKS = [
     Bench("torch_tracking"),
     Bench("checkpoint_io"),
     Bench("hf_overhead"),
+    Bench("lightning_overhead"),
     Bench("sweep_overhead"),
     Bench("vlm_metrics"),
     Bench("dashboard_load"),

@@ -30,7 +30,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
-STAGES = ["toy-model", "smoke", "train", "sweep", "preempt", "hf", "dashboard", "jsonl"]
+STAGES = ["toy-model", "smoke", "train", "sweep", "preempt", "hf", "lightning", "dashboard", "jsonl"]
 
 
 @dataclass
@@ -191,6 +191,12 @@ def test_dashboard_shows_the_demo_in_chromium(tour: Tour, dashboard: Served, tmp
                 "() => document.querySelector('#wandbkit-workspace .wk-root')?.dataset.loads >= 1"
                 " && document.querySelectorAll('#wandbkit-workspace .wk-panel[data-drawn]')"
                 ".length > 3", timeout=90_000)
+            # the loss curves of every run, found with the workspace's search
+            page.get_by_placeholder("Search panels (text or regex)").fill("loss")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#wandbkit-workspace .wk-panel')]"
+                ".filter(p => p.offsetParent !== null).every(p => p.dataset.key.includes('loss'))",
+                timeout=30_000)
             page.wait_for_timeout(500)  # image and histogram panels draw on the next frame
             page.screenshot(path=str(shots / "demo-workspace.png"))
             page.get_by_role("tab", name="Runs", exact=True).click()

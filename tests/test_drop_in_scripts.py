@@ -265,3 +265,24 @@ def test_media_style_script(tmp_path: Path) -> None:
     assert all((store.root / c[0]["path"]).is_file() for c in cells)
     assert store.history(record.id)["acc"] == [(real[-1]["_step"], 0.5)]
 
+
+
+def test_media_style_script_through_the_sdk_worker(tmp_path: Path) -> None:
+    """The same media through the wandb SDK in its worker process (the path online runs take):
+    W&B's records hold what wandb writes, and the store keeps every value."""
+    both = run_both("media_style.py", tmp_path, env={"MPLBACKEND": "Agg", "WANDBKIT_WANDB_WRITER": "sdk"})
+    real, kit = both[REAL]["history"], both[KIT]["history"]
+    assert [_media_types(r) for r in kit] == [_media_types(r) for r in real]
+    visualize = {k: v for k, v in both[REAL]["config"].items() if k.startswith("_wandb.visualize")}
+    assert len(visualize) == 8
+    assert {k: v for k, v in both[KIT]["config"].items() if k.startswith("_wandb.visualize")} == visualize
+    samples_row = next(i for i, r in enumerate(real) if "samples._type" in r)
+    assert (_table_file(both, KIT, kit[samples_row], "samples")
+            == _table_file(both, REAL, real[samples_row], "samples"))
+    assert "error" not in both[KIT]["stderr"].lower(), both[KIT]["stderr"]
+    assert "wandb: 8/8 rows" in both[KIT]["stderr"] and "store: 8/8 rows" in both[KIT]["stderr"]
+    store = Store.open(both[KIT]["work"] / "store")
+    (record,) = store.runs()
+    assert {m["key"] for m in store.media(record.id)} == {
+        "plotly", "mpl_line", "mpl_image", "pyplot", "page", "samples",
+        *(f"charts/{c}" for c in ("line", "scatter", "bar", "hist", "series", "cm", "pr", "roc"))}

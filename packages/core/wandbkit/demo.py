@@ -9,8 +9,10 @@ note; a stage that raises stops the demo, which names it and exits non-zero.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,20 @@ class DemoContext:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     progress: Any = None
 
+    @contextlib.contextmanager
+    def in_store(self) -> Iterator[None]:
+        """While inside, references that default to ``$WANDBKIT_DIR`` (``resolve("NAME:best")``,
+        a new run's store) resolve in the demo's store; the variable is restored after."""
+        before = os.environ.get("WANDBKIT_DIR")
+        os.environ["WANDBKIT_DIR"] = str(self.store_dir)
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("WANDBKIT_DIR", None)
+            else:
+                os.environ["WANDBKIT_DIR"] = before
+
 
 # Stages the demo shows when their plugin is installed: name -> (what it does, the package).
 # Only used to tell a user what they are missing; the stages themselves come from the plugins.
@@ -69,6 +85,7 @@ KNOWN_STAGES: dict[str, tuple[str, str]] = {
     "sweep": ("a small local sweep with hyperband", "wandbkit-sweeps"),
     "preempt": ("a preempted job resumes its run bit-exactly", "wandbkit-artifacts"),
     "hf": ("fine-tune a tiny HF model through the Trainer callback", "wandbkit-hf"),
+    "lightning": ("train a tiny LightningModule with WandbkitLogger", "wandbkit-lightning"),
     "dashboard": ("the dashboard serves the demo's runs", "wandbkit-gradio"),
 }
 

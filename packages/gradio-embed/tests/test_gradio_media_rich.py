@@ -110,3 +110,91 @@ def test_media_tab_draws_them_in_chromium(rich_store: tuple[Path, str]) -> None:
             browser.close()
     finally:
         dashboard.blocks.close()
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists(),
+                    reason="Debian's chromium is not installed (CI installs it)")
+def test_a_logged_page_opened_from_a_table_link_never_runs_its_script(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch
+                                                                      ) -> None:
+    """A table cell holding ``wandb.Html`` is a link to the page on the file route: opened, it
+    is served sandboxed (no script of it runs in the dashboard's origin)."""
+    from urllib.parse import quote
+
+    from playwright.sync_api import sync_playwright
+
+    import wandbkit
+    from wandbkit.store import Store
+    from wandbkit_gradio.app import build_app, launch
+
+    monkeypatch.setenv("WANDBKIT_DIR", str(tmp_path / "store"))
+    monkeypatch.chdir(tmp_path)
+    with wandbkit.init(project="media", mode="disabled", flush_interval=0.01) as run:
+        run.log({"pages": wandbkit.Table(columns=["page"], data=[[wandbkit.Html(PAGE)]])}, step=0)
+    store = Store.open(tmp_path / "store")
+    (table,) = store.media(run.id)
+    from wandbkit_gradio import media_render
+
+    (link,) = [a.split('"')[0] for a in media_render.table_html(
+        table, lambda rel: quote(str(store.root / rel))).split('href="')[1:]]
+    dashboard = build_app(store.root, project="media", refresh_s=0)
+    url = launch(dashboard, block=False, quiet=True).rstrip("/")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+            page = browser.new_context().new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            answer = page.goto(f"{url}/gradio_api/file={link}", wait_until="load")
+            assert answer is not None and answer.status == 200
+            assert page.locator("#h").inner_text(timeout=15_000) == "report"  # it is shown
+            page.wait_for_timeout(300)
+            assert dialogs == [] and page.title() != "pwned"  # its script never ran
+            browser.close()
+    finally:
+        dashboard.blocks.close()
+
+
+def test_every_wandb_plot_chart_and_figure_is_drawn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                    ) -> None:
+    """Each ``wandb.plot`` chart and each figure wandb converts reaches the Media tab's view as
+    the chart it is (traces of the right type, with the logged points)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import wandbkit
+    from wandbkit_gradio import media_render
+
+    monkeypatch.setenv("WANDBKIT_DIR", str(tmp_path / "store"))
+    monkeypatch.chdir(tmp_path)
+    table = wandbkit.Table(columns=["x", "y", "label"], data=[[1, 2.0, "a"], [2, 3.5, "b"], [3, 1.0, "c"]])
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 3, size=30)
+    probas = rng.dirichlet(np.ones(3), size=30)
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [2, 4, 3])
+    with wandbkit.init(project="media", mode="disabled", flush_interval=0.01) as run:
+        run.log({"line": wandbkit.plot.line(table, "x", "y", title="line"),
+                 "scatter": wandbkit.plot.scatter(table, "x", "y"),
+                 "hist": wandbkit.plot.histogram(table, "y"),
+                 "series": wandbkit.plot.line_series([0, 1, 2], [[1, 2, 3], [3, 2, 1]], keys=["u", "d"]),
+                 "cm": wandbkit.plot.confusion_matrix(y_true=y_true.tolist(),
+                                                      preds=probas.argmax(1).tolist(),
+                                                      class_names=["a", "b", "c"]),
+                 "pr": wandbkit.plot.pr_curve(y_true, probas, labels=["a", "b", "c"]),
+                 "roc": wandbkit.plot.roc_curve(y_true, probas, labels=["a", "b", "c"]),
+                 "mpl": fig}, step=0)
+    plt.close(fig)
+    want = {"line": ["scatter"], "scatter": ["scatter"], "hist": ["histogram"],
+            "series": ["scatter", "scatter"], "cm": ["heatmap"], "pr": ["scatter"] * 3,
+            "roc": ["scatter"] * 3}
+    for key, types in want.items():
+        figure = media_render.chart_figure(_entry(tmp_path / "store", run.id, key))
+        assert [t.type for t in figure.data] == types, key
+        assert all(len(t.x) > 0 for t in figure.data), key
+    assert list(media_render.chart_figure(_entry(tmp_path / "store", run.id, "line")).data[0].y) == [
+        2.0, 3.5, 1.0]
+    drawn = media_render.plotly_figure(_entry(tmp_path / "store", run.id, "mpl"))
+    assert list(drawn.data[0].y) == [2, 4, 3]

@@ -4,6 +4,8 @@ Offline and private by default: analytics off, no share links, bound to 127.0.0.
 other than loopback needs ``--auth`` (or ``--insecure``). The file route serves the store's
 media files only (never its database, checkpoints or W&B folders), and a request whose ``Host``
 is not the address the dashboard is bound to is refused (a DNS-rebinding page cannot read it).
+What the file route serves is a sandboxed document: a logged HTML page opened from it runs no
+script.
 """
 
 from __future__ import annotations
@@ -122,6 +124,38 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
+FILE_ROUTES = (b"/gradio_api/file=", b"/file=")
+SANDBOX_HEADERS = [(b"content-security-policy", b"sandbox"), (b"x-content-type-options", b"nosniff")]
+
+
+class SandboxFiles:
+    """ASGI middleware: every answer of the file route is a sandboxed document.
+
+    A logged ``wandb.Html`` page (a table cell links to it) opened from the file route would
+    otherwise run its scripts in the dashboard's origin, with the dashboard's API at hand;
+    ``Content-Security-Policy: sandbox`` gives it an opaque origin and no scripts. Images and
+    files fetched by the page are not affected.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("raw_path") or scope.get("path", "").encode("latin-1", "replace")
+        if scope["type"] != "http" or not any(route in path for route in FILE_ROUTES):
+            await self.app(scope, receive, send)
+            return
+
+        async def sandboxed(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                names = {n for n, _ in SANDBOX_HEADERS}
+                kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
+                message = {**message, "headers": [*kept, *SANDBOX_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, sandboxed)
+
+
 def served_paths(store_root: Path) -> tuple[list[str], list[str]]:
     """``(allowed, blocked)`` for gradio's file route: the store's media folder only; the
     database (and its WAL files), checkpoints, W&B folders and everything else in the store
@@ -217,7 +251,8 @@ def launch(dashboard: Dashboard, *, host: str = "127.0.0.1", port: int | None = 
             quiet=quiet, inbrowser=False, show_error=True, allowed_paths=allowed,
             blocked_paths=blocked, css=CSS + workspace_css(), enable_monitoring=False,
             ssr_mode=False, pwa=False, mcp_server=False,
-            app_kwargs={"middleware": [Middleware(HostCheck, allowed=allowed_hosts(host))]})
+            app_kwargs={"middleware": [Middleware(HostCheck, allowed=allowed_hosts(host)),
+                                        Middleware(SandboxFiles)]})
     except OSError as exc:
         where = f"port {port}" if port else "a free port from 7860"
         raise UserError(f"cannot serve the dashboard on {host} at {where}: "

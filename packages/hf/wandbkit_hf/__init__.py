@@ -8,6 +8,8 @@ One W&B run (even with ``report_to="wandb"``), written by the main process only;
 model, PEFT and the datasets; each checkpoint the Trainer saves registered in place as a
 version (``latest``, ``step-N``, ``best``, ``final``) that :func:`resolve` turns back into a
 folder for ``resume_from_checkpoint``; one grouped run per hyperparameter-search trial.
+
+``WandbkitTracker`` is the same for accelerate: ``Accelerator(log_with=WandbkitTracker())``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __version__ = "0.1.0"
 # plugins (every ``wandbkit.init``), and transformers takes seconds to import.
 _EXPORTS = {
     "WandbkitCallback": "wandbkit_hf.callback",
+    "WandbkitTracker": "wandbkit_hf.accelerate_tracker",
     "resolve": "wandbkit_hf.checkpoints",
     "compute_metrics": "wandbkit_hf.metrics",
     "make_compute_metrics": "wandbkit_hf.metrics",
@@ -28,8 +31,8 @@ _EXPORTS = {
     "track": "wandbkit_hf.tracking",
 }
 
-__all__ = ["WandbkitCallback", "__version__", "compute_metrics", "hyperparameter_search",
-           "make_compute_metrics", "resolve", "track"]
+__all__ = ["WandbkitCallback", "WandbkitTracker", "__version__", "compute_metrics",
+           "hyperparameter_search", "make_compute_metrics", "resolve", "track"]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,24 +7,7 @@ Everything the HF integration does, on a model small enough for a laptop CPU: on
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-
-@contextlib.contextmanager
-def _store(store_dir: Path) -> Iterator[None]:
-    before = os.environ.get("WANDBKIT_DIR")
-    os.environ["WANDBKIT_DIR"] = str(store_dir)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("WANDBKIT_DIR", None)
-        else:
-            os.environ["WANDBKIT_DIR"] = before
 
 
 class _Progress:
@@ -71,7 +54,7 @@ def hf_demo(ctx: Any) -> dict[str, Any]:
     first = WandbkitCallback(project=ctx.project, mode=ctx.mode, tags=["demo", "hf"],
                              checkpoint_name="hf-tiny-gpt2", dir=ctx.store_dir)
     result = trainer(steps, first).train()
-    with _store(ctx.store_dir):  # references resolve in the demo's store
+    with ctx.in_store():  # references resolve in the demo's store
         best = resolve("hf-tiny-gpt2:best")
     second = WandbkitCallback(project=ctx.project, mode=ctx.mode, tags=["demo", "hf", "resumed"],
                               checkpoint_name="hf-tiny-gpt2", dir=ctx.store_dir)

@@ -248,8 +248,9 @@ def print_analysis(report: dict[str, Any]) -> None:
     console.print(headline)
     best = report["best"]
     if best:
+        config = json.dumps(best["config"], default=repr, ensure_ascii=False)
         console.print(Text(f"best: trial {best['number']} {report['metric']}={best['value']:.6g} "
-                           f"run {best['run_id']}\n  config {json.dumps(best['config'], default=repr)}"))
+                           f"run {best['run_id']}\n  config {config}"), soft_wrap=True)
     if report["importances"]:
         console.print(Text("importances: " + ", ".join(f"{k} {v:.2f}" for k, v in
                                                        report["importances"].items())))
@@ -260,8 +261,9 @@ def print_analysis(report: dict[str, Any]) -> None:
         table.add_column(Text(header))
     for r in report["trials"]:
         value = "" if r["value"] is None else f"{r['value']:.6g}"
+        config = json.dumps(r["config"], default=repr, ensure_ascii=False)[:80]
         table.add_row(Text(str(r["number"])), Text(r["state"]), Text(value), Text(str(r["steps"])),
-                      Text(r["run_id"] or ""), Text(json.dumps(r["config"], default=repr)[:80]))
+                      Text(r["run_id"] or ""), Text(config))
     console.print(table)
     for key, path in report["figures"].items():
         console.print(Text(f"{key}: {path}"))

@@ -136,7 +136,7 @@ def _print_outcome(res: object) -> int:
     typer.echo(f"sweep {getattr(res, 'sweep_id', '?')}: {counts}" + (f"; {reason}" if reason else ""))
     if best:
         typer.echo(f"best: trial {best['number']} value {best['value']:.6g} config "
-                   f"{json.dumps(best['config'], default=repr)}")
+                   f"{json.dumps(best['config'], default=repr, ensure_ascii=False)}")
     if trials and not any(t["state"] == "complete" for t in trials):
         failed = [t for t in trials if t["state"] == "failed"]
         why = (failed[0].get("error") or "").strip().splitlines()[-1:] if failed else []
