@@ -152,6 +152,8 @@ class WandbWriterSink(Sink):
         self.stats: SystemStats | None = None  # the System charts' samples (stats records)
         self.metric_summaries = MetricSummaries()  # define_metric's aggregates, as wandb-core keeps
         self.run_fields: dict[str, Any] = {}  # the run record's fields (written again on a rename)
+        self.fragment = 0  # > 0: a resumed run (define_metric's aggregates continue)
+        self._seeded: set[str] = set()
         self.saved_later: list[SavedFiles] = []  # run.save with policy live/end
 
     # --- records ---------------------------------------------------------------------------
@@ -172,6 +174,7 @@ class WandbWriterSink(Sink):
         extra = dict(getattr(s, "wandb_init", None) or {})  # entity, notes, job_type
         self.entity = extra.get("entity") or os.environ.get("WANDB_ENTITY") or None
         self.start_time = run.started_at
+        self.fragment = int(getattr(s, "fragment", 0) or 0)
         # A resumed run (another fragment of the same W&B run) keeps W&B's rule: steps before
         # those already stored are dropped, and counted.
         self.last_step = max(-1, int(getattr(s, "start_step", 0) or 0))
@@ -371,8 +374,12 @@ class WandbWriterSink(Sink):
         self.log.flush()  # type: ignore[union-attr]
 
     def define_metric(self, definition: MetricDefinition) -> None:
-        """``run.define_metric``: a metric record; the summary then keeps its aggregates."""
+        """``run.define_metric``: a metric record; the summary then keeps its aggregates (in a
+        resumed run, continued from the values earlier processes logged, as the store keeps
+        them: W&B keeps this fragment's summary, which then covers the whole run)."""
         self.metric_summaries.define(definition)
+        if self.fragment:
+            self._continue_aggregates()
         step_sync = bool(definition.step_sync or (definition.step_metric
                                                   and definition.step_sync is None))
         self._append(proto.REC_METRIC, proto.metric(  # hand-encoded: no wandb import here
@@ -380,6 +387,24 @@ class WandbWriterSink(Sink):
             hidden=bool(definition.hidden), summary=list(definition.summary),
             goal=definition.goal))
         self.log.flush()  # type: ignore[union-attr]
+
+    def _continue_aggregates(self) -> None:
+        from wandbkit.store import DB_NAME, Store
+
+        if not (self.store_root / DB_NAME).is_file():
+            return  # no store sink: nothing earlier to continue from
+        try:
+            store = Store.open(self.store_root, readonly=True)
+            keys = [k for k in store.keys(self.run_id) if k not in self._seeded
+                    and self.metric_summaries.definition(k) is not None]
+            for key, (_steps, times, values) in store.series(self.run_id, keys).items():
+                self.metric_summaries.seed(key, values[times < self.start_time].tolist())
+            self._seeded.update(keys)
+        except Exception as exc:  # the aggregates then cover this process only: say so once
+            from wandbkit.console import warn_once
+
+            warn_once(f"writer-seed:{self.run_id}", f"W&B summary aggregates of resumed run "
+                      f"{self.run_id} start from this process ({type(exc).__name__}: {exc})")
 
     def alert(self, alert: AlertRecord) -> None:
         """An alert record (W&B sends it when the run is synced)."""
