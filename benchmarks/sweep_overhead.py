@@ -4,8 +4,9 @@
     python benchmarks/sweep_overhead.py --quick   # fewer of each: proves it runs, noisy figures
 
 1. Engine overhead per trial: claim a trial (incl. the stale-trial check), suggest its config,
-   hand every metric value to the hyperband monitor (which reports to the pruner and asks it
-   at the rung steps, the only steps where it can decide), tell the result; a bayes (TPE)
+   hand every metric value to the hyperband monitor (which stores it in the shared study and,
+   from the first band on, judges the trial with W&B's rule over every trial's values), tell
+   the result; a bayes (TPE)
    sweep of 4 parameters with 10 metric values per trial. The trial's own run start-up
    (``wandbkit.init`` + ``finish``) is measured separately, and Optuna's in-memory ask/tell
    (no storage, no pruning) is printed beside it for scale.
@@ -65,7 +66,7 @@ def engine_overhead(trials: int, root: Path) -> dict[str, float]:
         trial = claim_trial(sweep)
         assert trial is not None
         config = suggest(trial, spec)
-        monitor = Monitor(trial, "loss", prune=True)
+        monitor = Monitor(trial, "loss", sweep=sweep)  # W&B's hyperband on every value
         pruned = False
         for step in range(10):
             if monitor.observe(config["lr"] + 1.0 / (step + 1) + 0.01 * i):
