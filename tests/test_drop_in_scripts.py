@@ -228,10 +228,23 @@ def _table_file(both: dict[str, Any], variant: str, row: dict[str, Any], key: st
     return json.loads((Path(both[variant]["run_dir"]) / "files" / row[f"{key}.path"]).read_text())
 
 
-def test_media_style_script(tmp_path: Path) -> None:
-    both = run_both("media_style.py", tmp_path, env={"MPLBACKEND": "Agg"})
+def _same_media_records(both: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """wandbkit's W&B records hold the media as wandb's do: the same history shapes, the same
+    eight chart settings, the same run-folder copy of the table with images."""
     real, kit = both[REAL]["history"], both[KIT]["history"]
     assert [_media_types(r) for r in kit] == [_media_types(r) for r in real]
+    visualize = {k: v for k, v in both[REAL]["config"].items() if k.startswith("_wandb.visualize")}
+    assert len(visualize) == 8
+    assert {k: v for k, v in both[KIT]["config"].items() if k.startswith("_wandb.visualize")} == visualize
+    samples_row = next(i for i, r in enumerate(real) if "samples._type" in r)
+    assert (_table_file(both, KIT, kit[samples_row], "samples")
+            == _table_file(both, REAL, real[samples_row], "samples"))
+    return real, kit
+
+
+def test_media_style_script(tmp_path: Path) -> None:
+    both = run_both("media_style.py", tmp_path, env={"MPLBACKEND": "Agg"})
+    real, kit = _same_media_records(both)
     types = {k[:-6]: v for row in real for k, v in row.items() if k.endswith("._type")}
     assert types["plotly"] == types["mpl_line"] == types["pyplot"] == "plotly-file"
     assert types["mpl_image"] == "image-file" and types["page"] == "html-file"
@@ -243,13 +256,6 @@ def test_media_style_script(tmp_path: Path) -> None:
         real_table = _table_file(both, REAL, real[chart_row], key)
         assert kit_table["columns"] == real_table["columns"], key
         assert kit_table["data"] == real_table["data"], key
-    visualize = {k: v for k, v in both[REAL]["config"].items() if k.startswith("_wandb.visualize")}
-    assert len(visualize) == 8
-    assert {k: v for k, v in both[KIT]["config"].items() if k.startswith("_wandb.visualize")} == visualize
-    # the table with images: the run folder's copy names the cells as wandb does
-    samples_row = next(i for i, r in enumerate(real) if "samples._type" in r)
-    assert (_table_file(both, KIT, kit[samples_row], "samples")
-            == _table_file(both, REAL, real[samples_row], "samples"))
     assert both[KIT]["run"]["display_name"] == both[REAL]["run"]["display_name"] == "media-run"
     # the local store keeps every one of them, with the files to show
     store = Store.open(both[KIT]["work"] / "store")
@@ -266,19 +272,11 @@ def test_media_style_script(tmp_path: Path) -> None:
     assert store.history(record.id)["acc"] == [(real[-1]["_step"], 0.5)]
 
 
-
 def test_media_style_script_through_the_sdk_worker(tmp_path: Path) -> None:
     """The same media through the wandb SDK in its worker process (the path online runs take):
     W&B's records hold what wandb writes, and the store keeps every value."""
     both = run_both("media_style.py", tmp_path, env={"MPLBACKEND": "Agg", "WANDBKIT_WANDB_WRITER": "sdk"})
-    real, kit = both[REAL]["history"], both[KIT]["history"]
-    assert [_media_types(r) for r in kit] == [_media_types(r) for r in real]
-    visualize = {k: v for k, v in both[REAL]["config"].items() if k.startswith("_wandb.visualize")}
-    assert len(visualize) == 8
-    assert {k: v for k, v in both[KIT]["config"].items() if k.startswith("_wandb.visualize")} == visualize
-    samples_row = next(i for i, r in enumerate(real) if "samples._type" in r)
-    assert (_table_file(both, KIT, kit[samples_row], "samples")
-            == _table_file(both, REAL, real[samples_row], "samples"))
+    _same_media_records(both)
     assert "error" not in both[KIT]["stderr"].lower(), both[KIT]["stderr"]
     assert "wandb: 8/8 rows" in both[KIT]["stderr"] and "store: 8/8 rows" in both[KIT]["stderr"]
     store = Store.open(both[KIT]["work"] / "store")
