@@ -65,6 +65,17 @@ class MetricSummaries:
         self.definitions: list[MetricDefinition] = []
         self._for_key: dict[str, MetricDefinition | None] = {}
         self._aggregates: dict[str, _Aggregate] = {}
+        self._continued: set[str] = set()  # keys whose aggregates already took earlier values
+
+    def continue_from(self, store: Store, run_id: str, before: float) -> None:
+        """A resumed run: the aggregates of the keys a definition covers go on from the numbers
+        earlier processes of ``run_id`` logged in ``store`` before ``before`` (this process's
+        start); each key once, however many definitions arrive."""
+        keys = [k for k in store.keys(run_id) if k not in self._continued
+                and self.definition(k) is not None]
+        for key, (_steps, times, values) in store.series(run_id, keys).items():
+            self.seed(key, values[times < before].tolist())
+        self._continued.update(keys)
 
     def define(self, definition: MetricDefinition) -> None:
         """Add (or replace, by name) a definition; it applies to values observed from now on."""

@@ -43,7 +43,6 @@ class LocalStoreSink(Sink):
         self.summary: dict[str, Any] = {}
         self.explicit_summary: dict[str, Any] = {}
         self.metrics = MetricSummaries()  # define_metric's aggregates
-        self._seeded: set[str] = set()  # keys whose aggregates continue an earlier process's
         self._first_step_kept = False
         self.media_dir = root / "media"
         self.run: Run | None = None
@@ -280,13 +279,7 @@ class LocalStoreSink(Sink):
     def _continue_aggregates(self) -> None:
         """A resumed run: the aggregates go on from the values earlier processes logged."""
         assert self.run is not None
-        store = Store(self.root)
-        keys = [k for k in store.keys(self.run_id) if self.metrics.definition(k) is not None
-                and k not in self._seeded]
-        started = self.run.started_at
-        for key, (_steps, times, values) in store.series(self.run_id, keys).items():
-            self.metrics.seed(key, values[times < started].tolist())
-        self._seeded.update(keys)
+        self.metrics.continue_from(Store(self.root), self.run_id, self.run.started_at)
 
     def on_link(self, source: str, info: dict[str, Any]) -> None:
         """Record where W&B keeps this run, once the W&B sink knows."""

@@ -153,7 +153,6 @@ class WandbWriterSink(Sink):
         self.metric_summaries = MetricSummaries()  # define_metric's aggregates, as wandb-core keeps
         self.run_fields: dict[str, Any] = {}  # the run record's fields (written again on a rename)
         self.fragment = 0  # > 0: a resumed run (define_metric's aggregates continue)
-        self._seeded: set[str] = set()
         self.saved_later: list[SavedFiles] = []  # run.save with policy live/end
 
     # --- records ---------------------------------------------------------------------------
@@ -394,12 +393,8 @@ class WandbWriterSink(Sink):
         if not (self.store_root / DB_NAME).is_file():
             return  # no store sink: nothing earlier to continue from
         try:
-            store = Store.open(self.store_root, readonly=True)
-            keys = [k for k in store.keys(self.run_id) if k not in self._seeded
-                    and self.metric_summaries.definition(k) is not None]
-            for key, (_steps, times, values) in store.series(self.run_id, keys).items():
-                self.metric_summaries.seed(key, values[times < self.start_time].tolist())
-            self._seeded.update(keys)
+            self.metric_summaries.continue_from(Store.open(self.store_root, readonly=True),
+                                                self.run_id, self.start_time)
         except Exception as exc:  # the aggregates then cover this process only: say so once
             from wandbkit.console import warn_once
 
