@@ -138,7 +138,8 @@ def _class_label(classes: np.ndarray, i: int, labels: list[str] | None) -> Any:
 
 
 def _curve_table(curves: dict[Any, tuple[np.ndarray, np.ndarray]], names: tuple[str, str]) -> Table:
-    # pandas' DataFrame.round (numpy's rounding), as wandb rounds
+    """Columns ``class`` and ``names`` (each class's two arrays, in that order: wandb's column
+    order), values rounded as pandas' ``DataFrame.round`` (numpy's rounding) rounds them."""
     rows = [[label, float(a), float(b)] for label, (xs, ys) in curves.items()
             for a, b in zip(np.round(xs, 3), np.round(ys, 3), strict=True)]
     if len(rows) > MAX_ROWS:  # wandb resamples at random; keep every k-th point of each class
@@ -167,11 +168,8 @@ def pr_curve(y_true: Iterable[Any], y_probas: Any, labels: list[str] | None = No
         precision = np.maximum.accumulate(precision)[::-1]  # wandb's step, then reversed
         recall = recall[::-1]
         indices = np.searchsorted(recall, interp_recall, side="left")
-        curves[_class_label(classes, i, labels)] = (interp_recall, precision[indices])
-    table = _curve_table(curves, ("recall", "precision"))
-    table.columns = ["class", "precision", "recall"]  # wandb's column order
-    table.data = [[c, p, r] for c, r, p in table.data]
-    return plot_table("wandb/area-under-curve/v0", table,
+        curves[_class_label(classes, i, labels)] = (precision[indices], interp_recall)
+    return plot_table("wandb/area-under-curve/v0", _curve_table(curves, ("precision", "recall")),
                       {"x": "recall", "y": "precision", "class": "class"},
                       {"title": title, "x-axis-title": "Recall", "y-axis-title": "Precision"},
                       split_table)
