@@ -100,20 +100,12 @@ class MediaWriter:
         if isinstance(value, Histogram):
             return {"_type": "histogram", "values": value.counts.tolist(),
                     "bins": value.edges.tolist()}, [], None
-        if isinstance(value, Image):
-            return self._image(key, step, value)
         if isinstance(value, Table):
             return self._table(key, step, value)
-        if isinstance(value, (Audio, Video)):
-            return self._encoded(key, step, value)
-        if isinstance(value, Plotly):
-            data = json.dumps(value.spec, separators=(",", ":"), default=str).encode()
-            rel, sha = self._save("plotly", key, step, data, ".plotly.json")
-            return {"_type": "plotly-file", "sha256": sha, "size": len(data), "path": rel}, [rel], None
-        if isinstance(value, Html):
-            data = value.for_wandb().encode("utf-8")
-            rel, sha = self._save("html", key, step, data, ".html")
-            return {"_type": "html-file", "sha256": sha, "size": len(data), "path": rel}, [rel], None
+        if isinstance(value, _CELL_MEDIA):
+            data, subdir, ext, described = media_file(value)
+            rel, sha = self._save(subdir, key, step, data, ext)
+            return {**described, "path": rel, "sha256": sha, "size": len(data)}, [rel], None
         raise TypeError(f"{key}: not a media value: {type(value).__name__}")
 
     def _save(self, subdir: str, key: str, step: int, data: bytes, ext: str) -> tuple[str, str]:
@@ -123,31 +115,6 @@ class MediaWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return rel, sha
-
-    def _encoded(self, key: str, step: int, value: Audio | Video
-                 ) -> tuple[dict[str, Any], list[str], None]:
-        """Audio and video: their encoded bytes, as wandb.Audio/wandb.Video store a file."""
-        audio = isinstance(value, Audio)
-        rel, sha = self._save("audio" if audio else "videos", key, step, value.encoded,
-                              f".{value.format}")
-        out: dict[str, Any] = {"_type": "audio-file" if audio else "video-file", "path": rel,
-                               "sha256": sha, "size": len(value.encoded)}
-        if value.caption:
-            out["caption"] = value.caption
-        return out, [rel], None
-
-    def _image(self, key: str, step: int, image: Image
-               ) -> tuple[dict[str, Any], list[str], None]:
-        buf = io.BytesIO()
-        image.to_pil().save(buf, format="png", transparency=None)  # as wandb.Image saves
-        data = buf.getvalue()
-        rel, sha = self._save("images", key, step, data, ".png")
-        height, width = image.pixels.shape[:2]
-        out: dict[str, Any] = {"path": rel, "sha256": sha, "size": len(data), "format": "png",
-                               "width": width, "height": height, "_type": "image-file"}
-        if image.caption:
-            out["caption"] = image.caption
-        return out, [rel], None
 
     def _table(self, key: str, step: int, table: Table
                ) -> tuple[dict[str, Any], list[str], TableArtifact]:
@@ -187,27 +154,7 @@ class MediaWriter:
         (``media/<kind>/<md5[:20]>.<ext>``, as wandb names them) described in the cell."""
         if not isinstance(cell, _CELL_MEDIA):
             return cell
-        if isinstance(cell, Image):
-            buf = io.BytesIO()
-            cell.to_pil().save(buf, format="png", transparency=None)
-            data, subdir, ext = buf.getvalue(), "images", ".png"
-            height, width = cell.pixels.shape[:2]
-            described: dict[str, Any] = {"_type": "image-file", "format": "png", "width": width,
-                                         "height": height}
-            if cell.caption:
-                described["caption"] = cell.caption
-        elif isinstance(cell, (Audio, Video)):
-            data, ext = cell.encoded, f".{cell.format}"
-            subdir = "audio" if isinstance(cell, Audio) else "videos"
-            described = {"_type": "audio-file" if isinstance(cell, Audio) else "video-file"}
-            if cell.caption:
-                described["caption"] = cell.caption
-        elif isinstance(cell, Html):
-            data, subdir, ext = cell.for_wandb().encode("utf-8"), "html", ".html"
-            described = {"_type": "html-file"}
-        else:  # Plotly
-            data = json.dumps(cell.spec, separators=(",", ":"), default=str).encode()
-            subdir, ext, described = "plotly", ".plotly.json", {"_type": "plotly-file"}
+        data, subdir, ext, described = media_file(cell)
         md5 = hashlib.md5(data, usedforsecurity=False)
         path = f"media/{subdir}/{md5.hexdigest()[:20]}{ext}"
         if path not in entries:
@@ -216,6 +163,33 @@ class MediaWriter:
             entries[path] = (base64.b64encode(md5.digest()).decode(), len(data), str(staged.resolve()))
         described.update(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
         return described
+
+
+def media_file(value: Image | Audio | Video | Html | Plotly) -> tuple[bytes, str, str, dict[str, Any]]:
+    """A media value's file as wandb writes it: ``(bytes, media subfolder, extension, the
+    description wandb records beside its path, sha256 and size)``."""
+    if isinstance(value, Image):
+        buf = io.BytesIO()
+        value.to_pil().save(buf, format="png", transparency=None)  # as wandb.Image saves
+        height, width = value.pixels.shape[:2]
+        described: dict[str, Any] = {"_type": "image-file", "format": "png", "width": width,
+                                     "height": height}
+        data, subdir, ext = buf.getvalue(), "images", ".png"
+    elif isinstance(value, (Audio, Video)):
+        audio = isinstance(value, Audio)
+        described = {"_type": "audio-file" if audio else "video-file"}
+        data, subdir, ext = value.encoded, "audio" if audio else "videos", f".{value.format}"
+    elif isinstance(value, Html):
+        described = {"_type": "html-file"}
+        data, subdir, ext = value.for_wandb().encode("utf-8"), "html", ".html"
+    else:
+        described = {"_type": "plotly-file"}
+        data = json.dumps(value.spec, separators=(",", ":"), default=str).encode()
+        subdir, ext = "plotly", ".plotly.json"
+    caption = getattr(value, "caption", None)
+    if caption:
+        described["caption"] = caption
+    return data, subdir, ext, described
 
 
 _CELL_MEDIA = (Image, Audio, Video, Html, Plotly)
