@@ -155,29 +155,24 @@ class LocalStoreSink(Sink):
 
     def _media_row(self, row: Row, key: str, value: Any) -> tuple[Any, ...]:
         self.media_dir.mkdir(parents=True, exist_ok=True)
+        path = None
+        if isinstance(value, _FILE_MEDIA):
+            path = self._media_path(key, row.step, _extension(value))
+            _write_file(value, path)
         if isinstance(value, Image):
-            path = self._media_path(key, row.step, ".png")
-            value.to_pil().save(path)
             meta: dict[str, Any] = {"caption": value.caption, "shape": list(value.pixels.shape)}
             kind = "image"
         elif isinstance(value, Histogram):
-            path = None
             meta = value.to_dict()
             kind = "histogram"
         elif isinstance(value, (Audio, Video)):
-            path = self._media_path(key, row.step, f".{value.format}")
-            path.write_bytes(value.encoded)
             kind = "audio" if isinstance(value, Audio) else "video"
             meta = {"caption": value.caption, "format": value.format, "bytes": len(value.encoded)}
             meta.update({"sample_rate": value.sample_rate} if isinstance(value, Audio)
                         else {"fps": value.fps})
         elif isinstance(value, Plotly):
-            path = self._media_path(key, row.step, ".plotly.json")
-            path.write_text(dumps(value.spec))
             kind, meta = "plotly", {"traces": len(value.spec.get("data") or [])}
         elif isinstance(value, Html):
-            path = self._media_path(key, row.step, ".html")
-            path.write_text(value.html, encoding="utf-8")  # as given; W&B's copy gets wandb's head
             kind, meta = "html", {"bytes": len(value.html.encode("utf-8"))}
         elif isinstance(value, CustomChart):
             path = self._media_path(key, row.step, ".chart.json")
@@ -204,7 +199,7 @@ class LocalStoreSink(Sink):
         for i, row in enumerate(table.data):
             cells = []
             for j, cell in enumerate(row):
-                if isinstance(cell, (Image, Audio, Video, Html, Plotly)):
+                if isinstance(cell, _FILE_MEDIA):
                     cells.append(self._cell_file(cell, f"{stem}_r{i}c{j}"))
                 else:
                     cells.append(cell)
@@ -212,23 +207,11 @@ class LocalStoreSink(Sink):
         return out
 
     def _cell_file(self, cell: Any, stem: str) -> dict[str, Any]:
-        if isinstance(cell, Image):
-            path = self.media_dir / f"{stem}.png"
-            cell.to_pil().save(path)
-            described: dict[str, Any] = {"_type": "image-file", "caption": cell.caption}
-        elif isinstance(cell, (Audio, Video)):
-            path = self.media_dir / f"{stem}.{cell.format}"
-            path.write_bytes(cell.encoded)
-            described = {"_type": "audio-file" if isinstance(cell, Audio) else "video-file",
-                         "caption": cell.caption}
-        elif isinstance(cell, Html):
-            path = self.media_dir / f"{stem}.html"
-            path.write_text(cell.html, encoding="utf-8")
-            described = {"_type": "html-file"}
-        else:
-            path = self.media_dir / f"{stem}.plotly.json"
-            path.write_text(dumps(cell.spec))
-            described = {"_type": "plotly-file"}
+        path = self.media_dir / f"{stem}{_extension(cell)}"
+        _write_file(cell, path)
+        described: dict[str, Any] = {"_type": _CELL_TYPES[type(cell)]}
+        if isinstance(cell, (Image, Audio, Video)):
+            described["caption"] = cell.caption
         described["path"] = str(path.relative_to(self.root))
         return described
     def _media_path(self, key: str, step: int, ext: str) -> Path:
@@ -353,3 +336,30 @@ class LocalStoreSink(Sink):
         self.conn = None
         return {"where": str(self.root)}
 
+
+# Media that are one file each, in the store as in a table cell.
+_FILE_MEDIA = (Image, Audio, Video, Plotly, Html)
+_CELL_TYPES = {Image: "image-file", Audio: "audio-file", Video: "video-file", Html: "html-file",
+               Plotly: "plotly-file"}
+
+
+def _extension(value: Any) -> str:
+    """The file extension of a one-file media value."""
+    if isinstance(value, Image):
+        return ".png"
+    if isinstance(value, (Audio, Video)):
+        return f".{value.format}"
+    return ".plotly.json" if isinstance(value, Plotly) else ".html"
+
+
+def _write_file(value: Any, path: Path) -> None:
+    """Write a one-file media value: an image as PNG, audio/video as encoded, a plotly chart as
+    its JSON, an HTML page as given (W&B's copy gets wandb's head)."""
+    if isinstance(value, Image):
+        value.to_pil().save(path)
+    elif isinstance(value, (Audio, Video)):
+        path.write_bytes(value.encoded)
+    elif isinstance(value, Plotly):
+        path.write_text(dumps(value.spec))
+    else:
+        path.write_text(value.html, encoding="utf-8")
