@@ -59,25 +59,18 @@ def _torch_cuda_readers() -> list[Callable[[], dict[str, float]]]:
 
 
 def _nvml_readers() -> list[Callable[[], dict[str, float]]]:
-    try:
-        import pynvml
+    from wandbkit.sinks.gpu_stats import NvidiaGpus
 
-        pynvml.nvmlInit()
-        handles = [pynvml.nvmlDeviceGetHandleByIndex(i)
-                   for i in range(pynvml.nvmlDeviceGetCount())]
-    except Exception:  # no library, no driver, no GPU: nothing to read
+    gpus = NvidiaGpus.open()  # core's NVML reader; None without a library, driver or GPU
+    if gpus is None:
         return []
+    names = {"gpu": "util_percent", "memory": "mem_util_percent", "power_watts": "power_w",
+             "temp": "temp_c"}
 
     def read() -> dict[str, float]:
-        out = {}
-        for i, h in enumerate(handles):
-            util = pynvml.nvmlDeviceGetUtilizationRates(h)
-            out[f"system/gpu{i}/util_percent"] = float(util.gpu)
-            out[f"system/gpu{i}/mem_util_percent"] = float(util.memory)
-            out[f"system/gpu{i}/power_w"] = pynvml.nvmlDeviceGetPowerUsage(h) / 1000.0
-            out[f"system/gpu{i}/temp_c"] = float(
-                pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU))
-        return out
+        return {f"system/gpu{i}/{name}": reading[key]
+                for i, reading in enumerate(gpus.readings())
+                for key, name in names.items() if key in reading}
 
     return [read]
 

@@ -67,7 +67,7 @@ class NvidiaGpus:
             return None
         return cls(pynvml, handles) if handles else None
 
-    def _read(self, handle: Any) -> dict[str, float]:
+    def _read(self, handle: Any) -> dict[str, float]:  # one GPU, through NVML
         nvml, out = self.nvml, {}
         readers = {
             "gpu": lambda: nvml.nvmlDeviceGetUtilizationRates(handle).gpu,
@@ -104,6 +104,11 @@ class NvidiaGpus:
         except Exception:
             return False
         return any(p.pid in pids for p in procs)
+
+    def readings(self) -> list[dict[str, float]]:
+        """Each GPU's raw readings (``gpu``, ``memory``, ``temp``, ``power_watts``, ... as in
+        :data:`KEYS`), in device order; a reading the GPU does not give is left out."""
+        return [self._read(handle) for handle in self.handles]
 
     def sample(self) -> dict[str, float]:
         """Every GPU's readings under wandb's keys."""
