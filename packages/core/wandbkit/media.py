@@ -358,10 +358,9 @@ def from_log_value(value: Any) -> Any:
     """What ``wandb.log`` makes of a raw plot: a plotly figure becomes :class:`Plotly`; a
     matplotlib figure (or ``pyplot``) becomes :class:`Plotly`, or an :class:`Image` when it
     shows images or plotly cannot convert it (one notice); anything else is returned as is."""
-    module = value.__name__ if isinstance(value, type(io)) else type(value).__module__
-    if module.startswith("plotly.") and hasattr(value, "to_json"):
+    if type(value).__module__.startswith("plotly.") and hasattr(value, "to_json"):
         return Plotly(value)
-    if not module.startswith("matplotlib."):
+    if not is_matplotlib(value):
         return value
     figure = _figure(value)
     if matplotlib_has_images(figure):
